@@ -365,6 +365,15 @@ pub struct Linkage {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempt: Option<u32>,
     pub status: Status,
+    /// An app's housekeeping call that its own tables never record (Dify's conversation naming
+    /// and suggested questions), seen in a trace.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub auxiliary: bool,
+    /// Why this row repeats usage other rows of the same source already count (an iteration
+    /// container's sum of its children, a row exported twice). Such rows belong to the source's
+    /// own total and are taken out again by the `double_counting` step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<&'static str>,
 }
 
 /// Per-token unit prices a source says it used (Dify stores them per message).

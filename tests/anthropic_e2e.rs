@@ -208,3 +208,48 @@ fn without_key_the_closest_key_is_estimated_and_workspaces_work_as_projects() {
     assert_eq!(dec(&u["cost"]), Decimal::from_str("0.21525").unwrap());
     ties_out(&c["totals"], "totals (project)");
 }
+
+#[test]
+fn overlapping_dify_exports_are_the_double_counting_step() {
+    // The same Dify export given twice (two exports of overlapping ranges): the app's rows now
+    // add up to twice the 11000 tokens / $0.057, and double_counting takes the second copy out
+    // again, so every other step and the reference are unchanged.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("dify_messages_part2.csv");
+    std::fs::copy(fixture("dify_messages_claude.csv"), &copy).unwrap();
+    let once = report(&["--key", APP_KEY]);
+    let twice = report(&[copy.to_str().unwrap(), "--key", APP_KEY]);
+    let (a, b) = (
+        &once["comparisons"][0]["totals"],
+        &twice["comparisons"][0]["totals"],
+    );
+    assert_eq!(b["baseline"]["tokens"]["total"], 22_000);
+    assert_eq!(
+        dec(&b["baseline"]["cost"]),
+        Decimal::from_str("0.114").unwrap()
+    );
+    let d = step(b, "double_counting");
+    assert_eq!(d["tokens"]["total"], -11_000);
+    assert_eq!(d["tokens"]["output"], -2_000);
+    assert_eq!(dec(&d["cost"]), Decimal::from_str("-0.057").unwrap());
+    assert_eq!(d["records"], 5);
+    assert_eq!(a["reference"], b["reference"]);
+    for cause in [
+        "unattributed_traffic",
+        "cache_hits",
+        "price_mismatch",
+        "unexplained",
+    ] {
+        assert_eq!(step(a, cause), step(b, cause), "{cause}");
+    }
+    ties_out(b, "totals");
+    // Every row is read and used: 5 + 5 Dify rows.
+    let dify = twice["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "dify")
+        .unwrap();
+    assert_eq!(dify["rows_read"], 10);
+    assert_eq!(dify["rows_used"], 10);
+}

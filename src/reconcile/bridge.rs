@@ -116,6 +116,84 @@ struct Drift {
     recount: RecountAcc,
 }
 
+/// Differences on matched calls that one cause explains (stopped streams, folded cache counts).
+#[derive(Clone, Debug, Default)]
+struct Delta {
+    records: u64,
+    usage: Usage,
+    money: Decimal,
+    unpriced: u64,
+    evidence: Vec<String>,
+}
+
+impl Delta {
+    fn add(&mut self, id: &str, usage: Usage, money: Option<Decimal>) {
+        self.records += 1;
+        self.usage += usage;
+        match money {
+            Some(m) => self.money += m,
+            None => self.unpriced += 1,
+        }
+        if self.evidence.len() < EVIDENCE_SAMPLES {
+            self.evidence.push(id.to_string());
+        }
+    }
+
+    fn merge(&mut self, o: &Delta) {
+        self.records += o.records;
+        self.usage += o.usage;
+        self.money += o.money;
+        self.unpriced += o.unpriced;
+        push_evidence(&mut self.evidence, &o.evidence);
+    }
+}
+
+/// How a baseline call's counts relate to the same call's provider-reported counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatchKind {
+    /// Same input and output totals.
+    Equal,
+    /// The user stopped the stream: the app kept what it re-estimated (Dify: 0), the provider
+    /// billed what it had generated.
+    Interrupted,
+    /// The app folded the provider's cache counts into its prompt count with billing weights
+    /// (Dify's Anthropic plugin: input + ⌊write_5m × 1.25⌋ + ⌊write_1h × 2⌋ + ⌊read × 0.1⌋).
+    CacheFolded,
+    /// Any other difference: another tokenizer or estimate, or framing.
+    Drift,
+}
+
+/// The prompt count Dify's Anthropic plugin records for provider-reported counts.
+pub fn folded_prompt_tokens(u: &Usage) -> i64 {
+    u[UsageClass::Input]
+        + u[UsageClass::InputCacheWrite5m] * 5 / 4
+        + u[UsageClass::InputCacheWrite1h] * 2
+        + u[UsageClass::InputCacheRead] / 10
+        + u[UsageClass::InputAudio]
+        + u[UsageClass::InputImage]
+}
+
+pub fn classify_match(base: &UsageRecord, evidence: &Usage) -> MatchKind {
+    let same_in = evidence.input_total() == base.usage.input_total();
+    let same_out = evidence.output_total() == base.usage.output_total();
+    if same_in && same_out {
+        return MatchKind::Equal;
+    }
+    if base.link.status == crate::record::Status::Interrupted {
+        return MatchKind::Interrupted;
+    }
+    let base_has_cache = UsageClass::CACHE.iter().any(|&c| base.usage[c] != 0);
+    let evidence_has_cache = UsageClass::CACHE.iter().any(|&c| evidence[c] != 0);
+    if !same_in
+        && evidence_has_cache
+        && !base_has_cache
+        && base.usage.input_total() == folded_prompt_tokens(evidence)
+    {
+        return MatchKind::CacheFolded;
+    }
+    MatchKind::Drift
+}
+
 #[derive(Clone, Debug, Default)]
 struct PriceGap {
     records: u64,
@@ -132,6 +210,12 @@ struct GroupAcc {
     price_gap: PriceGap,
     reference: BTreeMap<(Option<String>, Option<String>), RefScope>,
     retries: Side,
+    /// The app's housekeeping calls seen in the trace (naming, suggested questions).
+    auxiliary: Side,
+    /// Baseline rows that repeat usage other baseline rows count.
+    double: Side,
+    interrupted: Delta,
+    folding: Delta,
     drift: Drift,
     /// Reference records that bill cache classes: the cache step's evidence.
     ref_cache_records: u64,
@@ -196,6 +280,10 @@ impl GroupAcc {
             mine.embeddings.merge(&s.embeddings);
         }
         self.retries.merge(&o.retries);
+        self.auxiliary.merge(&o.auxiliary);
+        self.double.merge(&o.double);
+        self.interrupted.merge(&o.interrupted);
+        self.folding.merge(&o.folding);
         self.drift.records += o.drift.records;
         self.drift.usage += o.drift.usage;
         self.drift.money += o.drift.money;
@@ -284,6 +372,16 @@ impl ComparisonAcc {
             return false;
         }
         let in_window = self.setup.window.contains(rec.start);
+        if rec.link.repeats.is_some() {
+            // Part of the app's own total inside the window, taken out by `double_counting`;
+            // outside the window it is no traffic at all.
+            if in_window {
+                let g = self.group(rec);
+                g.base.add(rec, v);
+                g.double.add(rec, v);
+            }
+            return in_window;
+        }
         let g = self.group(rec);
         if in_window {
             g.base.add(rec, v);
@@ -355,8 +453,21 @@ impl ComparisonAcc {
         self.group(rec).retries.add(rec, v);
     }
 
+    /// An app housekeeping call (conversation naming, suggested questions) the evidence source
+    /// saw and the app's tables never record.
+    pub fn add_auxiliary_evidence(&mut self, rec: &UsageRecord, v: &Valuation) {
+        if !self.setup.baseline_is_app || !self.setup.span.contains(rec.start) {
+            return;
+        }
+        if rec.usage.is_zero() {
+            return;
+        }
+        self.group(rec).auxiliary.add(rec, v);
+    }
+
     /// A baseline call matched to the same call in the evidence source: the difference between
-    /// the provider-reported counts (evidence) and the baseline's counts, by input and output.
+    /// the provider-reported counts (evidence) and the baseline's counts, by input and output,
+    /// filed under the cause `classify_match` names.
     pub fn add_drift(
         &mut self,
         base: &UsageRecord,
@@ -371,6 +482,30 @@ impl ComparisonAcc {
         if d_in == 0 && d_out == 0 {
             return;
         }
+        let priced = |d_in: i64, d_out: i64| {
+            prices.map(|(p_in, p_out)| Decimal::from(d_in) * p_in + Decimal::from(d_out) * p_out)
+        };
+        let in_out = |d_in: i64, d_out: i64| {
+            Usage::of(&[(UsageClass::Input, d_in), (UsageClass::Output, d_out)])
+        };
+        let (d_in, d_out) = match classify_match(base, evidence_usage) {
+            MatchKind::Equal => return,
+            MatchKind::Interrupted => {
+                let g = self.group(base);
+                g.interrupted
+                    .add(&base.id, in_out(d_in, d_out), priced(d_in, d_out));
+                return;
+            }
+            MatchKind::CacheFolded => {
+                let g = self.group(base);
+                g.folding.add(&base.id, in_out(d_in, 0), priced(d_in, 0));
+                if d_out == 0 {
+                    return;
+                }
+                (0, d_out)
+            }
+            MatchKind::Drift => (d_in, d_out),
+        };
         let g = self.group(base);
         g.drift.records += 1;
         g.drift.usage[UsageClass::Input] += d_in;
@@ -400,7 +535,8 @@ impl ComparisonAcc {
         let mut projects: BTreeMap<String, i64> = BTreeMap::new();
         let mut baseline_tokens = 0i64;
         for g in self.groups.values() {
-            baseline_tokens += g.base.usage.total() + g.base_edge.usage.total();
+            baseline_tokens +=
+                g.base.usage.total() - g.double.usage.total() + g.base_edge.usage.total();
             for ((k, p), s) in &g.reference {
                 let t = s.calls.usage.total();
                 if let Some(k) = k {
@@ -525,6 +661,10 @@ impl ComparisonAcc {
                 unattributed: &unattr,
                 embeddings: &embeddings,
                 retries: &g.retries,
+                auxiliary: &g.auxiliary,
+                double: &g.double,
+                interrupted: &g.interrupted,
+                folding: &g.folding,
                 drift: &g.drift,
                 price_gap: &g.price_gap,
                 base_cache_tokens: g.base_cache_tokens,
@@ -574,6 +714,10 @@ struct GroupParts<'a> {
     unattributed: &'a Side,
     embeddings: &'a Side,
     retries: &'a Side,
+    auxiliary: &'a Side,
+    double: &'a Side,
+    interrupted: &'a Delta,
+    folding: &'a Delta,
     drift: &'a Drift,
     price_gap: &'a PriceGap,
     base_cache_tokens: i64,
@@ -591,8 +735,12 @@ struct StepValues {
     window: (Usage, Decimal, u64, Vec<String>),
     unattributed: (Usage, Decimal, u64, Vec<String>),
     embeddings: (Usage, Decimal, u64, Vec<String>),
+    auxiliary: (Usage, Decimal, u64, Vec<String>),
     retries: (Usage, Decimal, u64, Vec<String>),
+    double: (Usage, Decimal, u64, Vec<String>),
+    interrupted: (Usage, Decimal, u64, Vec<String>, u64),
     drift: (Usage, Decimal, u64, Vec<String>, u64, RecountAcc),
+    folding: (Usage, Decimal, u64, Vec<String>, u64),
     cache: (Usage, Decimal, u64, Vec<String>, bool),
     price: (Decimal, u64, Vec<String>),
 }
@@ -604,6 +752,16 @@ impl StepContext<'_> {
         let unattributed = side(p.unattributed, p.unattributed.step_money());
         let embeddings = side(p.embeddings, p.embeddings.step_money());
         let retries = side(p.retries, p.retries.computed);
+        let auxiliary = side(p.auxiliary, p.auxiliary.computed);
+        let double = (
+            -p.double.usage,
+            -p.double.money,
+            p.double.records,
+            p.double.evidence.clone(),
+        );
+        let delta = |d: &Delta| (d.usage, d.money, d.records, d.evidence.clone(), d.unpriced);
+        let interrupted = delta(p.interrupted);
+        let folding = delta(p.folding);
         let drift = (
             p.drift.usage,
             p.drift.money,
@@ -615,8 +773,16 @@ impl StepContext<'_> {
         // Cache: what the reference bills in cache classes beyond what the baseline and the
         // steps so far account for, moved out of plain input. Only for a baseline that shows no
         // cache classes of its own in this group (an app folds them into input).
-        let explained =
-            p.base.usage + window.0 + unattributed.0 + embeddings.0 + retries.0 + drift.0;
+        let explained = p.base.usage
+            + window.0
+            + unattributed.0
+            + embeddings.0
+            + auxiliary.0
+            + retries.0
+            + double.0
+            + interrupted.0
+            + drift.0
+            + folding.0;
         let mut cache_usage = Usage::ZERO;
         let mut cache_money = Decimal::ZERO;
         let mut cache_priced = true;
@@ -646,8 +812,12 @@ impl StepContext<'_> {
             window,
             unattributed,
             embeddings,
+            auxiliary,
             retries,
+            double,
+            interrupted,
             drift,
+            folding,
             cache: (
                 cache_usage,
                 cache_money,
@@ -760,6 +930,30 @@ impl StepContext<'_> {
             "embedding usage in the reference on models the baseline records no embeddings for"
                 .to_string(),
         );
+        let (u, c, n, e) = v.auxiliary;
+        let nf = crate::report::count(n as i64);
+        push(
+            "auxiliary_calls",
+            u,
+            c,
+            n,
+            if setup.baseline_is_app && setup.evidence.is_none() {
+                "not_measured"
+            } else {
+                "measured"
+            },
+            e,
+            if !setup.baseline_is_app {
+                "the baseline records the app's housekeeping calls".to_string()
+            } else if setup.evidence.is_none() {
+                "no trace among the inputs: conversation naming and suggested questions cannot be seen".to_string()
+            } else {
+                format!(
+                    "{nf} conversation-naming / suggested-question calls in {} that the app's tables never record; valued at table prices",
+                    setup.evidence.as_deref().unwrap_or("the trace")
+                )
+            },
+        );
         let (u, c, n, e) = v.retries;
         let nf = crate::report::count(n as i64);
         let retries_method = if setup.baseline_is_app && setup.evidence.is_none() {
@@ -782,6 +976,43 @@ impl StepContext<'_> {
                 format!(
                     "{nf} failed attempts with usage in {} (level ERROR) that the app does not record; valued at table prices",
                     setup.evidence.as_deref().unwrap_or("the trace")
+                )
+            },
+        );
+        let (u, c, n, e) = v.double;
+        let nf = crate::report::count(n as i64);
+        push(
+            "double_counting",
+            u,
+            c,
+            n,
+            "measured",
+            e,
+            format!(
+                "{nf} baseline rows repeat usage its other rows already count (iteration/loop container rows carry their children's sum; rows exported twice); the baseline includes them as its rows add up, this step takes them out"
+            ),
+        );
+        let (u, c, n, e, unpriced) = v.interrupted;
+        let nf = crate::report::count(n as i64);
+        push(
+            "streaming_interruption",
+            u,
+            c,
+            n,
+            if has_evidence && setup.baseline_is_app {
+                "measured"
+            } else {
+                "not_measured"
+            },
+            e,
+            if !setup.baseline_is_app {
+                "the baseline carries provider-reported counts".to_string()
+            } else if setup.evidence.is_none() {
+                "no trace among the inputs to match stopped calls against".to_string()
+            } else {
+                format!(
+                    "{nf} calls the user stopped mid-stream: the app recorded its own re-estimate (Dify: 0 tokens), the provider billed what it had read and generated{}",
+                    unpriced_note(unpriced)
                 )
             },
         );
@@ -811,6 +1042,30 @@ impl StepContext<'_> {
                         String::new()
                     },
                     recount.describe(n, u.total())
+                )
+            },
+        );
+        let (u, c, n, e, unpriced) = v.folding;
+        let nf = crate::report::count(n as i64);
+        push(
+            "cache_write_folding",
+            u,
+            c,
+            n,
+            if has_evidence && setup.baseline_is_app {
+                "measured"
+            } else {
+                "not_measured"
+            },
+            e,
+            if !setup.baseline_is_app {
+                "the baseline carries provider-reported counts".to_string()
+            } else if setup.evidence.is_none() {
+                "no trace among the inputs to match calls against".to_string()
+            } else {
+                format!(
+                    "{nf} matched calls whose app prompt count is the provider's input + ⌊cache write × 1.25 (× 2 for 1h)⌋ + ⌊cache read × 0.1⌋ (Dify's Anthropic plugin): the token difference at the input price{}",
+                    unpriced_note(unpriced)
                 )
             },
         );
@@ -887,6 +1142,14 @@ impl StepContext<'_> {
     }
 }
 
+fn unpriced_note(unpriced: u64) -> String {
+    if unpriced > 0 {
+        format!("; {unpriced} of them unpriced, their money stays unexplained")
+    } else {
+        String::new()
+    }
+}
+
 fn pct_of(x: Decimal, of: Decimal) -> f64 {
     if of.is_zero() {
         return 0.0;
@@ -902,6 +1165,8 @@ struct Totals {
     reference: Side,
     steps: BTreeMap<&'static str, (Usage, Decimal, u64, Vec<String>)>,
     drift_unpriced: u64,
+    interrupted_unpriced: u64,
+    folding_unpriced: u64,
     drift_recount: RecountAcc,
     cache_unpriced: bool,
 }
@@ -911,6 +1176,8 @@ impl Totals {
         self.base.merge(p.base);
         self.reference.merge(p.reference);
         self.drift_unpriced += p.drift.unpriced;
+        self.interrupted_unpriced += p.interrupted.unpriced;
+        self.folding_unpriced += p.folding.unpriced;
         self.drift_recount.merge(&p.drift.recount);
         for s in &c.bridge {
             let t = self.steps.entry(s.cause).or_default();
@@ -931,14 +1198,20 @@ impl Totals {
     fn finish(mut self, ctx: &StepContext) -> m::Comparison {
         let mut take = |cause: &str| self.steps.remove(cause).unwrap_or_default();
         let (du, dm, dn, de) = take("tokenizer_drift");
+        let (iu, im, inn, ie) = take("streaming_interruption");
+        let (fu, fm, fnn, fe) = take("cache_write_folding");
         let (cu, cm, cn, ce) = take("cache_hits");
         let (_, pm, pn, pe) = take("price_mismatch");
         let v = StepValues {
             window: take("window_misalignment"),
             unattributed: take("unattributed_traffic"),
             embeddings: take("embeddings"),
+            auxiliary: take("auxiliary_calls"),
             retries: take("retries"),
+            double: take("double_counting"),
+            interrupted: (iu, im, inn, ie, self.interrupted_unpriced),
             drift: (du, dm, dn, de, self.drift_unpriced, self.drift_recount),
+            folding: (fu, fm, fnn, fe, self.folding_unpriced),
             cache: (cu, cm, cn, ce, !self.cache_unpriced),
             price: (pm, pn, pe),
         };
@@ -1043,6 +1316,142 @@ output = "8.00"
             computed,
             reported,
         }
+    }
+
+    /// Folding, stopped streams, housekeeping calls and repeated rows, on one hand-computed day
+    /// of an Anthropic-like table: input $3, cache write (5m) $3.75, cache read $0.30, output
+    /// $15 per 1M tokens.
+    #[test]
+    fn new_app_steps_match_hand_arithmetic_and_tie_out() {
+        let table = r#"
+[[entry]]
+provider = "openai"
+model = "m1"
+names = ["m1"]
+effective_from = "2026-01-01"
+unit = "1M"
+currency = "USD"
+source = "test"
+[entry.prices]
+input = "3.00"
+input_cache_write_5m = "3.75"
+input_cache_read = "0.30"
+output = "15.00"
+"#;
+        let prices = PriceBook::from_toml_str("test.toml", table).unwrap();
+        let window = Span {
+            start: t(0),
+            end: t(24),
+        };
+        let mut acc = ComparisonAcc::new(ComparisonSetup {
+            baseline: "dify".into(),
+            reference: "bill".into(),
+            evidence: Some("langfuse".into()),
+            baseline_is_app: true,
+            window,
+            span: window,
+            grid: Some(Grid {
+                origin: t(0),
+                width: chrono::Duration::days(1),
+            }),
+            calendar: Calendar {
+                tz: chrono_tz::UTC,
+                bucket: BucketSize::Day,
+            },
+        });
+        let unit = Some((dec!(0.000003), dec!(0.000015)));
+        let usage = |pairs: &[(UsageClass, i64)]| Usage::of(pairs);
+        use UsageClass::{Input, InputCacheRead, InputCacheWrite5m, Output};
+
+        // f: provider 100 in + 1000 cache write + 2000 cache read, 50 out. Dify folds:
+        // 100 + ⌊1000 × 1.25⌋ + ⌊2000 × 0.1⌋ = 100 + 1250 + 200 = 1550, priced at input:
+        // 1550 × 3e-6 + 50 × 15e-6 = 0.00465 + 0.00075 = 0.0054.
+        let mut f = call("f", 3, 0, 0, 0);
+        f.usage = usage(&[(Input, 1550), (Output, 50)]);
+        acc.add_baseline(
+            &f,
+            &val(Some(dec!(0.0054)), Some(dec!(0.0054)), Some(dec!(0.0054))),
+        );
+        let f_provider = usage(&[
+            (Input, 100),
+            (InputCacheWrite5m, 1000),
+            (InputCacheRead, 2000),
+            (Output, 50),
+        ]);
+        acc.add_drift(&f, &f_provider, unit);
+
+        // s: a stopped stream, Dify 0 / 0 at $0; the provider billed 400 in, 30 out.
+        let mut st = call("s", 4, 0, 0, 0);
+        st.link.status = Status::Interrupted;
+        acc.add_baseline(&st, &val(Some(dec!(0)), Some(dec!(0)), Some(dec!(0))));
+        acc.add_drift(&st, &usage(&[(Input, 400), (Output, 30)]), unit);
+
+        // c: an iteration container repeating 200 tokens / $0.0006 of its children.
+        let mut c = call("c", 5, 200, 0, 0);
+        c.link.repeats = Some("iteration/loop container: the sum of its child nodes");
+        acc.add_baseline(&c, &val(Some(dec!(0.0006)), None, Some(dec!(0.0006))));
+
+        // n: conversation naming seen only in the trace: 300 in, 10 out =
+        // 0.0009 + 0.00015 = 0.00105 at table prices.
+        let mut n = call("n", 6, 300, 0, 10);
+        n.link.auxiliary = true;
+        acc.add_auxiliary_evidence(&n, &val(Some(dec!(0.00105)), Some(dec!(0.00105)), None));
+
+        // The bill: f + s + n = in 100+400+300 = 800, write 1000, read 2000, out 50+30+10 = 90.
+        // Money: 800 × 3e-6 + 1000 × 3.75e-6 + 2000 × 0.3e-6 + 90 × 15e-6
+        //      = 0.0024 + 0.00375 + 0.0006 + 0.00135 = 0.0081.
+        let mut b = UsageRecord::bucket(
+            "b".into(),
+            Origin { file: 1, line: 1 },
+            t(0),
+            t(0) + chrono::Duration::days(1),
+        );
+        b.set_model(Some("openai"), "m1");
+        b.usage = usage(&[
+            (Input, 800),
+            (InputCacheWrite5m, 1000),
+            (InputCacheRead, 2000),
+            (Output, 90),
+        ]);
+        acc.add_reference(&b, &val(Some(dec!(0.0081)), Some(dec!(0.0081)), None));
+
+        let report = acc.finish(&prices, &AttributionRule::default());
+        let tot = &report.totals;
+        let step = |cause: &str| tot.bridge.iter().find(|s| s.cause == cause).unwrap();
+        // Baseline: 1600 + 0 + 200 = 1800 tokens, $0.0054 + 0 + 0.0006 = $0.006.
+        assert_eq!(tot.baseline.tokens.total(), 1800);
+        assert_eq!(tot.baseline.cost, dec!(0.006));
+        assert_eq!(
+            step("auxiliary_calls").tokens,
+            usage(&[(Input, 300), (Output, 10)])
+        );
+        assert_eq!(step("auxiliary_calls").cost, dec!(0.00105));
+        assert_eq!(step("double_counting").tokens, usage(&[(Input, -200)]));
+        assert_eq!(step("double_counting").cost, dec!(-0.0006));
+        // 400 × 3e-6 + 30 × 15e-6 = 0.0012 + 0.00045.
+        assert_eq!(
+            step("streaming_interruption").tokens,
+            usage(&[(Input, 400), (Output, 30)])
+        );
+        assert_eq!(step("streaming_interruption").cost, dec!(0.00165));
+        // Folding: provider input total 3100 − Dify's 1550 = +1550 at 3e-6 = 0.00465.
+        assert_eq!(step("cache_write_folding").tokens, usage(&[(Input, 1550)]));
+        assert_eq!(step("cache_write_folding").cost, dec!(0.00465));
+        assert_eq!(step("tokenizer_drift").tokens, Usage::ZERO);
+        // Cache: 1000 write at +0.75e-6 and 2000 read at −2.7e-6 = 0.00075 − 0.0054.
+        assert_eq!(
+            step("cache_hits").tokens,
+            usage(&[
+                (Input, -3000),
+                (InputCacheWrite5m, 1000),
+                (InputCacheRead, 2000)
+            ])
+        );
+        assert_eq!(step("cache_hits").cost, dec!(-0.00465));
+        // Nothing left: 0.006 + 0.00105 − 0.0006 + 0.00165 + 0.00465 − 0.00465 = 0.0081.
+        assert_eq!(step("unexplained").tokens, Usage::ZERO);
+        assert_eq!(step("unexplained").cost, dec!(0));
+        assert_eq!(tot.reference.cost, dec!(0.0081));
     }
 
     /// A hand-computed day: prices $2 / $1 cached / $8 per 1M tokens.

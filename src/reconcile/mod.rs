@@ -118,6 +118,13 @@ impl Source {
     fn has(&self, pred: impl Fn(Format) -> bool) -> bool {
         self.files.iter().any(|(_, f)| pred(*f))
     }
+    /// Two files of the same format in one source: exports of one table that may overlap.
+    fn overlapping_exports(&self) -> bool {
+        self.files
+            .iter()
+            .enumerate()
+            .any(|(i, (_, f))| self.files[..i].iter().any(|(_, g)| g == f))
+    }
     /// A bill whose money comes from its cost lines (its usage lines carry tokens only).
     fn money_from_cost_lines(&self) -> bool {
         self.has(|f| {
@@ -184,6 +191,9 @@ struct SourceSink<'a> {
     money_from_cost_lines: bool,
     drop_chatflow_messages: bool,
     seen: Option<&'a mut HashSet<String>>,
+    /// App rows that repeat usage (containers, rows exported twice) are kept and marked, as
+    /// the app's own total counts them; other sources drop them.
+    mark_repeats: bool,
     /// Added to the adapter's line numbers when it reads a piece of the file.
     line_offset: u64,
     /// Keep call text (app calls that can be matched to a trace, for recounting).
@@ -217,14 +227,32 @@ impl RecordSink for SourceSink<'_> {
         if let Some(seen) = self.seen.as_deref_mut()
             && !seen.insert(rec.id.clone())
         {
+            if self.mark_repeats {
+                // The app's own rows add up to this; the bridge takes it out again.
+                rec.link.repeats = Some("a row exported twice: its id is already counted");
+            } else {
+                *self
+                    .stats
+                    .without_usage
+                    .entry("duplicate of a row already counted in this source")
+                    .or_default() += 1;
+                return;
+            }
+        }
+        if rec.link.repeats.is_some() && !self.mark_repeats {
             *self
                 .stats
                 .without_usage
-                .entry("duplicate of a row already counted in this source")
+                .entry("repeats usage counted by other rows of this source")
                 .or_default() += 1;
             return;
         }
-        rec.computed_cost = self.prices.price_record(&rec);
+        // A repeating row has no model of its own to price (a container): its own money stands.
+        rec.computed_cost = if rec.link.repeats.is_some() && rec.model_raw.is_empty() {
+            None
+        } else {
+            self.prices.price_record(&rec)
+        };
         let computed = rec
             .computed_cost
             .as_ref()
@@ -326,8 +354,9 @@ fn read_source(
         }
         System::Deepseek | System::Alibaba => true,
         System::Aws | System::Gcp => true,
-        System::Dify => src.has(|f| f == Format::DifyApiLog),
+        System::Dify => src.has(|f| f == Format::DifyApiLog) || src.overlapping_exports(),
     };
+    let mark_repeats = src.role() == Role::App && !src.has(|f| f == Format::DifyApiLog);
     let mut seen: HashSet<String> = HashSet::new();
     let name = src.name();
     for (file, format) in &src.files {
@@ -342,6 +371,7 @@ fn read_source(
             money_from_cost_lines,
             drop_chatflow_messages,
             seen: if dedupe { Some(&mut seen) } else { None },
+            mark_repeats,
             line_offset: 0,
             keep_text: false,
             on_record,
@@ -463,9 +493,15 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
                 }
                 if Some(i) == trace && r.link.status == Status::Error {
                     c.add_retry_evidence(r, v);
+                } else if Some(i) == trace && r.link.auxiliary {
+                    c.add_auxiliary_evidence(r, v);
                 }
             }
-            if Some(i) == trace && r.link.status != Status::Error && !r.usage.is_zero() {
+            if Some(i) == trace
+                && r.link.status != Status::Error
+                && !r.link.auxiliary
+                && !r.usage.is_zero()
+            {
                 index.insert(r);
             }
         }
@@ -729,7 +765,12 @@ impl AppFeed<'_> {
             end: r.start + Duration::nanoseconds(1),
         };
         self.hull = Some(self.hull.map_or(at, |h| h.hull(&at)));
-        let matched = self.index.find(r);
+        // A repeating row (container, second copy) is not a call of its own to match.
+        let matched = if r.link.repeats.is_some() {
+            None
+        } else {
+            self.index.find(r)
+        };
         let unit = matched.and_then(|_| {
             self.prices
                 .lookup(&r.provider, &r.model_raw, &r.model, r.start)
@@ -742,10 +783,7 @@ impl AppFeed<'_> {
         });
         // A drifting call with text is recounted once, for every comparison it feeds.
         let recount = matched
-            .filter(|ev| {
-                ev.input_total() != r.usage.input_total()
-                    || ev.output_total() != r.usage.output_total()
-            })
+            .filter(|ev| bridge::classify_match(r, ev) == bridge::MatchKind::Drift)
             .and_then(|ev| recount::recount(r, ev));
         for c in self.comps.iter_mut() {
             c.add_baseline(r, v);
@@ -811,6 +849,7 @@ impl<'a> SinkSpec<'a> {
             money_from_cost_lines: false,
             drop_chatflow_messages: self.drop_chatflow_messages,
             seen: None,
+            mark_repeats: true,
             line_offset,
             keep_text: self.keep_text,
             on_record,
@@ -831,8 +870,9 @@ fn read_app_source(
     feed: &mut AppFeed,
     parallel_min_bytes: u64,
 ) -> Result<(), RunError> {
-    // The API log is de-duplicated against the messages table by id: keep that sequential.
-    if src.has(|f| f == Format::DifyApiLog) {
+    // The API log is de-duplicated against the messages table by id, and two exports of the same
+    // table may overlap: keep those sequential, with every id remembered.
+    if src.has(|f| f == Format::DifyApiLog) || src.overlapping_exports() {
         return read_source(src, prices, currency, rejected, &mut |r, v| {
             feed.record(r, v)
         });

@@ -247,11 +247,18 @@ fn row(app: Option<&Call>, trace: Option<&Call>, how: &'static str, conf: f64) -
     match (app, trace) {
         (Some(a), Some(t)) => {
             let (au, tu) = (&a.rec.usage, &t.rec.usage);
-            if au.is_zero() && !tu.is_zero() {
-                causes.push("app_recorded_no_tokens");
-            } else if au.input_total() != tu.input_total() || au.output_total() != tu.output_total()
-            {
-                causes.push("tokenizer_drift");
+            if a.rec.link.repeats.is_some() {
+                causes.push("double_counting");
+            } else {
+                match super::bridge::classify_match(&a.rec, tu) {
+                    super::bridge::MatchKind::Equal => {}
+                    super::bridge::MatchKind::Interrupted => causes.push("streaming_interruption"),
+                    super::bridge::MatchKind::CacheFolded => causes.push("cache_write_folding"),
+                    super::bridge::MatchKind::Drift if au.is_zero() => {
+                        causes.push("app_recorded_no_tokens")
+                    }
+                    super::bridge::MatchKind::Drift => causes.push("tokenizer_drift"),
+                }
             }
             let cached = |u: &crate::record::Usage| UsageClass::CACHE.iter().any(|&c| u[c] != 0);
             if cached(tu) && !cached(au) {
@@ -267,7 +274,11 @@ fn row(app: Option<&Call>, trace: Option<&Call>, how: &'static str, conf: f64) -
                 causes.push("agrees");
             }
         }
+        (Some(a), None) if a.rec.link.repeats.is_some() => causes.push("double_counting"),
         (Some(_), None) => causes.push("not_in_trace"),
+        (None, Some(t)) if t.rec.link.auxiliary && t.rec.link.status != Status::Error => {
+            causes.push("auxiliary_calls")
+        }
         (None, Some(t)) if t.rec.link.status == Status::Error && !t.rec.usage.is_zero() => {
             causes.push("retries")
         }

@@ -886,19 +886,17 @@ fn node_execution(f: &Fields<'_>, file: &InputFile, line: u64) -> Result<Row, St
             "retried attempt (status retry): Dify records no usage for it",
         ));
     }
-    match node_type.as_str() {
-        "iteration" | "loop" => {
-            return Ok(Row::NoUsage(
-                "iteration/loop container: usage counted in its child nodes",
-            ));
-        }
-        t if MODEL_NODE_TYPES.contains(&t) => {}
-        _ => return Ok(Row::NoUsage("non-model node: no model usage")),
+    let container = matches!(node_type.as_str(), "iteration" | "loop");
+    if !container && !MODEL_NODE_TYPES.contains(&node_type.as_str()) {
+        return Ok(Row::NoUsage("non-model node: no model usage"));
     }
 
     let at = f.time(n::CREATED_AT)?;
-    let pd: ProcessData = f.json(n::PROCESS_DATA)?;
     let meta: ExecutionMetadata = f.json(n::EXECUTION_METADATA)?;
+    if container {
+        return container_row(id, &meta, f, file, line, at);
+    }
+    let pd: ProcessData = f.json(n::PROCESS_DATA)?;
     let failed = matches!(status.as_str(), "failed" | "exception");
 
     // Agent nodes keep their usage in `outputs.usage`, other model nodes in
@@ -933,7 +931,9 @@ fn node_execution(f: &Fields<'_>, file: &InputFile, line: u64) -> Result<Row, St
             )
         })?),
     };
-    if usage.is_none() && !failed {
+    // A stopped stream keeps its row (Dify re-estimates its usage, 0 by default) so that the
+    // bridge can match it to the provider's count.
+    if usage.is_none() && !failed && status != "stopped" {
         return match meta_tokens {
             Some(t) if t > 0 => Err(format!(
                 "execution_metadata: total_tokens {t} without a usage object (process_data.usage, or outputs.usage for agents); expected prompt_tokens and completion_tokens to split input from output"
@@ -999,6 +999,68 @@ fn node_execution(f: &Fields<'_>, file: &InputFile, line: u64) -> Result<Row, St
         _ => None,
     };
     rec.text = call_text(prompts, answer);
+    Ok(Row::Record(Box::new(rec)))
+}
+
+/// The model label of an iteration/loop container's record: it has no model of its own.
+pub const CONTAINER_MODEL: &str = "(iteration/loop container)";
+
+/// An iteration/loop container row: Dify stores the sum of its children's tokens and price in
+/// `execution_metadata`. Kept as a record that repeats its children, so the app's total is what
+/// its rows add up to and the `double_counting` step takes it out again.
+fn container_row(
+    id: String,
+    meta: &ExecutionMetadata,
+    f: &Fields<'_>,
+    file: &InputFile,
+    line: u64,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<Row, String> {
+    let tokens = match &meta.total_tokens {
+        None | Some(Value::Null) => 0,
+        Some(v) => json_count(v).ok_or_else(|| {
+            format!(
+                "execution_metadata.total_tokens: expected a token count, got '{}'",
+                shown_value(v)
+            )
+        })?,
+    };
+    let price = match &meta.total_price {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(json_decimal(v).ok_or_else(|| {
+            format!(
+                "execution_metadata.total_price: expected a decimal number, got '{}'",
+                shown_value(v)
+            )
+        })?),
+    };
+    if tokens == 0 && price.is_none_or(|p| p.is_zero()) {
+        return Ok(Row::NoUsage(
+            "iteration/loop container without usage of its own",
+        ));
+    }
+    let currency = match &meta.currency {
+        None | Some(Value::Null) => None,
+        Some(v) => v.as_str().and_then(Currency::parse),
+    };
+    let mut rec = UsageRecord::call(id, file.origin(line), at);
+    rec.model = CONTAINER_MODEL.to_string();
+    // Dify keeps only the total: it cannot be split into input and output.
+    rec.usage[crate::record::UsageClass::Input] = tokens;
+    rec.reported_cost = match (price, currency) {
+        (Some(p), Some(c)) => Some(Money::new(p, c)),
+        (Some(p), None) if p.is_zero() => None,
+        (Some(p), None) => {
+            return Err(format!(
+                "execution_metadata.currency: expected a currency code like USD or RMB for total_price {p}, got nothing"
+            ));
+        }
+        (None, _) => None,
+    };
+    rec.link.repeats = Some("iteration/loop container: the sum of its child nodes");
+    rec.scope.app = f.string(n::APP_ID);
+    rec.scope.workflow = f.string(n::WORKFLOW_RUN_ID);
+    rec.scope.node = f.string(n::NODE_ID);
     Ok(Row::Record(Box::new(rec)))
 }
 
@@ -1505,7 +1567,7 @@ mod tests {
         let (_, s) = load("dify/node_executions.csv");
         // 10 rows: start, classifier, iteration, child, retry, answer, answer node, failed,
         // parameter extractor, bad time.
-        assert_accounting(&s, 10, 5, 4, 1);
+        assert_accounting(&s, 10, 6, 3, 1);
 
         let r = rec(&s, "9a000000-0000-4000-8000-000000000002");
         assert_eq!(r.usage, Usage::of(&[(Input, 500), (Output, 1)]));
@@ -1529,8 +1591,20 @@ mod tests {
         assert_eq!(r.link.trace_id, None);
         assert_eq!(r.origin.line, 3);
 
-        // The iteration child is counted, its container is not.
+        // The iteration container repeats its child's 350 tokens / $0.000075 (execution_metadata
+        // total): kept, marked as repeating, its total in `input` since Dify does not split it.
+        let r = rec(&s, "9a000000-0000-4000-8000-000000000003");
+        assert_eq!(r.usage, Usage::of(&[(Input, 350)]));
+        assert_eq!(cost(r), Some((dec!(0.000075), "USD")));
+        assert!(r.link.repeats.is_some_and(|w| w.contains("container")));
+        assert_eq!(
+            (r.provider.as_str(), r.model.as_str()),
+            ("", CONTAINER_MODEL)
+        );
+
+        // The iteration child is a call of its own.
         let r = rec(&s, "9a000000-0000-4000-8000-000000000004");
+        assert_eq!(r.link.repeats, None);
         assert_eq!(r.usage, Usage::of(&[(Input, 300), (Output, 50)]));
         // 300 × 0.15e-6 + 50 × 0.6e-6 = 0.000045 + 0.00003.
         assert_eq!(cost(r), Some((dec!(0.000075), "USD")));
@@ -1560,10 +1634,6 @@ mod tests {
             vec![
                 (2, "non-model node: no model usage"),
                 (
-                    4,
-                    "iteration/loop container: usage counted in its child nodes"
-                ),
-                (
                     6,
                     "retried attempt (status retry): Dify records no usage for it"
                 ),
@@ -1584,7 +1654,12 @@ mod tests {
         let (_, s) = load("dify/node_executions.jsonl");
         // 8 lines: loop container, loop child, knowledge retrieval, agent with only
         // total_tokens, agent with outputs.usage, exception, Claude answer, cut-off line.
-        assert_accounting(&s, 8, 4, 2, 2);
+        assert_accounting(&s, 8, 5, 1, 2);
+        // The loop container: 430 tokens, 7.8e-05 USD, the sum of its child (400 + 30).
+        let r = rec(&s, "9c000000-0000-4000-8000-000000000001");
+        assert_eq!(r.usage, Usage::of(&[(Input, 430)]));
+        assert_eq!(cost(r), Some((dec!(0.000078), "USD")));
+        assert!(r.link.repeats.is_some());
 
         let r = rec(&s, "9c000000-0000-4000-8000-000000000002");
         assert_eq!(r.usage, Usage::of(&[(Input, 400), (Output, 30)]));
@@ -1618,16 +1693,7 @@ mod tests {
             ("anthropic", "claude-3-5-sonnet")
         );
 
-        assert_eq!(
-            s.no_usage,
-            vec![
-                (
-                    1,
-                    "iteration/loop container: usage counted in its child nodes"
-                ),
-                (3, "non-model node: no model usage"),
-            ]
-        );
+        assert_eq!(s.no_usage, vec![(3, "non-model node: no model usage")]);
         assert_eq!(s.rejected[0].0, 4);
         assert!(
             s.rejected[0].1.contains("total_tokens 1500")
@@ -1828,7 +1894,7 @@ mod tests {
         let with_usage: Vec<&UsageRecord> = nodes
             .records
             .iter()
-            .filter(|r| !r.usage.is_zero())
+            .filter(|r| !r.usage.is_zero() && r.link.repeats.is_none())
             .collect();
         assert_eq!(
             with_usage.len() as i64,
@@ -1852,24 +1918,29 @@ mod tests {
             .count() as i64;
         assert_eq!(retries, truth_i64(&t, &["counts", "retried_answers"]));
         let containers = nodes
-            .no_usage
+            .records
             .iter()
-            .filter(|(_, why)| why.starts_with("iteration/loop container"))
+            .filter(|r| {
+                r.link
+                    .repeats
+                    .is_some_and(|w| w.starts_with("iteration/loop"))
+            })
             .count() as i64;
         assert_eq!(containers, truth_i64(&t, &["counts", "iteration_runs"]));
 
         // The baseline is Dify's node rows in the report window; the rest of the bill span is
         // the window_misalignment step (all Dify traffic lies in the bill span).
         let sum = |pred: &dyn Fn(&UsageRecord) -> bool| {
-            nodes.records.iter().filter(|r| pred(r)).fold(
-                (Usage::ZERO, Decimal::ZERO),
-                |(u, c), r| {
+            nodes
+                .records
+                .iter()
+                .filter(|r| pred(r) && r.link.repeats.is_none())
+                .fold((Usage::ZERO, Decimal::ZERO), |(u, c), r| {
                     (
                         u + r.usage,
                         c + r.reported_cost.map(|m| m.amount).unwrap_or_default(),
                     )
-                },
-            )
+                })
         };
         let (u_in, c_in) = sum(&in_window);
         let (u_out, c_out) = sum(&|r| !in_window(r));

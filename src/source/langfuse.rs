@@ -23,6 +23,16 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 use std::io::{self, BufRead};
 
+/// Names Dify's Langfuse integration gives the traces and generations of its housekeeping
+/// calls (conversation naming, suggested questions): current `TraceTaskName` values and the
+/// older `*_trace` spellings.
+const DIFY_AUXILIARY_TASKS: [&str; 4] = [
+    "generate_conversation_name",
+    "suggested_question",
+    "generate_name_trace",
+    "suggested_question_trace",
+];
+
 /// Key names of one export family.
 struct Keys {
     id: &'static str,
@@ -32,6 +42,10 @@ struct Keys {
     level: &'static str,
     parent: &'static str,
     user: &'static str,
+    /// Observation name and (UI export only) its trace's name: they say which Dify trace task
+    /// produced the call.
+    name: &'static str,
+    trace_name: Option<&'static str>,
     /// The call's prompt and answer text (kept for recounting).
     input: &'static str,
     output: &'static str,
@@ -58,6 +72,8 @@ const CAMEL: Keys = Keys {
     level: "level",
     parent: "parentObservationId",
     user: "userId",
+    name: "name",
+    trace_name: Some("traceName"),
     input: "input",
     output: "output",
     models: &["model", "providedModelName"],
@@ -80,6 +96,8 @@ const SNAKE: Keys = Keys {
     level: "level",
     parent: "parent_observation_id",
     user: "user_id",
+    name: "name",
+    trace_name: None,
     input: "input",
     output: "output",
     models: &["provided_model_name", "model"],
@@ -101,11 +119,13 @@ impl Keys {
             self.level,
             self.parent,
             self.user,
+            self.name,
             self.input,
             self.output,
             self.usage_details,
             self.cost_details,
         ];
+        c.extend(self.trace_name);
         c.extend(self.models);
         c.extend(self.total_cost);
         for (i, o) in self.legacy_counts {
@@ -490,6 +510,11 @@ fn observation(
     if get_str(row, keys.level).is_some_and(|l| l.eq_ignore_ascii_case("ERROR")) {
         rec.link.status = Status::Error;
     }
+    rec.link.auxiliary = [Some(keys.name), keys.trace_name]
+        .into_iter()
+        .flatten()
+        .filter_map(|k| get_str(row, k))
+        .any(|n| DIFY_AUXILIARY_TASKS.contains(&n.as_str()));
     rec.usage = usage;
     rec.reported_cost = cost.map(Money::usd);
     if operation == Operation::Chat {
@@ -1002,6 +1027,26 @@ mod tests {
     }
 
     /// Reads text as `format` from memory.
+    /// Dify's housekeeping calls are marked by their trace task name: on the generation
+    /// (`name`) or, in the UI export, on its trace (`traceName`).
+    #[test]
+    fn dify_housekeeping_generations_are_marked_auxiliary() {
+        let text = "\
+id,traceId,type,startTime,name,level,model,usageDetails,traceName
+g1,t1,GENERATION,2026-10-01T08:00:00.000Z,suggested_question,DEFAULT,gpt-4o-mini,\"{\"\"input\"\":90,\"\"output\"\":20}\",suggested_question
+g2,t2,GENERATION,2026-10-01T08:00:01.000Z,llm,DEFAULT,gpt-4o-mini,\"{\"\"input\"\":80,\"\"output\"\":10}\",generate_conversation_name
+g3,t3,GENERATION,2026-10-01T08:00:02.000Z,llm,DEFAULT,gpt-4o-mini,\"{\"\"input\"\":70,\"\"output\"\":5}\",message
+";
+        let s = read_str(Format::LangfuseUiCsv, text).unwrap();
+        assert!(s.rejected.is_empty(), "{:?}", s.rejected);
+        let aux: Vec<(&str, bool)> = s
+            .records
+            .iter()
+            .map(|r| (r.id.as_str(), r.link.auxiliary))
+            .collect();
+        assert_eq!(aux, vec![("g1", true), ("g2", true), ("g3", false)]);
+    }
+
     fn read_str(format: Format, text: &str) -> Result<CollectSink, InputError> {
         let file = InputFile::new(0, Path::new("mem"));
         let mut r: &[u8] = text.as_bytes();
