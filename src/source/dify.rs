@@ -313,7 +313,7 @@ impl<'a> Cell<'a> {
 
     fn str(self) -> Cow<'a, str> {
         match self {
-            Cell::Text(s) => Cow::Borrowed(s.trim()),
+            Cell::Text(s) => Cow::Borrowed(util::trim(s)),
             Cell::Json(Value::String(s)) => Cow::Borrowed(s.trim()),
             Cell::Json(v) => Cow::Owned(v.to_string()),
         }
