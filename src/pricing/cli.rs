@@ -50,7 +50,8 @@ pub struct PriceArgs {
     /// input=N,output=N[,input_cache_read=N,input_cache_write_5m=N,input_cache_write_1h=N,...].
     #[arg(long, value_name = "CLASS=N,...")]
     pub usage: String,
-    /// Service tier: batch applies the entry's batch discount; flex and priority are not priced.
+    /// Service tier: batch uses the entry's batch tier or batch discount; flex and priority use
+    /// the entry's flex / priority tier (unpriced when it has none).
     #[arg(long, value_enum, default_value_t = Tier::Standard)]
     pub tier: Tier,
     /// Provider (openai, anthropic, deepseek, alibaba, ...); by default implied by the model.
@@ -250,15 +251,6 @@ fn lookup_names(raw: &str, model: &str) -> Vec<String> {
     v
 }
 
-struct Line {
-    class: UsageClass,
-    quantity: i64,
-    unit_price: Decimal,
-    /// The class whose price was used when the entry lists none for this one.
-    priced_as: Option<UsageClass>,
-    cost: Decimal,
-}
-
 /// The entry used for a call, or why there is none.
 fn find_entry<'a>(
     book: &'a PriceBook,
@@ -317,63 +309,27 @@ pub fn price_to_string(book: &PriceBook, args: &PriceArgs) -> Result<String, Str
     let provider = provider_arg(args.provider.as_deref())?;
     let e = find_entry(book, provider, &args.model, at)?;
 
-    let mut lines = Vec::new();
-    for (class, n) in usage.iter() {
-        // A zero count costs nothing even without a price; shown only when priced and named.
-        if n == 0 && (e.unit_price(class).is_none() || !given.contains(&class)) {
-            continue;
-        }
-        let unit_price = e.unit_price(class).ok_or_else(|| {
-            let why = if e.unpriced.contains(&class) {
-                "its price is marked unconfirmed in the table".to_string()
-            } else {
-                let listed: Vec<&str> = UsageClass::ALL
-                    .iter()
-                    .filter(|&&c| e.listed_price(c).is_some())
-                    .map(|c| c.name())
-                    .collect();
-                format!("the entry prices only {}", listed.join(", "))
-            };
-            format!(
-                "{}: entry {} has no price for {} ({why}); the call is unpriced, not $0",
-                args.model, e.id, class
-            )
-        })?;
-        let priced_as = e.listed_price(class).is_none().then_some(match class {
-            UsageClass::OutputReasoning => UsageClass::Output,
-            _ => UsageClass::Input,
-        });
-        lines.push(Line {
-            class,
-            quantity: n,
-            unit_price,
-            priced_as,
-            cost: unit_price * Decimal::from(n),
-        });
-    }
-    let subtotal: Decimal = lines.iter().map(|l| l.cost).sum();
     let tier = args.tier;
-    let multiplier = match tier {
-        Tier::Standard => None,
-        Tier::Batch => Some(e.batch_discount.ok_or_else(|| {
-            format!(
-                "{}: entry {} has no batch price (no batch_discount); the call is unpriced, not $0",
-                args.model, e.id
-            )
-        })?),
-        Tier::Flex | Tier::Priority => {
-            return Err(format!(
-                "{}: the {} tier is not priced (entry {} lists standard prices; flex and priority tiers are not modeled); the call is unpriced, not $0",
-                args.model,
-                tier.name(),
-                e.id
-            ));
+    let cond = super::Conditions::call(at, (tier != Tier::Standard).then_some(tier.name()));
+    let q = e
+        .quote(&usage, &cond, &given)
+        .map_err(|why| format!("{}: {why}; the call is unpriced, not $0", args.model))?;
+    let lines = &q.lines;
+    let (subtotal, cost, multiplier) = (q.subtotal, q.cost, q.batch_discount);
+    // Why the tier applied (or, for an entry with tiers, that none did).
+    let tier_used = q.tier.map(|t| {
+        let mut why = t.describe();
+        if let Some(n) = t.input_above {
+            let counted = t.counted_input(&usage);
+            why = format!("{why}: {} > {}", thousands(counted), thousands(n));
         }
-    };
-    let cost = e
-        .cost(&usage, (tier != Tier::Standard).then_some(tier.name()))
-        .ok_or_else(|| format!("{}: entry {} cannot price this usage", args.model, e.id))?;
-    debug_assert_eq!(cost, multiplier.map_or(subtotal, |m| subtotal * m));
+        (t.name.clone(), why)
+    });
+    let tiers_listed: Vec<String> = e
+        .tiers
+        .iter()
+        .map(|t| format!("{} ({})", t.name, t.describe()))
+        .collect();
 
     Ok(match args.format {
         ListFormat::Json => {
@@ -407,6 +363,10 @@ pub fn price_to_string(book: &PriceBook, args: &PriceArgs) -> Result<String, Str
             if let Some(m) = multiplier {
                 v["batch_discount"] = dec(m).into();
             }
+            v["price_tier"] = match &tier_used {
+                Some((name, why)) => json!({"name": name, "because": why}),
+                None => json!({"name": "default"}),
+            };
             let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
             s.push('\n');
             s
@@ -437,6 +397,19 @@ pub fn price_to_string(book: &PriceBook, args: &PriceArgs) -> Result<String, Str
             );
             let _ = writeln!(out, "source          {}", e.source);
             let _ = writeln!(out, "tier            {}", tier.name());
+            match &tier_used {
+                Some((name, why)) => {
+                    let _ = writeln!(out, "price tier      {name} ({why})");
+                }
+                None if !tiers_listed.is_empty() => {
+                    let _ = writeln!(
+                        out,
+                        "price tier      default (conditions not met: {})",
+                        tiers_listed.join("; ")
+                    );
+                }
+                None => {}
+            }
             let _ = writeln!(out);
             let mut rows = vec![[
                 "class".to_string(),
@@ -445,7 +418,7 @@ pub fn price_to_string(book: &PriceBook, args: &PriceArgs) -> Result<String, Str
                 format!("({cur}/1M)"),
                 format!("= cost ({cur})"),
             ]];
-            for l in &lines {
+            for l in lines {
                 let class = match l.priced_as {
                     Some(c) => format!("{} (as {})", l.class, c),
                     None => l.class.name().to_string(),
