@@ -1,8 +1,9 @@
 //! `llm-recon price` (what one call cost, line by line) and `llm-recon pricing list|check`.
 
+use super::fx::FxTable;
 use super::{BUNDLED, PriceBook, PriceEntry, PricingError, table};
 use crate::catalog;
-use crate::record::{Usage, UsageClass};
+use crate::record::{Currency, Usage, UsageClass};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -79,6 +80,27 @@ pub enum PricingCommand {
     Check(CheckArgs),
     /// Convert a public price list (Langfuse, LiteLLM, genai-prices) into a price table.
     Import(super::import::ImportArgs),
+    /// Exchange rates in force at a time (bundled ECB reference rates and your own files).
+    Fx(FxArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct FxArgs {
+    /// Currency to convert from; all quoted currencies when omitted.
+    #[arg(long, value_name = "CUR")]
+    pub from: Option<String>,
+    /// Currency to convert to.
+    #[arg(long, value_name = "CUR", default_value = "USD")]
+    pub to: String,
+    /// Time (RFC 3339 or a UTC date); default the latest day in the tables.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Your own rate file (CSV, same format as pricing/fx/ecb-eurofxref.csv); overrides the
+    /// bundled rates where it has them. Repeatable; the last one given is consulted first.
+    #[arg(long = "rates", value_name = "FILE")]
+    pub rates: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -110,7 +132,7 @@ pub fn run_price(args: &PriceArgs) -> Result<i32, String> {
     Ok(0)
 }
 
-/// Runs `pricing list` or `pricing check`.
+/// Runs `pricing list`, `check`, `import` or `fx`.
 pub fn run_pricing(args: &PricingArgs) -> Result<i32, String> {
     match &args.command {
         PricingCommand::List(a) => {
@@ -130,7 +152,117 @@ pub fn run_pricing(args: &PricingArgs) -> Result<i32, String> {
             Ok(0)
         }
         PricingCommand::Import(a) => super::import::run_import(a),
+        PricingCommand::Fx(a) => {
+            write_stdout(&fx_to_string(a)?)?;
+            Ok(0)
+        }
     }
+}
+
+fn currency_arg(flag: &str, s: &str) -> Result<Currency, String> {
+    Currency::parse(s)
+        .ok_or_else(|| format!("{flag} {s}: expected a currency code like USD, EUR or CNY"))
+}
+
+/// The output of `pricing fx`: the rates to `--to` in force at `--at`, each with its day and
+/// source. An asked-for pair without a rate is an error (exit 2), never a rate of 1.
+pub fn fx_to_string(args: &FxArgs) -> Result<String, String> {
+    let mut table = FxTable::bundled().map_err(|e| format!("bundled exchange rates: {e}"))?;
+    for f in &args.rates {
+        table.load_file(f).map_err(|e| e.to_string())?;
+    }
+    let to = currency_arg("--to", &args.to)?;
+    let at = match &args.at {
+        Some(s) => parse_at("--at", s)?,
+        None => table
+            .last_day()
+            .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+            .ok_or("no exchange rates loaded")?,
+    };
+    let from: Vec<Currency> = match &args.from {
+        Some(f) => vec![currency_arg("--from", f)?],
+        None => table
+            .currencies()
+            .into_iter()
+            .filter(|&c| c != to)
+            .collect(),
+    };
+    let at_s = at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    let rates: Vec<_> = from
+        .iter()
+        .map(|&f| (f, table.rate_info(f, to, at)))
+        .collect();
+    if args.from.is_some() && rates.iter().all(|(_, r)| r.is_none()) {
+        return Err(format!(
+            "no {}→{to} rate in force at {at_s}: no rate file quotes both within its staleness limit (bundled: {} days; the bundled ECB table runs {}); convert with your own rates (--rates FILE)",
+            from[0],
+            super::fx::DEFAULT_MAX_AGE_DAYS,
+            table
+                .files()
+                .last()
+                .map(|f| format!("{} to {}", f.3, f.4))
+                .unwrap_or_default()
+        ));
+    }
+    Ok(match args.format {
+        ListFormat::Json => {
+            let v: Vec<Value> = rates
+                .iter()
+                .map(|(f, r)| match r {
+                    Some(r) => json!({
+                        "from": f.to_string(),
+                        "to": to.to_string(),
+                        "at": at_s,
+                        "rate": dec(r.rate),
+                        "date": r.date.map(|d| d.to_string()),
+                        "base": r.base.to_string(),
+                        "from_per_base": dec(r.from_per_base),
+                        "to_per_base": dec(r.to_per_base),
+                        "source": r.source,
+                        "file": r.file,
+                    }),
+                    None => json!({"from": f.to_string(), "to": to.to_string(), "at": at_s, "rate": null}),
+                })
+                .collect();
+            let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+        ListFormat::Table => {
+            let mut t = vec![[
+                "from".to_string(),
+                "to".into(),
+                "rate".into(),
+                "date".into(),
+                "explanation".into(),
+            ]];
+            for (f, r) in &rates {
+                t.push(match r {
+                    Some(r) => [
+                        f.to_string(),
+                        to.to_string(),
+                        dec(r.rate),
+                        r.date.map(|d| d.to_string()).unwrap_or_default(),
+                        r.explain(),
+                    ],
+                    None => [
+                        f.to_string(),
+                        to.to_string(),
+                        "-".into(),
+                        "".into(),
+                        "no rate in force (stale or not quoted)".into(),
+                    ],
+                });
+            }
+            let mut out = aligned(&t, &[false, false, true, false, false]);
+            let _ = writeln!(
+                out,
+                "rates in force at {at_s}: the latest published on or before that UTC day (weekends and holidays use the last business day; older than the file's limit, {} days by default, is no rate)",
+                super::fx::DEFAULT_MAX_AGE_DAYS
+            );
+            out
+        }
+    })
 }
 
 fn write_stdout(s: &str) -> Result<(), String> {
