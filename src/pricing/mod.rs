@@ -24,7 +24,7 @@ use std::path::Path;
 pub use tier::{Conditions, Tier, TierPrice, Window};
 
 /// The tables shipped with the tool, in load order.
-const BUNDLED: [(&str, &str); 4] = [
+const BUNDLED: [(&str, &str); 7] = [
     (
         "pricing/openai.toml",
         include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/pricing/openai.toml")),
@@ -37,6 +37,10 @@ const BUNDLED: [(&str, &str); 4] = [
         )),
     ),
     (
+        "pricing/google.toml",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/pricing/google.toml")),
+    ),
+    (
         "pricing/deepseek.toml",
         include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -46,6 +50,14 @@ const BUNDLED: [(&str, &str); 4] = [
     (
         "pricing/alibaba.toml",
         include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/pricing/alibaba.toml")),
+    ),
+    (
+        "pricing/mistral.toml",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/pricing/mistral.toml")),
+    ),
+    (
+        "pricing/bedrock.toml",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/pricing/bedrock.toml")),
     ),
 ];
 

@@ -178,6 +178,32 @@ impl Tier {
         service && window
     }
 
+    /// True when `self`'s conditions hold whenever both `a`'s and `b`'s do (a tier for the
+    /// combination of two tiers).
+    fn holds_when_both(&self, a: &Tier, b: &Tier) -> bool {
+        let service = match &self.service_tier {
+            None => true,
+            Some(s) => a.service_tier.as_ref() == Some(s) || b.service_tier.as_ref() == Some(s),
+        };
+        let input = match self.input_above {
+            None => true,
+            Some(n) => a.input_above.max(b.input_above).is_some_and(|m| n <= m),
+        };
+        let window = match &self.window {
+            None => true,
+            Some(w) => a.window.as_ref() == Some(w) || b.window.as_ref() == Some(w),
+        };
+        service && input && window && self.counts_same_as(a, b)
+    }
+
+    /// A threshold over other classes would not follow from the two tiers'.
+    fn counts_same_as(&self, a: &Tier, b: &Tier) -> bool {
+        self.input_above.is_none()
+            || [a, b]
+                .iter()
+                .any(|t| t.input_above.is_some() && t.counts == self.counts)
+    }
+
     /// Tokens counted toward `input_above`.
     pub fn counted_input(&self, usage: &Usage) -> i64 {
         self.counts.iter().map(|&c| usage[c]).sum()
@@ -328,7 +354,10 @@ pub fn validate(
     }
     for (i, a) in tiers.iter().enumerate() {
         for b in &tiers[i + 1..] {
-            if a.can_both_hold(b) && !a.dominates(b) && !b.dominates(a) {
+            let joined = tiers
+                .iter()
+                .any(|c| c.dominates(a) && c.dominates(b) && c.holds_when_both(a, b));
+            if a.can_both_hold(b) && !a.dominates(b) && !b.dominates(a) && !joined {
                 let why = match (&a.window, &b.window) {
                     (Some(x), Some(y)) => {
                         format!("their windows {} and {} overlap", x.label(), y.label())
