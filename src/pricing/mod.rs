@@ -14,6 +14,10 @@ mod table;
 mod tests;
 #[cfg(test)]
 mod tests_data;
+#[cfg(test)]
+mod tests_fx;
+#[cfg(test)]
+mod tests_tiers;
 pub mod tier;
 
 use crate::record::{ComputedCost, Currency, Money, Usage, UsageClass, UsageRecord};

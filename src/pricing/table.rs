@@ -167,6 +167,11 @@ fn validate(file: &str, raw: RawEntry, order: usize, pos: usize) -> Result<Price
         }
     };
     let per_token = price_map("prices", &raw.prices, per)?;
+    if !raw.tiers.is_empty() && raw.prices.is_empty() {
+        return Err(
+            "tiers without a default: [entry.prices] lists no price (the default tier)".into(),
+        );
+    }
     // Chat and embedding models all bill input; the only exception is a model billed on one
     // media class alone (speech-to-text, text-to-speech, image generation).
     let listed: Vec<UsageClass> = UsageClass::ALL
