@@ -686,6 +686,34 @@ const MAIN_CLASSES: [UsageClass; 5] = [
     UsageClass::Output,
 ];
 
+/// A tier as `pricing list --format json` shows it: conditions and per-1M prices.
+fn tier_json(t: &super::Tier) -> Value {
+    let mut o = json!({"name": t.name, "when": t.describe()});
+    if let Some(s) = &t.service_tier {
+        o["service_tier"] = s.as_str().into();
+    }
+    if let Some(n) = t.input_above {
+        o["input_above"] = n.into();
+    }
+    if let Some(w) = &t.window {
+        o["window_utc"] = w.label().into();
+    }
+    match &t.price {
+        super::TierPrice::Prices(p) => {
+            let prices: serde_json::Map<String, Value> = UsageClass::ALL
+                .iter()
+                .filter_map(|&c| {
+                    p[c as usize].map(|v| (c.name().to_string(), dec(per_million(v)).into()))
+                })
+                .collect();
+            o["prices_per_1m"] = prices.into();
+        }
+        super::TierPrice::Multiplier(m) => o["multiplier"] = dec(*m).into(),
+        super::TierPrice::Unpriced => o["unpriced"] = true.into(),
+    }
+    o
+}
+
 /// The output of `pricing list`.
 pub fn list_to_string(book: &PriceBook, args: &ListArgs) -> Result<String, String> {
     let provider = provider_arg(args.provider.as_deref())?;
@@ -722,6 +750,9 @@ pub fn list_to_string(book: &PriceBook, args: &ListArgs) -> Result<String, Strin
                     if !e.unpriced.is_empty() {
                         o["unpriced"] = e.unpriced.iter().map(|c| c.name()).collect::<Vec<_>>().into();
                     }
+                    if !e.tiers.is_empty() {
+                        o["tiers"] = e.tiers.iter().map(tier_json).collect::<Vec<_>>().into();
+                    }
                     o
                 })
                 .collect();
@@ -742,10 +773,11 @@ pub fn list_to_string(book: &PriceBook, args: &ListArgs) -> Result<String, Strin
                 "write_1h".into(),
                 "output/1M".into(),
                 "batch".into(),
+                "tiers".into(),
                 "source".into(),
             ]];
             for (e, names) in &rows {
-                let mut r: [String; 12] = Default::default();
+                let mut r: [String; 13] = Default::default();
                 r[0] = e.provider.clone();
                 r[1] = e.model.clone();
                 r[2] = names.join(" ");
@@ -764,13 +796,23 @@ pub fn list_to_string(book: &PriceBook, args: &ListArgs) -> Result<String, Strin
                     };
                 }
                 r[10] = e.batch_discount.map(dec).unwrap_or_else(|| "-".into());
-                r[11] = e.source.clone();
+                r[11] = if e.tiers.is_empty() {
+                    "-".into()
+                } else {
+                    e.tiers
+                        .iter()
+                        .map(|t| t.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                };
+                r[12] = e.source.clone();
                 t.push(r);
             }
             let mut out = aligned(
                 &t,
                 &[
                     false, false, false, false, false, true, true, true, true, true, true, false,
+                    false,
                 ],
             );
             let _ = writeln!(

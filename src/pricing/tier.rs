@@ -53,7 +53,7 @@ impl Window {
     }
 
     /// Length in minutes.
-    pub fn len(&self) -> u32 {
+    pub fn minutes(&self) -> u32 {
         (self.end + 1440 - self.start) % 1440
     }
 
@@ -87,7 +87,7 @@ impl Window {
         let ms_of_day =
             i64::from(t.num_seconds_from_midnight()) * 1000 + i64::from(t.nanosecond() / 1_000_000);
         let into = (ms_of_day - i64::from(self.start) * 60_000).rem_euclid(86_400_000);
-        into + (end - start).num_milliseconds() <= i64::from(self.len()) * 60_000
+        into + (end - start).num_milliseconds() <= i64::from(self.minutes()) * 60_000
     }
 
     /// True if two windows share a minute.
