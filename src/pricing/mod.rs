@@ -167,8 +167,10 @@ impl PriceEntry {
         self.resolve(list, via).map(|(p, v)| (p, v.or(Some(via))))
     }
 
-    /// Exact cost of one call's `usage` under this entry and service tier (tiers evaluated for
-    /// that one request); `None` when unpriced. See [`PriceEntry::quote`].
+    /// Exact cost of one call's `usage` under this entry and service tier, the call placed at
+    /// the entry's `effective_from` (so a time-window tier is judged at that instant; use
+    /// [`PriceEntry::quote`] with [`Conditions::call`] for a call at its own time); `None` when
+    /// unpriced.
     pub fn cost(&self, usage: &Usage, service_tier: Option<&str>) -> Option<Decimal> {
         let cond = Conditions {
             service_tier: tier::normalize_service_tier(service_tier),
