@@ -67,6 +67,7 @@ pub fn provider_of_model(model: &str) -> Option<&'static str> {
         || starts("ministral")
         || starts("pixtral")
         || starts("magistral")
+        || starts("devstral")
     {
         Some("mistral")
     } else {
@@ -168,7 +169,10 @@ fn is_mmdd(s: &str) -> bool {
 /// True for embedding models, by name (used when a source does not say the operation).
 pub fn is_embedding_model(model: &str) -> bool {
     let m = model.to_ascii_lowercase();
-    m.contains("embedding") || m.contains("embed-") || m.starts_with("bge-")
+    m.contains("embedding")
+        || m.contains("embed-")
+        || m.ends_with("-embed")
+        || m.starts_with("bge-")
 }
 
 #[cfg(test)]

@@ -165,7 +165,7 @@ fn batch_on_gpt_4o() {
     cmd(&other)
         .code(2)
         .stderr(predicates::str::contains("of provider 'anthropic'"));
-    // Flex and priority prices are not in the tables: no cost rather than a wrong one.
+    // gpt-4o offers no flex tier: no cost rather than a wrong one.
     let mut flex = vec!["price"];
     flex.extend_from_slice(&args);
     flex.extend(["--tier", "flex"]);

@@ -1,8 +1,9 @@
 //! `llm-recon price` (what one call cost, line by line) and `llm-recon pricing list|check`.
 
+use super::fx::FxTable;
 use super::{BUNDLED, PriceBook, PriceEntry, PricingError, table};
 use crate::catalog;
-use crate::record::{Usage, UsageClass};
+use crate::record::{Currency, Usage, UsageClass};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -50,7 +51,8 @@ pub struct PriceArgs {
     /// input=N,output=N[,input_cache_read=N,input_cache_write_5m=N,input_cache_write_1h=N,...].
     #[arg(long, value_name = "CLASS=N,...")]
     pub usage: String,
-    /// Service tier: batch applies the entry's batch discount; flex and priority are not priced.
+    /// Service tier: batch uses the entry's batch tier or batch discount; flex and priority use
+    /// the entry's flex / priority tier (unpriced when it has none).
     #[arg(long, value_enum, default_value_t = Tier::Standard)]
     pub tier: Tier,
     /// Provider (openai, anthropic, deepseek, alibaba, ...); by default implied by the model.
@@ -78,6 +80,27 @@ pub enum PricingCommand {
     Check(CheckArgs),
     /// Convert a public price list (Langfuse, LiteLLM, genai-prices) into a price table.
     Import(super::import::ImportArgs),
+    /// Exchange rates in force at a time (bundled ECB reference rates and your own files).
+    Fx(FxArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct FxArgs {
+    /// Currency to convert from; all quoted currencies when omitted.
+    #[arg(long, value_name = "CUR")]
+    pub from: Option<String>,
+    /// Currency to convert to.
+    #[arg(long, value_name = "CUR", default_value = "USD")]
+    pub to: String,
+    /// Time (RFC 3339 or a UTC date); default the latest day in the tables.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Your own rate file (CSV, same format as pricing/fx/ecb-eurofxref.csv); overrides the
+    /// bundled rates where it has them. Repeatable; the last one given is consulted first.
+    #[arg(long = "rates", value_name = "FILE")]
+    pub rates: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -109,7 +132,7 @@ pub fn run_price(args: &PriceArgs) -> Result<i32, String> {
     Ok(0)
 }
 
-/// Runs `pricing list` or `pricing check`.
+/// Runs `pricing list`, `check`, `import` or `fx`.
 pub fn run_pricing(args: &PricingArgs) -> Result<i32, String> {
     match &args.command {
         PricingCommand::List(a) => {
@@ -129,7 +152,117 @@ pub fn run_pricing(args: &PricingArgs) -> Result<i32, String> {
             Ok(0)
         }
         PricingCommand::Import(a) => super::import::run_import(a),
+        PricingCommand::Fx(a) => {
+            write_stdout(&fx_to_string(a)?)?;
+            Ok(0)
+        }
     }
+}
+
+fn currency_arg(flag: &str, s: &str) -> Result<Currency, String> {
+    Currency::parse(s)
+        .ok_or_else(|| format!("{flag} {s}: expected a currency code like USD, EUR or CNY"))
+}
+
+/// The output of `pricing fx`: the rates to `--to` in force at `--at`, each with its day and
+/// source. An asked-for pair without a rate is an error (exit 2), never a rate of 1.
+pub fn fx_to_string(args: &FxArgs) -> Result<String, String> {
+    let mut table = FxTable::bundled().map_err(|e| format!("bundled exchange rates: {e}"))?;
+    for f in &args.rates {
+        table.load_file(f).map_err(|e| e.to_string())?;
+    }
+    let to = currency_arg("--to", &args.to)?;
+    let at = match &args.at {
+        Some(s) => parse_at("--at", s)?,
+        None => table
+            .last_day()
+            .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+            .ok_or("no exchange rates loaded")?,
+    };
+    let from: Vec<Currency> = match &args.from {
+        Some(f) => vec![currency_arg("--from", f)?],
+        None => table
+            .currencies()
+            .into_iter()
+            .filter(|&c| c != to)
+            .collect(),
+    };
+    let at_s = at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    let rates: Vec<_> = from
+        .iter()
+        .map(|&f| (f, table.rate_info(f, to, at)))
+        .collect();
+    if args.from.is_some() && rates.iter().all(|(_, r)| r.is_none()) {
+        return Err(format!(
+            "no {}→{to} rate in force at {at_s}: no rate file quotes both within its staleness limit (bundled: {} days; the bundled ECB table runs {}); convert with your own rates (--rates FILE)",
+            from[0],
+            super::fx::DEFAULT_MAX_AGE_DAYS,
+            table
+                .files()
+                .last()
+                .map(|f| format!("{} to {}", f.3, f.4))
+                .unwrap_or_default()
+        ));
+    }
+    Ok(match args.format {
+        ListFormat::Json => {
+            let v: Vec<Value> = rates
+                .iter()
+                .map(|(f, r)| match r {
+                    Some(r) => json!({
+                        "from": f.to_string(),
+                        "to": to.to_string(),
+                        "at": at_s,
+                        "rate": dec(r.rate),
+                        "date": r.date.map(|d| d.to_string()),
+                        "base": r.base.to_string(),
+                        "from_per_base": dec(r.from_per_base),
+                        "to_per_base": dec(r.to_per_base),
+                        "source": r.source,
+                        "file": r.file,
+                    }),
+                    None => json!({"from": f.to_string(), "to": to.to_string(), "at": at_s, "rate": null}),
+                })
+                .collect();
+            let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+        ListFormat::Table => {
+            let mut t = vec![[
+                "from".to_string(),
+                "to".into(),
+                "rate".into(),
+                "date".into(),
+                "explanation".into(),
+            ]];
+            for (f, r) in &rates {
+                t.push(match r {
+                    Some(r) => [
+                        f.to_string(),
+                        to.to_string(),
+                        dec(r.rate),
+                        r.date.map(|d| d.to_string()).unwrap_or_default(),
+                        r.explain(),
+                    ],
+                    None => [
+                        f.to_string(),
+                        to.to_string(),
+                        "-".into(),
+                        "".into(),
+                        "no rate in force (stale or not quoted)".into(),
+                    ],
+                });
+            }
+            let mut out = aligned(&t, &[false, false, true, false, false]);
+            let _ = writeln!(
+                out,
+                "rates in force at {at_s}: the latest published on or before that UTC day (weekends and holidays use the last business day; older than the file's limit, {} days by default, is no rate)",
+                super::fx::DEFAULT_MAX_AGE_DAYS
+            );
+            out
+        }
+    })
 }
 
 fn write_stdout(s: &str) -> Result<(), String> {
@@ -250,15 +383,6 @@ fn lookup_names(raw: &str, model: &str) -> Vec<String> {
     v
 }
 
-struct Line {
-    class: UsageClass,
-    quantity: i64,
-    unit_price: Decimal,
-    /// The class whose price was used when the entry lists none for this one.
-    priced_as: Option<UsageClass>,
-    cost: Decimal,
-}
-
 /// The entry used for a call, or why there is none.
 fn find_entry<'a>(
     book: &'a PriceBook,
@@ -317,63 +441,27 @@ pub fn price_to_string(book: &PriceBook, args: &PriceArgs) -> Result<String, Str
     let provider = provider_arg(args.provider.as_deref())?;
     let e = find_entry(book, provider, &args.model, at)?;
 
-    let mut lines = Vec::new();
-    for (class, n) in usage.iter() {
-        // A zero count costs nothing even without a price; shown only when priced and named.
-        if n == 0 && (e.unit_price(class).is_none() || !given.contains(&class)) {
-            continue;
-        }
-        let unit_price = e.unit_price(class).ok_or_else(|| {
-            let why = if e.unpriced.contains(&class) {
-                "its price is marked unconfirmed in the table".to_string()
-            } else {
-                let listed: Vec<&str> = UsageClass::ALL
-                    .iter()
-                    .filter(|&&c| e.listed_price(c).is_some())
-                    .map(|c| c.name())
-                    .collect();
-                format!("the entry prices only {}", listed.join(", "))
-            };
-            format!(
-                "{}: entry {} has no price for {} ({why}); the call is unpriced, not $0",
-                args.model, e.id, class
-            )
-        })?;
-        let priced_as = e.listed_price(class).is_none().then_some(match class {
-            UsageClass::OutputReasoning => UsageClass::Output,
-            _ => UsageClass::Input,
-        });
-        lines.push(Line {
-            class,
-            quantity: n,
-            unit_price,
-            priced_as,
-            cost: unit_price * Decimal::from(n),
-        });
-    }
-    let subtotal: Decimal = lines.iter().map(|l| l.cost).sum();
     let tier = args.tier;
-    let multiplier = match tier {
-        Tier::Standard => None,
-        Tier::Batch => Some(e.batch_discount.ok_or_else(|| {
-            format!(
-                "{}: entry {} has no batch price (no batch_discount); the call is unpriced, not $0",
-                args.model, e.id
-            )
-        })?),
-        Tier::Flex | Tier::Priority => {
-            return Err(format!(
-                "{}: the {} tier is not priced (entry {} lists standard prices; flex and priority tiers are not modeled); the call is unpriced, not $0",
-                args.model,
-                tier.name(),
-                e.id
-            ));
+    let cond = super::Conditions::call(at, (tier != Tier::Standard).then_some(tier.name()));
+    let q = e
+        .quote(&usage, &cond, &given)
+        .map_err(|why| format!("{}: {why}; the call is unpriced, not $0", args.model))?;
+    let lines = &q.lines;
+    let (subtotal, cost, multiplier) = (q.subtotal, q.cost, q.batch_discount);
+    // Why the tier applied (or, for an entry with tiers, that none did).
+    let tier_used = q.tier.map(|t| {
+        let mut why = t.describe();
+        if let Some(n) = t.input_above {
+            let counted = t.counted_input(&usage);
+            why = format!("{why}: {} > {}", thousands(counted), thousands(n));
         }
-    };
-    let cost = e
-        .cost(&usage, (tier != Tier::Standard).then_some(tier.name()))
-        .ok_or_else(|| format!("{}: entry {} cannot price this usage", args.model, e.id))?;
-    debug_assert_eq!(cost, multiplier.map_or(subtotal, |m| subtotal * m));
+        (t.name.clone(), why)
+    });
+    let tiers_listed: Vec<String> = e
+        .tiers
+        .iter()
+        .map(|t| format!("{} ({})", t.name, t.describe()))
+        .collect();
 
     Ok(match args.format {
         ListFormat::Json => {
@@ -407,6 +495,10 @@ pub fn price_to_string(book: &PriceBook, args: &PriceArgs) -> Result<String, Str
             if let Some(m) = multiplier {
                 v["batch_discount"] = dec(m).into();
             }
+            v["price_tier"] = match &tier_used {
+                Some((name, why)) => json!({"name": name, "because": why}),
+                None => json!({"name": "default"}),
+            };
             let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
             s.push('\n');
             s
@@ -437,6 +529,19 @@ pub fn price_to_string(book: &PriceBook, args: &PriceArgs) -> Result<String, Str
             );
             let _ = writeln!(out, "source          {}", e.source);
             let _ = writeln!(out, "tier            {}", tier.name());
+            match &tier_used {
+                Some((name, why)) => {
+                    let _ = writeln!(out, "price tier      {name} ({why})");
+                }
+                None if !tiers_listed.is_empty() => {
+                    let _ = writeln!(
+                        out,
+                        "price tier      default (conditions not met: {})",
+                        tiers_listed.join("; ")
+                    );
+                }
+                None => {}
+            }
             let _ = writeln!(out);
             let mut rows = vec![[
                 "class".to_string(),
@@ -445,7 +550,7 @@ pub fn price_to_string(book: &PriceBook, args: &PriceArgs) -> Result<String, Str
                 format!("({cur}/1M)"),
                 format!("= cost ({cur})"),
             ]];
-            for l in &lines {
+            for l in lines {
                 let class = match l.priced_as {
                     Some(c) => format!("{} (as {})", l.class, c),
                     None => l.class.name().to_string(),
@@ -581,6 +686,34 @@ const MAIN_CLASSES: [UsageClass; 5] = [
     UsageClass::Output,
 ];
 
+/// A tier as `pricing list --format json` shows it: conditions and per-1M prices.
+fn tier_json(t: &super::Tier) -> Value {
+    let mut o = json!({"name": t.name, "when": t.describe()});
+    if let Some(s) = &t.service_tier {
+        o["service_tier"] = s.as_str().into();
+    }
+    if let Some(n) = t.input_above {
+        o["input_above"] = n.into();
+    }
+    if let Some(w) = &t.window {
+        o["window_utc"] = w.label().into();
+    }
+    match &t.price {
+        super::TierPrice::Prices(p) => {
+            let prices: serde_json::Map<String, Value> = UsageClass::ALL
+                .iter()
+                .filter_map(|&c| {
+                    p[c as usize].map(|v| (c.name().to_string(), dec(per_million(v)).into()))
+                })
+                .collect();
+            o["prices_per_1m"] = prices.into();
+        }
+        super::TierPrice::Multiplier(m) => o["multiplier"] = dec(*m).into(),
+        super::TierPrice::Unpriced => o["unpriced"] = true.into(),
+    }
+    o
+}
+
 /// The output of `pricing list`.
 pub fn list_to_string(book: &PriceBook, args: &ListArgs) -> Result<String, String> {
     let provider = provider_arg(args.provider.as_deref())?;
@@ -617,6 +750,9 @@ pub fn list_to_string(book: &PriceBook, args: &ListArgs) -> Result<String, Strin
                     if !e.unpriced.is_empty() {
                         o["unpriced"] = e.unpriced.iter().map(|c| c.name()).collect::<Vec<_>>().into();
                     }
+                    if !e.tiers.is_empty() {
+                        o["tiers"] = e.tiers.iter().map(tier_json).collect::<Vec<_>>().into();
+                    }
                     o
                 })
                 .collect();
@@ -637,10 +773,11 @@ pub fn list_to_string(book: &PriceBook, args: &ListArgs) -> Result<String, Strin
                 "write_1h".into(),
                 "output/1M".into(),
                 "batch".into(),
+                "tiers".into(),
                 "source".into(),
             ]];
             for (e, names) in &rows {
-                let mut r: [String; 12] = Default::default();
+                let mut r: [String; 13] = Default::default();
                 r[0] = e.provider.clone();
                 r[1] = e.model.clone();
                 r[2] = names.join(" ");
@@ -659,13 +796,23 @@ pub fn list_to_string(book: &PriceBook, args: &ListArgs) -> Result<String, Strin
                     };
                 }
                 r[10] = e.batch_discount.map(dec).unwrap_or_else(|| "-".into());
-                r[11] = e.source.clone();
+                r[11] = if e.tiers.is_empty() {
+                    "-".into()
+                } else {
+                    e.tiers
+                        .iter()
+                        .map(|t| t.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                };
+                r[12] = e.source.clone();
                 t.push(r);
             }
             let mut out = aligned(
                 &t,
                 &[
                     false, false, false, false, false, true, true, true, true, true, true, false,
+                    false,
                 ],
             );
             let _ = writeln!(

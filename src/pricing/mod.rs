@@ -7,21 +7,28 @@
 //! A record nothing matches is unpriced (`None`), never zero.
 
 pub mod cli;
+pub mod fx;
 pub mod import;
 mod table;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_data;
+#[cfg(test)]
+mod tests_fx;
+#[cfg(test)]
+mod tests_tiers;
+pub mod tier;
 
 use crate::record::{ComputedCost, Currency, Money, Usage, UsageClass, UsageRecord};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
 use std::path::Path;
+pub use tier::{Conditions, Tier, TierPrice, Window};
 
 /// The tables shipped with the tool, in load order.
-const BUNDLED: [(&str, &str); 4] = [
+const BUNDLED: [(&str, &str); 7] = [
     (
         "pricing/openai.toml",
         include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/pricing/openai.toml")),
@@ -34,6 +41,10 @@ const BUNDLED: [(&str, &str); 4] = [
         )),
     ),
     (
+        "pricing/google.toml",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/pricing/google.toml")),
+    ),
+    (
         "pricing/deepseek.toml",
         include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -43,6 +54,14 @@ const BUNDLED: [(&str, &str); 4] = [
     (
         "pricing/alibaba.toml",
         include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/pricing/alibaba.toml")),
+    ),
+    (
+        "pricing/mistral.toml",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/pricing/mistral.toml")),
+    ),
+    (
+        "pricing/bedrock.toml",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/pricing/bedrock.toml")),
     ),
 ];
 
@@ -96,6 +115,8 @@ pub struct PriceEntry {
     per_token: [Option<Decimal>; UsageClass::COUNT],
     /// Classes whose price is known to differ but is not known: no fallback for them.
     unpriced: Vec<UsageClass>,
+    /// Conditional tiers (long context, service tiers, time windows); `per_token` is the default.
+    pub tiers: Vec<Tier>,
     /// Load position: a later load wins a tie on `effective_from`.
     order: usize,
     /// 1-based position in its file, for messages.
@@ -113,44 +134,173 @@ impl PriceEntry {
         format!("{}: entry #{} ({})", self.file, self.pos, self.id)
     }
 
-    /// Price per single token for a class. Fallbacks when a class is not listed:
-    /// `output_reasoning` → `output` (reasoning is billed as output); cache read and cache
-    /// writes → `input` (no caching discount or premium); `input_image` → `input` (chat models
-    /// bill image inputs as prompt tokens). Audio and image output have no fallback. `None` when not priced, or when the entry marks the class `unpriced`.
+    /// Price per single token for a class in the default tier. Fallbacks when a class is not
+    /// listed: `output_reasoning` → `output` (reasoning is billed as output); cache read and
+    /// cache writes → `input` (no caching discount or premium); `input_image` → `input` (chat
+    /// models bill image inputs as prompt tokens). Audio and image output have no fallback.
+    /// `None` when not priced, or when the entry marks the class `unpriced`.
     pub fn unit_price(&self, class: UsageClass) -> Option<Decimal> {
+        self.resolve(&self.per_token, class).map(|(p, _)| p)
+    }
+
+    /// Price of `class` in a price list with the fallbacks above, and the class whose price
+    /// was used when it is not the class itself.
+    fn resolve(
+        &self,
+        list: &[Option<Decimal>; UsageClass::COUNT],
+        class: UsageClass,
+    ) -> Option<(Decimal, Option<UsageClass>)> {
         if self.unpriced.contains(&class) {
             return None;
         }
-        if let Some(p) = self.per_token[class as usize] {
-            return Some(p);
+        if let Some(p) = list[class as usize] {
+            return Some((p, None));
         }
-        match class {
-            UsageClass::OutputReasoning => self.unit_price(UsageClass::Output),
+        let via = match class {
+            UsageClass::OutputReasoning => UsageClass::Output,
             UsageClass::InputCacheRead
             | UsageClass::InputCacheWrite5m
             | UsageClass::InputCacheWrite1h
-            | UsageClass::InputImage => self.unit_price(UsageClass::Input),
-            _ => None,
-        }
+            | UsageClass::InputImage => UsageClass::Input,
+            _ => return None,
+        };
+        self.resolve(list, via).map(|(p, v)| (p, v.or(Some(via))))
     }
 
-    /// Exact cost of `usage` under this entry and service tier; `None` when a non-zero class
-    /// has no price or the tier has no price here (`flex`, `priority`, … or `batch` without a
-    /// `batch_discount`). Standard tiers: none, "", `default`, `standard`, `auto`, `on_demand`.
+    /// Exact cost of one call's `usage` under this entry and service tier, the call placed at
+    /// the entry's `effective_from` (so a time-window tier is judged at that instant; use
+    /// [`PriceEntry::quote`] with [`Conditions::call`] for a call at its own time); `None` when
+    /// unpriced.
     pub fn cost(&self, usage: &Usage, service_tier: Option<&str>) -> Option<Decimal> {
-        let mut total = Decimal::ZERO;
-        for (class, n) in usage.iter() {
-            if n != 0 {
-                total += self.unit_price(class)? * Decimal::from(n);
-            }
-        }
-        let tier = service_tier.map(|t| t.trim().to_ascii_lowercase());
-        match tier.as_deref() {
-            None | Some("" | "default" | "standard" | "auto" | "on_demand") => Some(total),
-            Some("batch") => self.batch_discount.map(|m| total * m),
-            Some(_) => None,
-        }
+        let cond = Conditions {
+            service_tier: tier::normalize_service_tier(service_tier),
+            start: self.effective_from,
+            end: self.effective_from,
+            single_request: true,
+        };
+        self.quote(usage, &cond, &[]).ok().map(|q| q.cost)
     }
+
+    /// Prices `usage` line by line: the tier whose conditions hold (the most specific), each
+    /// non-zero class's quantity × unit price, and the batch discount when the service tier is
+    /// `batch` and no tier names batch itself. `also` lists classes to show even at zero (when
+    /// priced). `Err` says why the usage is unpriced.
+    ///
+    /// Service tiers: standard names use the default or a non-service tier; `batch` uses a
+    /// `service_tier = "batch"` tier if there is one, else any other applicable tier times
+    /// `batch_discount` (batch stacks with long context); `flex`, `priority` and any other
+    /// tier need a tier that names them.
+    pub fn quote(
+        &self,
+        usage: &Usage,
+        cond: &Conditions,
+        also: &[UsageClass],
+    ) -> Result<Quote<'_>, String> {
+        let chosen = tier::choose(&self.tiers, cond, usage)?;
+        let service_in_tier = chosen.is_some_and(|t| t.service_tier.is_some());
+        let batch_discount = match cond.service_tier.as_deref() {
+            None => None,
+            Some(_) if service_in_tier => None,
+            Some("batch") => Some(self.batch_discount.ok_or_else(|| {
+                format!(
+                    "entry {} has no batch price (no batch_discount and no batch tier)",
+                    self.id
+                )
+            })?),
+            Some(other) => {
+                let named: Vec<&str> = self
+                    .tiers
+                    .iter()
+                    .filter_map(|t| t.service_tier.as_deref())
+                    .collect();
+                return Err(if named.contains(&other) {
+                    format!(
+                        "the {other} tier of entry {} does not apply to this request",
+                        self.id
+                    )
+                } else {
+                    format!(
+                        "the {other} tier is not priced (entry {} lists no {other} prices)",
+                        self.id
+                    )
+                });
+            }
+        };
+        let mut lines = Vec::new();
+        for (class, n) in usage.iter() {
+            let named = also.contains(&class);
+            let price = match chosen.map(|t| &t.price) {
+                None => self.resolve(&self.per_token, class),
+                Some(TierPrice::Prices(p)) => self.resolve(p, class),
+                Some(TierPrice::Multiplier(m)) => self
+                    .resolve(&self.per_token, class)
+                    .map(|(p, v)| (p * m, v)),
+                Some(TierPrice::Unpriced) => {
+                    let t = chosen.map(|t| t.name.as_str()).unwrap_or_default();
+                    return Err(format!(
+                        "entry {} prices its '{t}' tier differently at a price that is not known",
+                        self.id
+                    ));
+                }
+            };
+            if n == 0 && (price.is_none() || !named) {
+                continue;
+            }
+            let (unit_price, priced_as) = price.ok_or_else(|| {
+                let why = if self.unpriced.contains(&class) {
+                    "its price is marked unconfirmed in the table".to_string()
+                } else {
+                    let listed: Vec<&str> = UsageClass::ALL
+                        .iter()
+                        .filter(|&&c| self.listed_price(c).is_some())
+                        .map(|c| c.name())
+                        .collect();
+                    format!("the entry prices only {}", listed.join(", "))
+                };
+                format!("entry {} has no price for {class} ({why})", self.id)
+            })?;
+            lines.push(QuoteLine {
+                class,
+                quantity: n,
+                unit_price,
+                priced_as,
+                cost: unit_price * Decimal::from(n),
+            });
+        }
+        let subtotal: Decimal = lines.iter().map(|l| l.cost).sum();
+        let cost = batch_discount.map_or(subtotal, |m| subtotal * m);
+        Ok(Quote {
+            tier: chosen,
+            lines,
+            subtotal,
+            batch_discount,
+            cost,
+        })
+    }
+}
+
+/// One class's line of a [`Quote`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuoteLine {
+    pub class: UsageClass,
+    pub quantity: i64,
+    /// Per single token.
+    pub unit_price: Decimal,
+    /// The class whose price was used when the list has none for this one.
+    pub priced_as: Option<UsageClass>,
+    pub cost: Decimal,
+}
+
+/// A priced usage: which tier, line by line, and the total.
+#[derive(Clone, Debug)]
+pub struct Quote<'a> {
+    /// The conditional tier used; `None` = the default prices.
+    pub tier: Option<&'a Tier>,
+    pub lines: Vec<QuoteLine>,
+    pub subtotal: Decimal,
+    /// Applied to the subtotal (service tier `batch` without a batch tier).
+    pub batch_discount: Option<Decimal>,
+    pub cost: Decimal,
 }
 
 /// Every `*.toml` in `dir`, sorted by file name: (path as shown, text).
@@ -300,12 +450,23 @@ impl PriceBook {
     /// Cost of the record's usage at its own time (`rec.start`, so a bill bucket is priced at
     /// its start), its service tier applied. `None` when unpriced, when a non-zero usage class
     /// has no price in the entry, or for cost-only lines (their tokens are priced elsewhere).
+    ///
+    /// Tiers: a call (one request, `start == end`) is tiered by its own input and time. A bill
+    /// bucket line aggregates many calls, so a long-context tier never applies to it (it is
+    /// priced at the default tier unless its source names the tier as a service tier); a
+    /// time-window tier applies to it only when the whole bucket lies inside one window.
     pub fn price_record(&self, rec: &UsageRecord) -> Option<ComputedCost> {
         if rec.cost_only {
             return None;
         }
         let e = self.lookup(&rec.provider, &rec.model_raw, &rec.model, rec.start)?;
-        let amount = e.cost(&rec.usage, rec.service_tier.as_deref())?;
+        let cond = Conditions {
+            service_tier: tier::normalize_service_tier(rec.service_tier.as_deref()),
+            start: rec.start,
+            end: rec.end,
+            single_request: !rec.is_bucket() && rec.requests <= 1,
+        };
+        let amount = e.quote(&rec.usage, &cond, &[]).ok()?.cost;
         Some(ComputedCost {
             cost: Money::new(amount, e.currency),
             entry: e.id.clone(),

@@ -1,5 +1,6 @@
 //! Reading one price table (TOML) into validated entries.
 
+use super::tier::{self, Tier, TierPrice, Window};
 use super::{PriceEntry, PricingError};
 use crate::record::{Currency, UsageClass};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -26,6 +27,31 @@ struct RawEntry {
     #[serde(default)]
     note: Option<String>,
     prices: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    tiers: Vec<RawTier>,
+}
+
+/// One `[[entry.tiers]]`: conditions, then exactly one of `prices`, `multiplier`, `unpriced`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTier {
+    name: String,
+    #[serde(default)]
+    service_tier: Option<String>,
+    #[serde(default)]
+    input_above: Option<i64>,
+    #[serde(default)]
+    counts: Option<Vec<String>>,
+    #[serde(default)]
+    window_utc: Option<String>,
+    #[serde(default)]
+    prices: Option<BTreeMap<String, toml::Value>>,
+    #[serde(default)]
+    multiplier: Option<toml::Value>,
+    #[serde(default)]
+    unpriced: bool,
+    #[serde(default)]
+    note: Option<String>,
 }
 
 /// Parses a table's text. `order` is the load position of the first entry (later loads win ties).
@@ -140,21 +166,11 @@ fn validate(file: &str, raw: RawEntry, order: usize, pos: usize) -> Result<Price
             Some(d)
         }
     };
-    let mut per_token = [None; UsageClass::COUNT];
-    for (k, v) in &raw.prices {
-        let class = UsageClass::from_name(k).ok_or_else(|| {
-            format!(
-                "prices: unknown usage class '{k}' (expected one of {})",
-                UsageClass::ALL.map(|c| c.name()).join(", ")
-            )
-        })?;
-        let p = decimal(&format!("prices.{k}"), v)?;
-        if p < Decimal::ZERO {
-            return Err(format!(
-                "prices.{k}: expected a non-negative price, got {p}"
-            ));
-        }
-        per_token[class as usize] = Some(p / per);
+    let per_token = price_map("prices", &raw.prices, per)?;
+    if !raw.tiers.is_empty() && raw.prices.is_empty() {
+        return Err(
+            "tiers without a default: [entry.prices] lists no price (the default tier)".into(),
+        );
     }
     // Chat and embedding models all bill input; the only exception is a model billed on one
     // media class alone (speech-to-text, text-to-speech, image generation).
@@ -185,6 +201,11 @@ fn validate(file: &str, raw: RawEntry, order: usize, pos: usize) -> Result<Price
         }
         unpriced.push(class);
     }
+    let mut tiers = Vec::with_capacity(raw.tiers.len());
+    for (i, t) in raw.tiers.into_iter().enumerate() {
+        tiers.push(read_tier(i + 1, t, per)?);
+    }
+    tier::validate(&tiers, &per_token, &unpriced, batch_discount.is_some())?;
     // A snapshot-only entry is named by its snapshot so ids stay unique.
     let head = if names.contains(&model) {
         &model
@@ -205,6 +226,7 @@ fn validate(file: &str, raw: RawEntry, order: usize, pos: usize) -> Result<Price
         file: file.to_string(),
         per_token,
         unpriced,
+        tiers,
         order,
         pos,
     })
@@ -241,4 +263,116 @@ fn decimal(field: &str, v: &toml::Value) -> Result<Decimal, String> {
             "{field}: expected a decimal string like \"2.50\", got {other} (write prices in quotes)"
         )),
     }
+}
+
+/// A `prices` table: class name → decimal per `per` tokens, stored per token.
+fn price_map(
+    field: &str,
+    map: &BTreeMap<String, toml::Value>,
+    per: Decimal,
+) -> Result<[Option<Decimal>; UsageClass::COUNT], String> {
+    let mut per_token = [None; UsageClass::COUNT];
+    for (k, v) in map {
+        let class = UsageClass::from_name(k).ok_or_else(|| {
+            format!(
+                "{field}: unknown usage class '{k}' (expected one of {})",
+                UsageClass::ALL.map(|c| c.name()).join(", ")
+            )
+        })?;
+        let p = decimal(&format!("{field}.{k}"), v)?;
+        if p < Decimal::ZERO {
+            return Err(format!(
+                "{field}.{k}: expected a non-negative price, got {p}"
+            ));
+        }
+        per_token[class as usize] = Some(p / per);
+    }
+    Ok(per_token)
+}
+
+fn read_tier(pos: usize, raw: RawTier, per: Decimal) -> Result<Tier, String> {
+    let name = raw.name.trim().to_string();
+    let at = format!("tiers.{pos} ('{name}')");
+    if name.is_empty() {
+        return Err(format!(
+            "tiers.{pos}: name: expected a label like \"long_context\""
+        ));
+    }
+    let service_tier = match raw.service_tier {
+        None => None,
+        Some(s) => {
+            let t = s.trim().to_ascii_lowercase();
+            if !tier::SERVICE_TIERS.contains(&t.as_str()) {
+                return Err(format!(
+                    "{at}: service_tier: unknown condition value '{s}' (expected one of {})",
+                    tier::SERVICE_TIERS.join(", ")
+                ));
+            }
+            Some(t)
+        }
+    };
+    if let Some(n) = raw.input_above
+        && n <= 0
+    {
+        return Err(format!(
+            "{at}: input_above: expected a positive token count, got {n}"
+        ));
+    }
+    let counts = match raw.counts {
+        None => UsageClass::ALL
+            .into_iter()
+            .filter(|c| c.is_input())
+            .collect(),
+        Some(list) => {
+            if raw.input_above.is_none() {
+                return Err(format!("{at}: counts is only meaningful with input_above"));
+            }
+            let mut v = Vec::new();
+            for c in &list {
+                let class = UsageClass::from_name(c.trim())
+                    .filter(|c| c.is_input())
+                    .ok_or_else(|| format!("{at}: counts: '{c}' is not an input usage class"))?;
+                if !v.contains(&class) {
+                    v.push(class);
+                }
+            }
+            if v.is_empty() {
+                return Err(format!("{at}: counts: expected at least one input class"));
+            }
+            v
+        }
+    };
+    let window = raw
+        .window_utc
+        .as_deref()
+        .map(Window::parse)
+        .transpose()
+        .map_err(|e| format!("{at}: {e}"))?;
+    let price = match (raw.prices, raw.multiplier, raw.unpriced) {
+        (Some(p), None, false) => TierPrice::Prices(price_map(&format!("{at}: prices"), &p, per)?),
+        (None, Some(m), false) => {
+            let d = decimal(&format!("{at}: multiplier"), &m)?;
+            if d <= Decimal::ZERO {
+                return Err(format!(
+                    "{at}: multiplier: expected a positive factor, got {d}"
+                ));
+            }
+            TierPrice::Multiplier(d)
+        }
+        (None, None, true) => TierPrice::Unpriced,
+        _ => {
+            return Err(format!(
+                "{at}: expected exactly one of prices, multiplier or unpriced = true"
+            ));
+        }
+    };
+    Ok(Tier {
+        name,
+        service_tier,
+        input_above: raw.input_above,
+        counts,
+        window,
+        price,
+        note: raw.note,
+    })
 }

@@ -197,7 +197,9 @@ fn demo_models_keep_their_prices() {
 
 #[test]
 fn claude_sonnet_4_5_every_input_class_by_hand() {
-    // Per 1M: input 3, 5m write 3.75, cache read 0.30, output 15 → 3 + 3.75 + 0.30 + 15 = 22.05.
+    // 1M tokens per class is 3M input, above the 200K threshold, so the whole request is at the
+    // 1M-context rates (per 1M: input 6, 5m write 7.50, read 0.60, output 22.50):
+    // 6 + 7.5 + 0.6 + 22.5 = 36.6.
     let usage = [
         (C::Input, 1_000_000),
         (C::InputCacheWrite5m, 1_000_000),
@@ -212,8 +214,21 @@ fn claude_sonnet_4_5_every_input_class_by_hand() {
         day(2025, 11, 1),
         &usage,
     );
-    assert_eq!(c, Some(dec!(22.05)));
-    // Adding 1M one-hour writes at $6: 22.05 + 6 = 28.05; batch halves it: 14.025.
+    assert_eq!(c, Some(dec!(36.6)));
+    // A 1/100 of it (30,000 input) stays below: 0.03 + 0.0375 + 0.003 + 0.15 = 0.2205.
+    let small = usage.map(|(c, n)| (c, n / 100));
+    assert_eq!(
+        usd(
+            &b,
+            "anthropic",
+            "claude-sonnet-4-5",
+            day(2025, 11, 1),
+            &small
+        ),
+        Some(dec!(0.2205))
+    );
+    // Adding 1M one-hour writes at $12 (long context): 36.6 + 12 = 48.6; batch halves it (batch
+    // stacks with the long-context rates): 24.3.
     let mut r = UsageRecord::call("t".into(), Origin { file: 0, line: 1 }, day(2025, 11, 1));
     r.set_model(Some("anthropic"), "claude-sonnet-4-5");
     r.usage = Usage::of(&[
@@ -223,9 +238,9 @@ fn claude_sonnet_4_5_every_input_class_by_hand() {
         (C::InputCacheRead, 1_000_000),
         (C::Output, 1_000_000),
     ]);
-    assert_eq!(b.price_record(&r).unwrap().cost.amount, dec!(28.05));
+    assert_eq!(b.price_record(&r).unwrap().cost.amount, dec!(48.6));
     r.service_tier = Some("batch".into());
-    assert_eq!(b.price_record(&r).unwrap().cost.amount, dec!(14.025));
+    assert_eq!(b.price_record(&r).unwrap().cost.amount, dec!(24.3));
 }
 
 #[test]
