@@ -1,6 +1,8 @@
 //! AWS Cost and Usage Reports, the bill view for Amazon Bedrock: legacy CUR (`lineItem/UsageType`
-//! headers) and CUR 2.0 from AWS Data Exports (snake_case `line_item_usage_type`), both as CSV.
-//! Parquet deliveries are not read yet.
+//! headers) and CUR 2.0 from AWS Data Exports (snake_case `line_item_usage_type`), as CSV or
+//! Parquet. Both Parquet deliveries (CUR 2.0, and legacy CUR's Athena-ready Parquet) name their
+//! columns in snake_case, with legacy tags flattened to `resource_tags_user_*` columns; their rows
+//! are turned into CSV text (`parquet_file`) and go through the same row mapping.
 //!
 //! One record per Bedrock `Usage` line: the usage type names region, model and token kind
 //! (`USE1-Claude3.5Sonnet-input-tokens`, `...-output-tokens`, `...-cache-read-input-token-count`,
@@ -13,8 +15,8 @@
 //! fee, refund, ...) are counted as rows without usage, never mixed into tokens. A Bedrock usage
 //! type this module does not understand is rejected with its name.
 
-use super::util;
-use super::{Format, Head, InputError, InputFile, RecordSink, Row};
+use super::util::{self, Fields};
+use super::{Format, Head, InputError, InputFile, RecordSink, Row, parquet_file};
 use crate::record::{Currency, Money, Operation, Usage, UsageClass, UsageRecord};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -39,6 +41,12 @@ pub fn sniff(head: &Head) -> Option<Format> {
     } else {
         None
     }
+}
+
+/// A Parquet CUR: the same snake_case columns (CUR 2.0 and legacy CUR's Parquet alike).
+pub fn sniff_parquet(columns: &[String]) -> Option<Format> {
+    let has = |n: &str| columns.iter().any(|c| c == n);
+    (has("line_item_usage_type") && has("line_item_usage_amount")).then_some(Format::AwsCurParquet)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -105,6 +113,23 @@ const PRICING_UNIT: Col = Col {
 /// Only CUR 2.0 has the caller's IAM principal.
 const PRINCIPAL: &str = "line_item_iam_principal";
 
+/// Every named column, for choosing what to decode from a Parquet file.
+const ALL_COLS: [&Col; 13] = [
+    &USAGE_TYPE,
+    &USAGE_AMOUNT,
+    &UNBLENDED_COST,
+    &START,
+    &END,
+    &PRODUCT_CODE,
+    &ITEM_TYPE,
+    &RESOURCE,
+    &ACCOUNT,
+    &CURRENCY,
+    &OPERATION,
+    &PRODUCT_NAME,
+    &PRICING_UNIT,
+];
+
 const REQUIRED: [&Col; 7] = [
     &USAGE_TYPE,
     &USAGE_AMOUNT,
@@ -150,6 +175,7 @@ pub fn read(
     let cur2 = match format {
         Format::AwsCurCsv => false,
         Format::AwsCur2Csv => true,
+        Format::AwsCurParquet => return read_parquet(file, sink),
         other => {
             return Err(InputError::new(
                 file,
@@ -160,25 +186,73 @@ pub fn read(
     };
     let mut rdr = util::csv_reader(reader);
     let headers = util::csv_headers(&mut rdr, file)?;
-    let find = |name: &str| headers.iter().position(|h| h.trim() == name);
-    let pick = |c: &Col| find(if cur2 { c.cur2 } else { c.cur1 });
+    let names: Vec<String> = headers.iter().map(|h| h.trim().to_string()).collect();
     let want = if cur2 {
         "an AWS CUR 2.0 (Data Exports) CSV"
     } else {
         "a legacy AWS CUR CSV"
     };
+    let cols = columns(&names, cur2)
+        .map_err(|m| InputError::new(file, Some(1), format!("{m}; expected {want}")))?;
+    let mut rec = csv::StringRecord::new();
+    loop {
+        match rdr.read_record(&mut rec) {
+            Ok(false) => return Ok(()),
+            Ok(true) => {
+                let line = rec.position().map(|p| p.line()).unwrap_or(0);
+                Row::emit(row(file, &cols, &rec, line), line, "", sink);
+            }
+            Err(e) => util::csv_row_error(&e, file, sink)?,
+        }
+    }
+}
+
+/// A Parquet CUR, streamed a row group at a time; rows are numbered from 1.
+fn read_parquet(file: &InputFile, sink: &mut dyn RecordSink) -> Result<(), InputError> {
+    let table = parquet_file::open(file, &|name| wanted(name))?;
+    let cols = columns(table.columns(), true).map_err(|m| {
+        InputError::new(
+            file,
+            None,
+            format!("{m}; expected an AWS CUR 2.0 or legacy CUR Parquet file"),
+        )
+    })?;
+    table.for_each_row(file, &mut |n, values| {
+        let prefix = format!("row {n}: ");
+        match values {
+            Ok(values) => Row::emit(row(file, &cols, values, n), n, &prefix, sink),
+            Err(why) => sink.reject(n, format!("{prefix}{why}")),
+        }
+    })
+}
+
+/// The Parquet columns the mapping reads (CUR 2.0 has over a hundred; only these are decoded).
+fn wanted(name: &str) -> bool {
+    ALL_COLS.iter().any(|c| c.cur2 == name)
+        || matches!(name, PRINCIPAL | "product" | "tags" | "resource_tags")
+        || name.starts_with("resource_tags_")
+}
+
+/// Column positions from the header names; the error names the first required column missing.
+fn columns(names: &[String], cur2: bool) -> Result<Cols, String> {
+    let find = |name: &str| names.iter().position(|h| h == name);
+    let pick = |c: &Col| find(if cur2 { c.cur2 } else { c.cur1 });
     for c in REQUIRED {
         if pick(c).is_none() {
             let name = if cur2 { c.cur2 } else { c.cur1 };
-            return Err(InputError::new(
-                file,
-                Some(1),
-                format!("missing column '{name}'; expected {want}"),
-            ));
+            return Err(format!("missing column '{name}'"));
         }
     }
     let req = |c: &Col| pick(c).unwrap_or(0);
-    let cols = Cols {
+    let prefixed = |prefix: &str| -> Vec<(String, usize)> {
+        names
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.starts_with(prefix))
+            .map(|(i, h)| (h.clone(), i))
+            .collect()
+    };
+    Ok(Cols {
         usage_type: req(&USAGE_TYPE),
         amount: req(&USAGE_AMOUNT),
         cost: req(&UNBLENDED_COST),
@@ -194,15 +268,11 @@ pub fn read(
         product_map: if cur2 { find("product") } else { None },
         pricing_unit: pick(&PRICING_UNIT),
         principal: if cur2 { find(PRINCIPAL) } else { None },
+        // Legacy CUR: `resourceTags/user:team` in CSV, `resource_tags_user_team` in its Parquet.
         tag_cols: if cur2 {
-            Vec::new()
+            prefixed("resource_tags_")
         } else {
-            headers
-                .iter()
-                .enumerate()
-                .filter(|(_, h)| h.trim().starts_with("resourceTags/"))
-                .map(|(i, h)| (h.trim().to_string(), i))
-                .collect()
+            prefixed("resourceTags/")
         },
         tag_maps: if cur2 {
             ["tags", "resource_tags"]
@@ -212,25 +282,14 @@ pub fn read(
         } else {
             Vec::new()
         },
-    };
-    let mut rec = csv::StringRecord::new();
-    loop {
-        match rdr.read_record(&mut rec) {
-            Ok(false) => return Ok(()),
-            Ok(true) => {
-                let line = rec.position().map(|p| p.line()).unwrap_or(0);
-                Row::emit(row(file, &cols, &rec, line), line, "", sink);
-            }
-            Err(e) => util::csv_row_error(&e, file, sink)?,
-        }
-    }
+    })
 }
 
-fn field(rec: &csv::StringRecord, i: usize) -> &str {
+fn field<R: Fields + ?Sized>(rec: &R, i: usize) -> &str {
     rec.get(i).map(str::trim).unwrap_or("")
 }
 
-fn opt_field(rec: &csv::StringRecord, i: Option<usize>) -> Option<&str> {
+fn opt_field<R: Fields + ?Sized>(rec: &R, i: Option<usize>) -> Option<&str> {
     i.and_then(|i| util::opt_str(rec.get(i).unwrap_or("")))
 }
 
@@ -246,7 +305,13 @@ fn non_usage_reason(item_type: &str) -> &'static str {
     }
 }
 
-fn row(file: &InputFile, cols: &Cols, rec: &csv::StringRecord, line: u64) -> Result<Row, String> {
+/// One CUR line, CSV or Parquet, to its outcome.
+fn row<R: Fields + ?Sized>(
+    file: &InputFile,
+    cols: &Cols,
+    rec: &R,
+    line: u64,
+) -> Result<Row, String> {
     let usage_type = field(rec, cols.usage_type);
     let product_code = field(rec, cols.product_code);
     let marketplace = marketplace_kind(usage_type);
@@ -357,7 +422,7 @@ fn row(file: &InputFile, cols: &Cols, rec: &csv::StringRecord, line: u64) -> Res
     Ok(Row::Record(Box::new(r)))
 }
 
-fn time(rec: &csv::StringRecord, i: usize, name: &str) -> Result<DateTime<Utc>, String> {
+fn time<R: Fields + ?Sized>(rec: &R, i: usize, name: &str) -> Result<DateTime<Utc>, String> {
     let raw = field(rec, i);
     util::parse_utc(raw)
         .ok_or_else(|| format!("{name}: expected a time like 2026-10-01T00:00:00Z, got '{raw}'"))
@@ -392,7 +457,7 @@ fn sorted_map(text: &str) -> String {
 }
 
 /// `product_name` from the CUR 2.0 `product` map column.
-fn product_map_name(rec: &csv::StringRecord, i: Option<usize>) -> Option<String> {
+fn product_map_name<R: Fields + ?Sized>(rec: &R, i: Option<usize>) -> Option<String> {
     let text = opt_field(rec, i)?;
     match serde_json::from_str::<Value>(text).ok()? {
         Value::Object(m) => m
