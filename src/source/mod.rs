@@ -313,6 +313,9 @@ impl Head {
 
     /// Column names of a CSV header, unquoted and trimmed.
     pub fn csv_columns(&self) -> Vec<String> {
+        if parquet_file::columns(self).is_some() {
+            return Vec::new();
+        }
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
