@@ -110,7 +110,8 @@ fn dify_against_the_bedrock_bill_with_the_app_principal() {
     assert_eq!(t["baseline"]["tokens"]["output"], 2_000);
     assert_eq!(dec(&t["baseline"]["cost"]), d("0.054"));
 
-    // The bill's Bedrock usage lines: input 4000+10000+4000+5000 = 23000, output
+    // The bill's Bedrock usage lines (amounts in `1K tokens`, e.g. 4 = 4000): input
+    // 4000+10000+4000+5000 = 23000, output
     // 1000+2000+1000+1000 = 5000, cache reads 20000; total 48000. Money 0.012 + 0.015 + 0.03 +
     // 0.03 + 0.006 + 0.012 + 0.015 + 0.015 + 0.015 = $0.15; the Tax line ($0.05) and the EC2
     // line ($0.2496) are not in it.

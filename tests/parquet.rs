@@ -47,9 +47,10 @@ fn cur2_parquet_equals_its_csv() {
     let (pf, pq) = read("aws/cur2_bedrock.parquet");
     assert_eq!((cf, pf), (Format::AwsCur2Csv, Format::AwsCurParquet));
     assert_same(&csv, &pq, true);
-    // The values that went through Parquet types, by hand: row 1 is 23,000 input tokens (a
-    // DOUBLE) at $0.069 (a DOUBLE, read from its text 0.069, not 0.0689999…), 2026-10-01T00:00Z
-    // = 1790812800 (a TIMESTAMP in milliseconds) to one hour later.
+    // The values that went through Parquet types, by hand: row 1 is 23 (a DOUBLE) at
+    // `1K tokens` = 23,000 input tokens, $0.069 (a DOUBLE, read from its text 0.069, not
+    // 0.0689999…), 2026-10-01T00:00Z = 1790812800 (a TIMESTAMP in milliseconds) to one hour
+    // later.
     let r = &pq.records[0];
     assert_eq!(r.origin.line, 1);
     assert_eq!(r.usage, Usage::of(&[(UsageClass::Input, 23_000)]));

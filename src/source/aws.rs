@@ -293,6 +293,15 @@ fn opt_field<R: Fields + ?Sized>(rec: &R, i: Option<usize>) -> Option<&str> {
     i.and_then(|i| util::opt_str(rec.get(i).unwrap_or("")))
 }
 
+/// Bedrock's product codes: `AmazonBedrock`, `AmazonBedrockService` (where Anthropic's Claude 4
+/// and later bill; its Price List offer and Cost Explorer's "Amazon Bedrock Service") and
+/// `AmazonBedrockFoundationModels` (marketplace models).
+const BEDROCK_CODES: [&str; 3] = [
+    "AmazonBedrock",
+    "AmazonBedrockService",
+    "AmazonBedrockFoundationModels",
+];
+
 /// Why a line item type other than `Usage` carries no tokens.
 fn non_usage_reason(item_type: &str) -> &'static str {
     match item_type {
@@ -315,7 +324,7 @@ fn row<R: Fields + ?Sized>(
     let usage_type = field(rec, cols.usage_type);
     let product_code = field(rec, cols.product_code);
     let marketplace = marketplace_kind(usage_type);
-    let bedrock = product_code == "AmazonBedrock" || marketplace.is_some();
+    let bedrock = BEDROCK_CODES.contains(&product_code) || marketplace.is_some();
     if !bedrock {
         return Ok(Row::NoUsage(
             "AWS line of a service other than Amazon Bedrock",
@@ -515,13 +524,16 @@ fn marketplace_kind(usage_type: &str) -> Option<UsageClass> {
 }
 
 /// Token kinds as Bedrock usage types end, longest first (the cache kinds contain `input`).
-const KINDS: [(&str, UsageClass); 6] = [
+const KINDS: [(&str, UsageClass); 8] = [
     ("-cache-read-input-token-count", UsageClass::InputCacheRead),
     // Bedrock's prompt cache writes default to a 5-minute TTL.
     (
         "-cache-write-input-token-count",
         UsageClass::InputCacheWrite5m,
     ),
+    // The `mantle` serving stack: `USW2-anthropic.claude-opus-4-8-mantle-cache-write-tokens-…`.
+    ("-mantle-cache-read-tokens", UsageClass::InputCacheRead),
+    ("-mantle-cache-write-tokens", UsageClass::InputCacheWrite5m),
     ("-mantle-input-tokens", UsageClass::Input),
     ("-mantle-output-tokens", UsageClass::Output),
     ("-input-tokens", UsageClass::Input),
@@ -530,6 +542,11 @@ const KINDS: [(&str, UsageClass); 6] = [
 
 /// Service-tier words a usage type may carry before or after its token kind.
 const TIERS: [&str; 5] = ["batch", "flex", "priority", "standard", "reserved"];
+
+/// Routing words after the token kind: cross-region inference (`-cross-region-global`) and the
+/// global endpoint (`-global-standard`). They change the rate, not the model or class; the usage
+/// type (in the record id) keeps them.
+const ROUTES: [&str; 2] = ["cross-region", "global"];
 
 /// `USE1-Claude3.5Sonnet-input-tokens` → (`claude-3-5-sonnet`, input, no tier);
 /// `USW2-Claude4.5Haiku-batch-output-tokens` → (`claude-haiku-4-5`, output, `batch`).
@@ -552,7 +569,10 @@ fn parse_usage_type(usage_type: &str) -> Result<(String, UsageClass, Option<Stri
         ));
     };
     let mut tiers: Vec<String> = Vec::new();
-    let after = &body[pos + marker.len()..];
+    let mut after = body[pos + marker.len()..].to_string();
+    for route in ROUTES {
+        after = after.replace(&format!("-{route}"), "");
+    }
     for w in after.split('-').filter(|w| !w.is_empty()) {
         let l = w.to_ascii_lowercase();
         if TIERS.contains(&l.as_str()) {
@@ -587,6 +607,11 @@ fn is_region(s: &str) -> bool {
 
 /// Canonical model from the model part of a usage type, or `None` if not known.
 fn usage_type_model(part: &str) -> Option<String> {
+    // The mantle form names the Bedrock model id: `anthropic.claude-opus-4-8`.
+    if let Some(id) = part.strip_prefix("anthropic.") {
+        let model = crate::catalog::canonical_model(id);
+        return model.starts_with("claude-").then_some(model);
+    }
     if let Some(rest) = part.strip_prefix("Claude") {
         return claude_model(rest);
     }
@@ -734,6 +759,23 @@ mod tests {
             "llama-3-70b-instruct"
         );
         assert_eq!(p("USE1-Claude3Haiku-input-tokens").0, "claude-3-haiku");
+        // Routing suffixes and the mantle model-id form.
+        assert_eq!(
+            p("USE1-Claude4.6Opus-cache-read-input-token-count-cross-region-global"),
+            ("claude-opus-4-6".to_string(), InputCacheRead, None)
+        );
+        assert_eq!(
+            p("USW2-anthropic.claude-opus-4-8-mantle-cache-write-tokens-global-standard"),
+            (
+                "claude-opus-4-8".to_string(),
+                InputCacheWrite5m,
+                Some("standard".to_string())
+            )
+        );
+        assert_eq!(
+            p("USE1-anthropic.claude-sonnet-4-5-mantle-output-tokens"),
+            ("claude-sonnet-4-5".to_string(), Output, None)
+        );
         for bad in [
             "USE1-Titan-input-tokens",
             "USE1-Claude3.5Sonnet-input-tokens-turbo",
@@ -741,6 +783,9 @@ mod tests {
             "USE1-Claude3.5Sonnet-ProvisionedThroughput",
             "USE1-Llama3-input-tokens",
             "USE1-Claude3.5Poem-input-tokens",
+            "USE1-KimiK2.5-mantle-input-tokens-standard",
+            "USE1-anthropic.titan-mantle-input-tokens",
+            "USE1-NovaPro-cache-write-input-token-count-custom-model",
         ] {
             let e = parse_usage_type(bad).unwrap_err();
             assert!(e.contains(&format!("'{bad}'")), "{e}");
@@ -957,7 +1002,8 @@ USE1-Claude3.5Sonnet-input-tokens,10,0.1,2026-10-01T00:00:00Z\n";
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
         for entry in std::fs::read_dir(&root).unwrap() {
             let dir = entry.unwrap().path();
-            if !dir.is_dir() || dir.ends_with("aws") {
+            // The Bedrock end-to-end folder holds a CUR bill too.
+            if !dir.is_dir() || dir.ends_with("aws") || dir.ends_with("bedrock_e2e") {
                 continue;
             }
             for f in std::fs::read_dir(&dir).unwrap() {
