@@ -478,11 +478,10 @@ fn product_map_name<R: Fields + ?Sized>(rec: &R, i: Option<usize>) -> Option<Str
     }
 }
 
-/// Tokens from `line_item_usage_amount`. Bedrock's first-party token usage types are metered
-/// in tokens (the usage type says `-tokens` / `-token-count`), so with no pricing unit, or a
-/// unit of tokens/units, the amount is the count. A unit naming a block (`1K tokens`,
-/// `1M tokens`) means the amount counts blocks: 1.5 at `1K tokens` is 1,500 tokens. The result
-/// must be whole.
+/// Tokens from `line_item_usage_amount`. Real Bedrock token lines are metered in thousands with
+/// `pricing_unit` `1K tokens` (10666.36 = 10,666,360 tokens), so a unit naming a block (`1K
+/// tokens`, `1M tokens`) multiplies the amount; with no unit, or a unit of tokens/units, the
+/// amount is the count. The result must be whole.
 fn tokens_from_amount(amount: Decimal, unit: &str) -> Result<i64, String> {
     let u = unit.trim().to_ascii_lowercase().replace(',', "");
     let factor: i64 = match u.as_str() {

@@ -61,7 +61,9 @@ pub fn sniff(head: &Head) -> Option<Format> {
     }
     let cols = head.csv_columns();
     let has = |name: &str| cols.iter().any(|c| c == name);
-    if !has("start_time_iso") && !(has("utc_date") && has("user_id")) {
+    // The window's columns, or the older layout's single day.
+    let windowed = has("start_time_iso") || (has("utc_date") && has("user_id"));
+    if !windowed {
         return None;
     }
     if has("api_key_name") && has("type") && has("amount") {
