@@ -85,8 +85,11 @@ pub fn canonicalize(provider_hint: Option<&str>, raw: &str) -> Canonical {
         .or_else(|| provider_of_model(&model))
         .unwrap_or("");
     // Azure and OpenAI-compatible endpoints serve vendor models; group by the model's vendor.
+    // Claude on Bedrock too: the AWS bill's Claude lines group (and price) as Anthropic's, so
+    // an app that records its Bedrock provider (`langgenius/bedrock/bedrock`) must as well.
     let provider = match (provider, provider_of_model(&model)) {
         ("azure", Some("openai")) => "openai",
+        ("bedrock", Some("anthropic")) => "anthropic",
         (p, _) => p,
     };
     Canonical {
@@ -222,6 +225,20 @@ mod tests {
         assert_eq!(
             canonicalize(Some("azure_openai"), "gpt-35-turbo").provider,
             "openai"
+        );
+        // Dify's Bedrock plugin with a Bedrock model id: Claude groups as Anthropic's, other
+        // Bedrock models keep the bedrock provider.
+        let c = canonicalize(
+            Some("langgenius/bedrock/bedrock"),
+            "anthropic.claude-3-7-sonnet-20250219-v1:0",
+        );
+        assert_eq!(
+            (c.provider.as_str(), c.model.as_str()),
+            ("anthropic", "claude-3-7-sonnet")
+        );
+        assert_eq!(
+            canonicalize(Some("bedrock"), "meta.llama3-1-70b-instruct-v1:0").provider,
+            "bedrock"
         );
         assert_eq!(canonicalize(None, "my-finetune").provider, "");
         assert!(is_embedding_model("text-embedding-3-large"));

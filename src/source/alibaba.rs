@@ -56,7 +56,13 @@ const COLS: [(Col, &[&str]); 10] = [
     (Col::Unit, &["用量单位", "Usage Unit"]),
     (
         Col::Amount,
-        &["应付金额", "Pretax Amount", "Amount After Price Reduction"],
+        // `Amount After Reduction` is the name Alibaba's Bill details page uses since 2025.
+        &[
+            "应付金额",
+            "Pretax Amount",
+            "Amount After Price Reduction",
+            "Amount After Reduction",
+        ],
     ),
     (Col::Currency, &["币种", "Currency"]),
 ];
@@ -411,6 +417,20 @@ mod tests {
         assert_eq!(s.records[2].scope.api_key, None);
         assert_eq!(s.records[2].scope.project.as_deref(), Some(WB));
         assert_eq!(s.records[2].model, "qwen-max");
+    }
+
+    /// The newer English amount column of the Bill details page.
+    #[test]
+    fn amount_after_reduction_is_the_money() {
+        let text = std::fs::read_to_string(fixture("bill-details-en.csv"))
+            .unwrap()
+            .replacen("Pretax Amount", "Amount After Reduction", 1);
+        let (_d, p) = temp("bill-details-new.csv", &text);
+        let (format, s) = crate::source::read_all(&p).unwrap();
+        assert_eq!(format, Format::AlibabaBillCsv);
+        assert_eq!(s.records.len(), 3, "{:?}", s.rejected);
+        // The first line's 0.0064 CNY (8000 qwen-plus input tokens at 0.0008 CNY per 1K).
+        assert_eq!(s.records[0].reported_cost, cny(dec!(0.0064)));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! AWS Cost and Usage Reports, the bill view for Amazon Bedrock: legacy CUR (`lineItem/UsageType`
-//! headers) and CUR 2.0 from AWS Data Exports (snake_case `line_item_usage_type`), both as CSV.
-//! Parquet deliveries are not read yet.
+//! headers) and CUR 2.0 from AWS Data Exports (snake_case `line_item_usage_type`), as CSV or
+//! Parquet. Both Parquet deliveries (CUR 2.0, and legacy CUR's Athena-ready Parquet) name their
+//! columns in snake_case, with legacy tags flattened to `resource_tags_user_*` columns; their rows
+//! are turned into CSV text (`parquet_file`) and go through the same row mapping.
 //!
 //! One record per Bedrock `Usage` line: the usage type names region, model and token kind
 //! (`USE1-Claude3.5Sonnet-input-tokens`, `...-output-tokens`, `...-cache-read-input-token-count`,
@@ -13,8 +15,8 @@
 //! fee, refund, ...) are counted as rows without usage, never mixed into tokens. A Bedrock usage
 //! type this module does not understand is rejected with its name.
 
-use super::util;
-use super::{Format, Head, InputError, InputFile, RecordSink, Row};
+use super::util::{self, Fields};
+use super::{Format, Head, InputError, InputFile, RecordSink, Row, parquet_file};
 use crate::record::{Currency, Money, Operation, Usage, UsageClass, UsageRecord};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -39,6 +41,12 @@ pub fn sniff(head: &Head) -> Option<Format> {
     } else {
         None
     }
+}
+
+/// A Parquet CUR: the same snake_case columns (CUR 2.0 and legacy CUR's Parquet alike).
+pub fn sniff_parquet(columns: &[String]) -> Option<Format> {
+    let has = |n: &str| columns.iter().any(|c| c == n);
+    (has("line_item_usage_type") && has("line_item_usage_amount")).then_some(Format::AwsCurParquet)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -105,6 +113,23 @@ const PRICING_UNIT: Col = Col {
 /// Only CUR 2.0 has the caller's IAM principal.
 const PRINCIPAL: &str = "line_item_iam_principal";
 
+/// Every named column, for choosing what to decode from a Parquet file.
+const ALL_COLS: [&Col; 13] = [
+    &USAGE_TYPE,
+    &USAGE_AMOUNT,
+    &UNBLENDED_COST,
+    &START,
+    &END,
+    &PRODUCT_CODE,
+    &ITEM_TYPE,
+    &RESOURCE,
+    &ACCOUNT,
+    &CURRENCY,
+    &OPERATION,
+    &PRODUCT_NAME,
+    &PRICING_UNIT,
+];
+
 const REQUIRED: [&Col; 7] = [
     &USAGE_TYPE,
     &USAGE_AMOUNT,
@@ -150,6 +175,7 @@ pub fn read(
     let cur2 = match format {
         Format::AwsCurCsv => false,
         Format::AwsCur2Csv => true,
+        Format::AwsCurParquet => return read_parquet(file, sink),
         other => {
             return Err(InputError::new(
                 file,
@@ -160,25 +186,73 @@ pub fn read(
     };
     let mut rdr = util::csv_reader(reader);
     let headers = util::csv_headers(&mut rdr, file)?;
-    let find = |name: &str| headers.iter().position(|h| h.trim() == name);
-    let pick = |c: &Col| find(if cur2 { c.cur2 } else { c.cur1 });
+    let names: Vec<String> = headers.iter().map(|h| h.trim().to_string()).collect();
     let want = if cur2 {
         "an AWS CUR 2.0 (Data Exports) CSV"
     } else {
         "a legacy AWS CUR CSV"
     };
+    let cols = columns(&names, cur2)
+        .map_err(|m| InputError::new(file, Some(1), format!("{m}; expected {want}")))?;
+    let mut rec = csv::StringRecord::new();
+    loop {
+        match rdr.read_record(&mut rec) {
+            Ok(false) => return Ok(()),
+            Ok(true) => {
+                let line = rec.position().map(|p| p.line()).unwrap_or(0);
+                Row::emit(row(file, &cols, &rec, line), line, "", sink);
+            }
+            Err(e) => util::csv_row_error(&e, file, sink)?,
+        }
+    }
+}
+
+/// A Parquet CUR, streamed a row group at a time; rows are numbered from 1.
+fn read_parquet(file: &InputFile, sink: &mut dyn RecordSink) -> Result<(), InputError> {
+    let table = parquet_file::open(file, &|name| wanted(name))?;
+    let cols = columns(table.columns(), true).map_err(|m| {
+        InputError::new(
+            file,
+            None,
+            format!("{m}; expected an AWS CUR 2.0 or legacy CUR Parquet file"),
+        )
+    })?;
+    table.for_each_row(file, &mut |n, values| {
+        let prefix = format!("row {n}: ");
+        match values {
+            Ok(values) => Row::emit(row(file, &cols, values, n), n, &prefix, sink),
+            Err(why) => sink.reject(n, format!("{prefix}{why}")),
+        }
+    })
+}
+
+/// The Parquet columns the mapping reads (CUR 2.0 has over a hundred; only these are decoded).
+fn wanted(name: &str) -> bool {
+    ALL_COLS.iter().any(|c| c.cur2 == name)
+        || matches!(name, PRINCIPAL | "product" | "tags" | "resource_tags")
+        || name.starts_with("resource_tags_")
+}
+
+/// Column positions from the header names; the error names the first required column missing.
+fn columns(names: &[String], cur2: bool) -> Result<Cols, String> {
+    let find = |name: &str| names.iter().position(|h| h == name);
+    let pick = |c: &Col| find(if cur2 { c.cur2 } else { c.cur1 });
     for c in REQUIRED {
         if pick(c).is_none() {
             let name = if cur2 { c.cur2 } else { c.cur1 };
-            return Err(InputError::new(
-                file,
-                Some(1),
-                format!("missing column '{name}'; expected {want}"),
-            ));
+            return Err(format!("missing column '{name}'"));
         }
     }
     let req = |c: &Col| pick(c).unwrap_or(0);
-    let cols = Cols {
+    let prefixed = |prefix: &str| -> Vec<(String, usize)> {
+        names
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.starts_with(prefix))
+            .map(|(i, h)| (h.clone(), i))
+            .collect()
+    };
+    Ok(Cols {
         usage_type: req(&USAGE_TYPE),
         amount: req(&USAGE_AMOUNT),
         cost: req(&UNBLENDED_COST),
@@ -194,15 +268,11 @@ pub fn read(
         product_map: if cur2 { find("product") } else { None },
         pricing_unit: pick(&PRICING_UNIT),
         principal: if cur2 { find(PRINCIPAL) } else { None },
+        // Legacy CUR: `resourceTags/user:team` in CSV, `resource_tags_user_team` in its Parquet.
         tag_cols: if cur2 {
-            Vec::new()
+            prefixed("resource_tags_")
         } else {
-            headers
-                .iter()
-                .enumerate()
-                .filter(|(_, h)| h.trim().starts_with("resourceTags/"))
-                .map(|(i, h)| (h.trim().to_string(), i))
-                .collect()
+            prefixed("resourceTags/")
         },
         tag_maps: if cur2 {
             ["tags", "resource_tags"]
@@ -212,27 +282,25 @@ pub fn read(
         } else {
             Vec::new()
         },
-    };
-    let mut rec = csv::StringRecord::new();
-    loop {
-        match rdr.read_record(&mut rec) {
-            Ok(false) => return Ok(()),
-            Ok(true) => {
-                let line = rec.position().map(|p| p.line()).unwrap_or(0);
-                Row::emit(row(file, &cols, &rec, line), line, "", sink);
-            }
-            Err(e) => util::csv_row_error(&e, file, sink)?,
-        }
-    }
+    })
 }
 
-fn field(rec: &csv::StringRecord, i: usize) -> &str {
+fn field<R: Fields + ?Sized>(rec: &R, i: usize) -> &str {
     rec.get(i).map(str::trim).unwrap_or("")
 }
 
-fn opt_field(rec: &csv::StringRecord, i: Option<usize>) -> Option<&str> {
+fn opt_field<R: Fields + ?Sized>(rec: &R, i: Option<usize>) -> Option<&str> {
     i.and_then(|i| util::opt_str(rec.get(i).unwrap_or("")))
 }
+
+/// Bedrock's product codes: `AmazonBedrock`, `AmazonBedrockService` (where Anthropic's Claude 4
+/// and later bill; its Price List offer and Cost Explorer's "Amazon Bedrock Service") and
+/// `AmazonBedrockFoundationModels` (marketplace models).
+const BEDROCK_CODES: [&str; 3] = [
+    "AmazonBedrock",
+    "AmazonBedrockService",
+    "AmazonBedrockFoundationModels",
+];
 
 /// Why a line item type other than `Usage` carries no tokens.
 fn non_usage_reason(item_type: &str) -> &'static str {
@@ -246,11 +314,17 @@ fn non_usage_reason(item_type: &str) -> &'static str {
     }
 }
 
-fn row(file: &InputFile, cols: &Cols, rec: &csv::StringRecord, line: u64) -> Result<Row, String> {
+/// One CUR line, CSV or Parquet, to its outcome.
+fn row<R: Fields + ?Sized>(
+    file: &InputFile,
+    cols: &Cols,
+    rec: &R,
+    line: u64,
+) -> Result<Row, String> {
     let usage_type = field(rec, cols.usage_type);
     let product_code = field(rec, cols.product_code);
     let marketplace = marketplace_kind(usage_type);
-    let bedrock = product_code == "AmazonBedrock" || marketplace.is_some();
+    let bedrock = BEDROCK_CODES.contains(&product_code) || marketplace.is_some();
     if !bedrock {
         return Ok(Row::NoUsage(
             "AWS line of a service other than Amazon Bedrock",
@@ -357,7 +431,7 @@ fn row(file: &InputFile, cols: &Cols, rec: &csv::StringRecord, line: u64) -> Res
     Ok(Row::Record(Box::new(r)))
 }
 
-fn time(rec: &csv::StringRecord, i: usize, name: &str) -> Result<DateTime<Utc>, String> {
+fn time<R: Fields + ?Sized>(rec: &R, i: usize, name: &str) -> Result<DateTime<Utc>, String> {
     let raw = field(rec, i);
     util::parse_utc(raw)
         .ok_or_else(|| format!("{name}: expected a time like 2026-10-01T00:00:00Z, got '{raw}'"))
@@ -392,7 +466,7 @@ fn sorted_map(text: &str) -> String {
 }
 
 /// `product_name` from the CUR 2.0 `product` map column.
-fn product_map_name(rec: &csv::StringRecord, i: Option<usize>) -> Option<String> {
+fn product_map_name<R: Fields + ?Sized>(rec: &R, i: Option<usize>) -> Option<String> {
     let text = opt_field(rec, i)?;
     match serde_json::from_str::<Value>(text).ok()? {
         Value::Object(m) => m
@@ -404,11 +478,10 @@ fn product_map_name(rec: &csv::StringRecord, i: Option<usize>) -> Option<String>
     }
 }
 
-/// Tokens from `line_item_usage_amount`. Bedrock's first-party token usage types are metered
-/// in tokens (the usage type says `-tokens` / `-token-count`), so with no pricing unit, or a
-/// unit of tokens/units, the amount is the count. A unit naming a block (`1K tokens`,
-/// `1M tokens`) means the amount counts blocks: 1.5 at `1K tokens` is 1,500 tokens. The result
-/// must be whole.
+/// Tokens from `line_item_usage_amount`. Real Bedrock token lines are metered in thousands with
+/// `pricing_unit` `1K tokens` (10666.36 = 10,666,360 tokens), so a unit naming a block (`1K
+/// tokens`, `1M tokens`) multiplies the amount; with no unit, or a unit of tokens/units, the
+/// amount is the count. The result must be whole.
 fn tokens_from_amount(amount: Decimal, unit: &str) -> Result<i64, String> {
     let u = unit.trim().to_ascii_lowercase().replace(',', "");
     let factor: i64 = match u.as_str() {
@@ -450,13 +523,16 @@ fn marketplace_kind(usage_type: &str) -> Option<UsageClass> {
 }
 
 /// Token kinds as Bedrock usage types end, longest first (the cache kinds contain `input`).
-const KINDS: [(&str, UsageClass); 6] = [
+const KINDS: [(&str, UsageClass); 8] = [
     ("-cache-read-input-token-count", UsageClass::InputCacheRead),
     // Bedrock's prompt cache writes default to a 5-minute TTL.
     (
         "-cache-write-input-token-count",
         UsageClass::InputCacheWrite5m,
     ),
+    // The `mantle` serving stack: `USW2-anthropic.claude-opus-4-8-mantle-cache-write-tokens-…`.
+    ("-mantle-cache-read-tokens", UsageClass::InputCacheRead),
+    ("-mantle-cache-write-tokens", UsageClass::InputCacheWrite5m),
     ("-mantle-input-tokens", UsageClass::Input),
     ("-mantle-output-tokens", UsageClass::Output),
     ("-input-tokens", UsageClass::Input),
@@ -465,6 +541,11 @@ const KINDS: [(&str, UsageClass); 6] = [
 
 /// Service-tier words a usage type may carry before or after its token kind.
 const TIERS: [&str; 5] = ["batch", "flex", "priority", "standard", "reserved"];
+
+/// Routing words after the token kind: cross-region inference (`-cross-region-global`) and the
+/// global endpoint (`-global-standard`). They change the rate, not the model or class; the usage
+/// type (in the record id) keeps them.
+const ROUTES: [&str; 2] = ["cross-region", "global"];
 
 /// `USE1-Claude3.5Sonnet-input-tokens` → (`claude-3-5-sonnet`, input, no tier);
 /// `USW2-Claude4.5Haiku-batch-output-tokens` → (`claude-haiku-4-5`, output, `batch`).
@@ -487,7 +568,10 @@ fn parse_usage_type(usage_type: &str) -> Result<(String, UsageClass, Option<Stri
         ));
     };
     let mut tiers: Vec<String> = Vec::new();
-    let after = &body[pos + marker.len()..];
+    let mut after = body[pos + marker.len()..].to_string();
+    for route in ROUTES {
+        after = after.replace(&format!("-{route}"), "");
+    }
     for w in after.split('-').filter(|w| !w.is_empty()) {
         let l = w.to_ascii_lowercase();
         if TIERS.contains(&l.as_str()) {
@@ -522,6 +606,11 @@ fn is_region(s: &str) -> bool {
 
 /// Canonical model from the model part of a usage type, or `None` if not known.
 fn usage_type_model(part: &str) -> Option<String> {
+    // The mantle form names the Bedrock model id: `anthropic.claude-opus-4-8`.
+    if let Some(id) = part.strip_prefix("anthropic.") {
+        let model = crate::catalog::canonical_model(id);
+        return model.starts_with("claude-").then_some(model);
+    }
     if let Some(rest) = part.strip_prefix("Claude") {
         return claude_model(rest);
     }
@@ -669,6 +758,23 @@ mod tests {
             "llama-3-70b-instruct"
         );
         assert_eq!(p("USE1-Claude3Haiku-input-tokens").0, "claude-3-haiku");
+        // Routing suffixes and the mantle model-id form.
+        assert_eq!(
+            p("USE1-Claude4.6Opus-cache-read-input-token-count-cross-region-global"),
+            ("claude-opus-4-6".to_string(), InputCacheRead, None)
+        );
+        assert_eq!(
+            p("USW2-anthropic.claude-opus-4-8-mantle-cache-write-tokens-global-standard"),
+            (
+                "claude-opus-4-8".to_string(),
+                InputCacheWrite5m,
+                Some("standard".to_string())
+            )
+        );
+        assert_eq!(
+            p("USE1-anthropic.claude-sonnet-4-5-mantle-output-tokens"),
+            ("claude-sonnet-4-5".to_string(), Output, None)
+        );
         for bad in [
             "USE1-Titan-input-tokens",
             "USE1-Claude3.5Sonnet-input-tokens-turbo",
@@ -676,6 +782,9 @@ mod tests {
             "USE1-Claude3.5Sonnet-ProvisionedThroughput",
             "USE1-Llama3-input-tokens",
             "USE1-Claude3.5Poem-input-tokens",
+            "USE1-KimiK2.5-mantle-input-tokens-standard",
+            "USE1-anthropic.titan-mantle-input-tokens",
+            "USE1-NovaPro-cache-write-input-token-count-custom-model",
         ] {
             let e = parse_usage_type(bad).unwrap_err();
             assert!(e.contains(&format!("'{bad}'")), "{e}");
@@ -892,7 +1001,8 @@ USE1-Claude3.5Sonnet-input-tokens,10,0.1,2026-10-01T00:00:00Z\n";
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
         for entry in std::fs::read_dir(&root).unwrap() {
             let dir = entry.unwrap().path();
-            if !dir.is_dir() || dir.ends_with("aws") {
+            // The Bedrock end-to-end folder holds a CUR bill too.
+            if !dir.is_dir() || dir.ends_with("aws") || dir.ends_with("bedrock_e2e") {
                 continue;
             }
             for f in std::fs::read_dir(&dir).unwrap() {

@@ -8,10 +8,16 @@
 //! - `cost-*.csv`: `user_id,start_time_iso,end_time_iso,model,wallet_type,cost,currency`. One
 //!   money-only record per row.
 //!
+//! Older exports name the day instead of the window: `user_id,utc_date,…` in both files, the
+//! date written `YYYY-MM-DD` or `YYYYMMDD`; such a row is the UTC day `[utc_date, +1 day)`.
+//! (Both layouts, per-token `price` values such as `0.000003`, an empty `price` on
+//! `request_count` rows and compact dates are what independent public readers of real exports
+//! parse; DeepSeek documents neither layout.)
+//!
 //! The ZIP itself is not read: its CSV files are given after unzipping. Both files start with a
 //! UTF-8 BOM, end lines with CRLF and are not sorted; none of that matters to a row-by-row read.
-//! `price` is not used: its unit (per token, per 1M tokens) and currency are not documented, and
-//! the money comes from the cost file.
+//! `price` is not used: it is per token in the row's currency, but the cost file carries the
+//! money DeepSeek charged, which is what a bill reconciles to.
 //!
 //! Scope mapping: `api_key` (as the export masks it; `api_key_name` when it is empty) is the
 //! record's API key, `user_id` its user. Record ids name the window and every dimension, so the
@@ -55,7 +61,9 @@ pub fn sniff(head: &Head) -> Option<Format> {
     }
     let cols = head.csv_columns();
     let has = |name: &str| cols.iter().any(|c| c == name);
-    if !has("start_time_iso") {
+    // The window's columns, or the older layout's single day.
+    let windowed = has("start_time_iso") || (has("utc_date") && has("user_id"));
+    if !windowed {
         return None;
     }
     if has("api_key_name") && has("type") && has("amount") {
@@ -89,9 +97,16 @@ pub fn read(
     };
     let mut rdr = util::csv_reader(reader);
     let headers = util::csv_headers(&mut rdr, file)?;
+    let find = |name: &str| headers.iter().position(|h| h.trim() == name);
+    // The older layout's one `utc_date` column stands where the window's two columns are.
+    let dated = find("start_time_iso").is_none() && find("utc_date").is_some();
     let mut cols = Vec::with_capacity(columns.len());
     for name in columns {
-        match headers.iter().position(|h| h.trim() == *name) {
+        let name = match *name {
+            "start_time_iso" | "end_time_iso" if dated => "utc_date",
+            other => other,
+        };
+        match find(name) {
             Some(i) => cols.push(i),
             None => {
                 return Err(InputError::new(
@@ -113,8 +128,8 @@ pub fn read(
                     .map(|&i| rec.get(i).and_then(util::opt_str))
                     .collect();
                 let row = match format {
-                    Format::DeepseekAmountCsv => amount_row(file, &field, line),
-                    _ => cost_row(file, &field, line),
+                    Format::DeepseekAmountCsv => amount_row(file, &field, dated, line),
+                    _ => cost_row(file, &field, dated, line),
                 };
                 match row {
                     Ok(r) => sink.record(r),
@@ -127,8 +142,18 @@ pub fn read(
 }
 
 /// `[start_time_iso, end_time_iso)` in UTC. The export writes ISO 8601 times; one without an
-/// offset is taken as UTC.
-fn window(field: &[Option<&str>]) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
+/// offset is taken as UTC. In the older layout (`dated`), the UTC day of `utc_date`.
+fn window(field: &[Option<&str>], dated: bool) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
+    if dated {
+        let raw = field[1].unwrap_or("");
+        let day = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+            .or_else(|_| chrono::NaiveDate::parse_from_str(raw, "%Y%m%d"))
+            .map_err(|_| {
+                format!("utc_date: expected a date like 2026-10-01 or 20261001, got '{raw}'")
+            })?;
+        let start = day.and_time(chrono::NaiveTime::MIN).and_utc();
+        return Ok((start, start + chrono::Duration::days(1)));
+    }
     let time = |i: usize, name: &str| -> Result<DateTime<Utc>, String> {
         const LIKE: &str = "expected an ISO 8601 time like 2026-10-01T00:00:00+08:00";
         let raw = field[i].ok_or_else(|| format!("{name}: {LIKE}, got nothing"))?;
@@ -152,8 +177,13 @@ fn operation(model: &str) -> Operation {
     }
 }
 
-fn amount_row(file: &InputFile, field: &[Option<&str>], line: u64) -> Result<UsageRecord, String> {
-    let (start, end) = window(field)?;
+fn amount_row(
+    file: &InputFile,
+    field: &[Option<&str>],
+    dated: bool,
+    line: u64,
+) -> Result<UsageRecord, String> {
+    let (start, end) = window(field, dated)?;
     let kind = field[6].unwrap_or("");
     // `input_cache_miss_tokens` is the uncached input: hits and misses are disjoint parts of the
     // prompt, as in the API's `prompt_cache_hit_tokens` / `prompt_cache_miss_tokens`.
@@ -196,8 +226,13 @@ fn amount_row(file: &InputFile, field: &[Option<&str>], line: u64) -> Result<Usa
     Ok(rec)
 }
 
-fn cost_row(file: &InputFile, field: &[Option<&str>], line: u64) -> Result<UsageRecord, String> {
-    let (start, end) = window(field)?;
+fn cost_row(
+    file: &InputFile,
+    field: &[Option<&str>],
+    dated: bool,
+    line: u64,
+) -> Result<UsageRecord, String> {
+    let (start, end) = window(field, dated)?;
     let raw = field[5].unwrap_or("");
     let amount = util::parse_decimal(raw)
         .ok_or_else(|| format!("cost: expected a decimal amount like 1.76, got '{raw}'"))?;
@@ -379,6 +414,42 @@ mod tests {
             "{}",
             s.rejected[0].1
         );
+    }
+
+    /// The older layout: one `utc_date` per row (`YYYY-MM-DD` or compact `YYYYMMDD`), a UTC day;
+    /// per-token prices and an empty price on `request_count`, as real exports write them.
+    #[test]
+    fn older_exports_with_a_utc_date() {
+        let amount = "\u{feff}user_id,utc_date,model,api_key_name,api_key,type,price,amount\r\n\
+            u,20261001,deepseek-chat,dify-prod,sk-7f3a****c2e1,input_cache_miss_tokens,0.000002,500000\r\n\
+            u,2026-10-01,deepseek-chat,dify-prod,sk-7f3a****c2e1,request_count,,180\r\n\
+            u,10/01/2026,deepseek-chat,dify-prod,sk-7f3a****c2e1,output_tokens,0.000008,1\r\n";
+        let (_d, path) = temp("amount-2026-10.csv", amount);
+        let (format, s) = read_all(&path).unwrap();
+        assert_eq!(format, Format::DeepseekAmountCsv);
+        assert_eq!(s.records.len(), 2, "{:?}", s.rejected);
+        // 2026-10-01T00:00:00Z = 1790812800, one day.
+        assert_eq!(s.records[0].start.timestamp(), 1_790_812_800);
+        assert_eq!(s.records[0].end.timestamp(), 1_790_812_800 + 86_400);
+        assert_eq!(s.records[0].usage, Usage::of(&[(Input, 500_000)]));
+        assert_eq!(
+            (s.records[1].requests, s.records[1].start),
+            (180, s.records[0].start)
+        );
+        assert_eq!(s.rejected.len(), 1);
+        assert_eq!(s.rejected[0].0, 4);
+        assert!(s.rejected[0].1.contains("utc_date") && s.rejected[0].1.contains("'10/01/2026'"));
+
+        let cost = "user_id,utc_date,model,wallet_type,cost,currency\n\
+            u,20261001,deepseek-chat,granted,1.0000000000000000,CNY\n";
+        let (_d2, path) = temp("cost-2026-10.csv", cost);
+        let (format, c) = read_all(&path).unwrap();
+        assert_eq!(format, Format::DeepseekCostCsv);
+        assert_eq!(
+            c.records[0].reported_cost,
+            Some(Money::new(dec!(1), Currency::CNY))
+        );
+        assert_eq!(c.records[0].start.timestamp(), 1_790_812_800);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! FOCUS 1.0–1.2 cost and usage exports as CSV, the bill view. (FOCUS Parquet exports are not
-//! read: the crate has no Parquet reader; convert to CSV first.)
+//! FOCUS 1.0–1.2 cost and usage exports as CSV or Parquet, the bill view. A Parquet row is
+//! turned into the text its CSV delivery would carry (`parquet_file`) and goes through the same
+//! row mapping.
 //!
 //! Columns (FOCUS specification; fact sheet `billing-formats.md`, section FOCUS): mandatory
 //! `BilledCost`, `BillingCurrency`, `ChargeCategory`, `ChargeClass`, `ChargeDescription`,
@@ -25,15 +26,23 @@
 //!   for the period. `EffectiveCost` (commitment purchases amortized over usage) is not used.
 
 use super::azure;
-use super::util;
-use super::{Format, Head, InputError, InputFile, RecordSink, Row};
+use super::util::{self, Fields};
+use super::{Format, Head, InputError, InputFile, RecordSink, Row, parquet_file};
 use crate::record::{Currency, Money, Operation, Usage, UsageClass, UsageRecord};
 use std::io::BufRead;
 
 /// FOCUS column names are PascalCase and fixed by the specification; these six are mandatory
 /// since 1.0 and together occur in no other export this tool reads.
 pub fn sniff(head: &Head) -> Option<Format> {
-    let cols = head.csv_columns();
+    is_focus(&head.csv_columns()).then_some(Format::FocusCsv)
+}
+
+/// A Parquet file with the same mandatory columns.
+pub fn sniff_parquet(columns: &[String]) -> Option<Format> {
+    is_focus(columns).then_some(Format::FocusParquet)
+}
+
+fn is_focus(cols: &[String]) -> bool {
     let has = |n: &str| cols.iter().any(|c| c == n);
     [
         "BilledCost",
@@ -45,7 +54,6 @@ pub fn sniff(head: &Head) -> Option<Format> {
     ]
     .iter()
     .all(|c| has(c))
-    .then_some(Format::FocusCsv)
 }
 
 /// Amount and price columns: left out of the record id.
@@ -90,33 +98,72 @@ pub fn read(
     reader: &mut dyn BufRead,
     sink: &mut dyn RecordSink,
 ) -> Result<(), InputError> {
-    if format != Format::FocusCsv {
-        return Err(InputError::new(
-            file,
-            None,
-            format!("{format} is not a FOCUS format"),
-        ));
+    match format {
+        Format::FocusCsv => {}
+        Format::FocusParquet => return read_parquet(file, sink),
+        _ => {
+            return Err(InputError::new(
+                file,
+                None,
+                format!("{format} is not a FOCUS format"),
+            ));
+        }
     }
     let mut rdr = util::csv_reader(reader);
     let headers = util::csv_headers(&mut rdr, file)?;
-    let find = |n: &str| headers.iter().position(|h| h.trim() == n);
-    let need = |n: &str| {
-        find(n).ok_or_else(|| {
-            InputError::new(
-                file,
-                Some(1),
-                format!("missing column '{n}'; expected a FOCUS 1.0–1.2 CSV export"),
-            )
-        })
-    };
-    let mut identity: Vec<(String, usize)> = headers
+    let names: Vec<String> = headers.iter().map(|h| h.trim().to_string()).collect();
+    let cols = columns(&names).map_err(|n| {
+        InputError::new(
+            file,
+            Some(1),
+            format!("missing column '{n}'; expected a FOCUS 1.0–1.2 CSV export"),
+        )
+    })?;
+    let mut rec = csv::StringRecord::new();
+    loop {
+        match rdr.read_record(&mut rec) {
+            Ok(false) => return Ok(()),
+            Ok(true) => {
+                let line = rec.position().map(|p| p.line()).unwrap_or(0);
+                Row::emit(row(file, &cols, &rec, line), line, "", sink);
+            }
+            Err(e) => util::csv_row_error(&e, file, sink)?,
+        }
+    }
+}
+
+/// A FOCUS Parquet export, streamed a row group at a time; rows are numbered from 1. Every
+/// column is decoded: all but the measures make up the record id, as in CSV.
+fn read_parquet(file: &InputFile, sink: &mut dyn RecordSink) -> Result<(), InputError> {
+    let table = parquet_file::open(file, &|_| true)?;
+    let cols = columns(table.columns()).map_err(|n| {
+        InputError::new(
+            file,
+            None,
+            format!("missing column '{n}'; expected a FOCUS 1.0–1.2 Parquet export"),
+        )
+    })?;
+    table.for_each_row(file, &mut |n, values| {
+        let prefix = format!("row {n}: ");
+        match values {
+            Ok(values) => Row::emit(row(file, &cols, values, n), n, &prefix, sink),
+            Err(why) => sink.reject(n, format!("{prefix}{why}")),
+        }
+    })
+}
+
+/// Column positions from the header names; the error is the first mandatory column missing.
+fn columns(names: &[String]) -> Result<Cols, String> {
+    let find = |n: &str| names.iter().position(|h| h == n);
+    let need = |n: &str| find(n).ok_or_else(|| n.to_string());
+    let mut identity: Vec<(String, usize)> = names
         .iter()
         .enumerate()
-        .map(|(i, h)| (h.trim().to_string(), i))
+        .map(|(i, h)| (h.clone(), i))
         .filter(|(h, _)| !MEASURES.contains(&h.to_ascii_lowercase().as_str()))
         .collect();
     identity.sort();
-    let cols = Cols {
+    Ok(Cols {
         billed_cost: need("BilledCost")?,
         currency: need("BillingCurrency")?,
         category: need("ChargeCategory")?,
@@ -138,18 +185,7 @@ pub fn read(
         sub_account_id: find("SubAccountId"),
         sub_account_name: find("SubAccountName"),
         identity,
-    };
-    let mut rec = csv::StringRecord::new();
-    loop {
-        match rdr.read_record(&mut rec) {
-            Ok(false) => return Ok(()),
-            Ok(true) => {
-                let line = rec.position().map(|p| p.line()).unwrap_or(0);
-                Row::emit(row(file, &cols, &rec, line), line, "", sink);
-            }
-            Err(e) => util::csv_row_error(&e, file, sink)?,
-        }
-    }
+    })
 }
 
 /// Tokens per unit of a FOCUS unit: `Tokens` = 1, `1000 Tokens` = 1000, `1K Tokens` = 1000,
@@ -198,7 +234,13 @@ fn meter_of(text: &str) -> Result<(String, UsageClass, Option<&'static str>, boo
     Ok((model.to_string(), class, tier, false))
 }
 
-fn row(file: &InputFile, cols: &Cols, rec: &csv::StringRecord, line: u64) -> Result<Row, String> {
+/// One FOCUS row, CSV or Parquet, to its outcome.
+fn row<R: Fields + ?Sized>(
+    file: &InputFile,
+    cols: &Cols,
+    rec: &R,
+    line: u64,
+) -> Result<Row, String> {
     let field = |i: usize| rec.get(i).and_then(util::opt_str);
     let opt = |i: Option<usize>| i.and_then(field);
     let category = field(cols.category).unwrap_or("");

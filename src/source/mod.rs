@@ -15,6 +15,7 @@ pub mod focus;
 pub mod gcp;
 pub mod langfuse;
 pub mod openai;
+pub mod parquet_file;
 #[cfg(test)]
 pub(crate) mod testutil;
 pub mod util;
@@ -72,6 +73,10 @@ pub enum Format {
     GcpBillingCsv,
     /// Google Cloud Billing export rows as JSONL or a JSON array.
     GcpBillingJson,
+    /// AWS CUR 2.0 (Data Exports) or legacy CUR delivered as Parquet (snake_case columns).
+    AwsCurParquet,
+    /// A FOCUS 1.0–1.2 cost and usage export as Parquet.
+    FocusParquet,
 }
 
 /// The system a format belongs to; files of one system form one source.
@@ -116,7 +121,7 @@ impl System {
 }
 
 impl Format {
-    pub const ALL: [Format; 26] = [
+    pub const ALL: [Format; 28] = [
         Format::DifyMessagesCsv,
         Format::DifyMessagesJsonl,
         Format::DifyNodeExecutionsCsv,
@@ -143,6 +148,8 @@ impl Format {
         Format::AwsCur2Csv,
         Format::GcpBillingCsv,
         Format::GcpBillingJson,
+        Format::AwsCurParquet,
+        Format::FocusParquet,
     ];
 
     pub fn name(self) -> &'static str {
@@ -173,6 +180,8 @@ impl Format {
             Format::AwsCur2Csv => "aws-cur2-csv",
             Format::GcpBillingCsv => "gcp-billing-csv",
             Format::GcpBillingJson => "gcp-billing-json",
+            Format::AwsCurParquet => "aws-cur-parquet",
+            Format::FocusParquet => "focus-parquet",
         }
     }
 
@@ -200,10 +209,15 @@ impl Format {
             Format::DeepseekAmountCsv | Format::DeepseekCostCsv => System::Deepseek,
             Format::AlibabaBillCsv => System::Alibaba,
             Format::AzureEaCsv | Format::AzureMcaCsv => System::Azure,
-            Format::FocusCsv => System::Focus,
-            Format::AwsCurCsv | Format::AwsCur2Csv => System::Aws,
+            Format::FocusCsv | Format::FocusParquet => System::Focus,
+            Format::AwsCurCsv | Format::AwsCur2Csv | Format::AwsCurParquet => System::Aws,
             Format::GcpBillingCsv | Format::GcpBillingJson => System::Gcp,
         }
+    }
+
+    /// Parquet formats are read from their file (footer first), not as a text stream.
+    pub fn is_parquet(self) -> bool {
+        matches!(self, Format::AwsCurParquet | Format::FocusParquet)
     }
 
     pub fn known_list() -> String {
@@ -299,6 +313,9 @@ impl Head {
 
     /// Column names of a CSV header, unquoted and trimmed.
     pub fn csv_columns(&self) -> Vec<String> {
+        if parquet_file::columns(self).is_some() {
+            return Vec::new();
+        }
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -324,6 +341,9 @@ pub fn read_head(file: &InputFile) -> Result<Head, InputError> {
     f.take(HEAD_BYTES as u64)
         .read_to_end(&mut buf)
         .map_err(|e| InputError::new(file, None, format!("cannot read: {e}")))?;
+    if buf.starts_with(parquet_file::MAGIC) {
+        return parquet_file::head(file);
+    }
     let body = util::strip_bom(&buf);
     // A multi-byte character may be cut at the end of the head: keep the valid prefix.
     let text = match std::str::from_utf8(body) {
@@ -335,7 +355,7 @@ pub fn read_head(file: &InputFile) -> Result<Head, InputError> {
             return Err(InputError::new(
                 file,
                 None,
-                "not UTF-8 text; expected a CSV, JSON or JSONL export",
+                "not UTF-8 text; expected a CSV, JSON, JSONL or Parquet export",
             ));
         }
     };
@@ -344,6 +364,9 @@ pub fn read_head(file: &InputFile) -> Result<Head, InputError> {
 
 /// Finds the format of a file from its head.
 pub fn sniff(head: &Head) -> Option<Format> {
+    if let Some(columns) = parquet_file::columns(head) {
+        return aws::sniff_parquet(&columns).or_else(|| focus::sniff_parquet(&columns));
+    }
     dify::sniff(head)
         .or_else(|| langfuse::sniff(head))
         .or_else(|| openai::sniff(head))
@@ -380,6 +403,9 @@ pub fn open(file: &InputFile) -> Result<Box<dyn BufRead>, InputError> {
 
 /// Streams every row of `file` (already sniffed as `format`) into `sink`.
 pub fn read(format: Format, file: &InputFile, sink: &mut dyn RecordSink) -> Result<(), InputError> {
+    if format.is_parquet() {
+        return read_from(format, file, &mut std::io::empty(), sink);
+    }
     let mut reader = open(file)?;
     read_from(format, file, &mut reader, sink)
 }

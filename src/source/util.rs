@@ -232,6 +232,25 @@ pub fn unix_seconds(v: &Value) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(secs, 0)
 }
 
+/// One input row's field values by column index, whichever container it came from: a CSV
+/// record, or a Parquet row rendered as text (`parquet_file`). Bill adapters map rows through
+/// this, so a CSV and a Parquet delivery of the same bill go through one mapping.
+pub trait Fields {
+    fn get(&self, i: usize) -> Option<&str>;
+}
+
+impl Fields for csv::StringRecord {
+    fn get(&self, i: usize) -> Option<&str> {
+        csv::StringRecord::get(self, i)
+    }
+}
+
+impl Fields for [String] {
+    fn get(&self, i: usize) -> Option<&str> {
+        <[String]>::get(self, i).map(String::as_str)
+    }
+}
+
 /// A CSV row the reader could not take: an I/O failure stops the file (`InputError`); a row with
 /// the wrong number of fields, bad UTF-8 or broken quoting is rejected with its line and the run
 /// goes on.

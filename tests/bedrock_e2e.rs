@@ -1,0 +1,260 @@
+//! A Dify app calling Claude 3.7 Sonnet through Amazon Bedrock, reconciled against the AWS
+//! CUR 2.0 bill of the same two days (as CSV and as Parquet) with the app's IAM principal named:
+//! the bridge ties out exactly and another principal's traffic is the unattributed step.
+
+use assert_cmd::Command;
+use rust_decimal::Decimal;
+use serde_json::Value;
+use std::str::FromStr;
+
+const APP: &str = "arn:aws:sts::123456789012:assumed-role/dify-helpdesk/worker";
+const ALICE: &str = "arn:aws:iam::123456789012:user/alice";
+
+const CLASSES: [&str; 11] = [
+    "input",
+    "input_cache_read",
+    "input_cache_write_5m",
+    "input_cache_write_1h",
+    "input_audio",
+    "input_image",
+    "output",
+    "output_reasoning",
+    "output_audio",
+    "output_image",
+    "total",
+];
+
+fn fixture(name: &str) -> String {
+    format!("{}/fixtures/bedrock_e2e/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn dec(v: &Value) -> Decimal {
+    Decimal::from_str(v.as_str().expect("money is a decimal string")).unwrap()
+}
+
+fn d(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+fn tokens(v: &Value, class: &str) -> i64 {
+    v.get(class).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn report(bill: &str, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "reconcile".to_string(),
+        fixture("dify_messages_bedrock.csv"),
+        fixture(bill),
+        "--format".to_string(),
+        "json".to_string(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let out = Command::cargo_bin("llm-recon")
+        .unwrap()
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "reconcile failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("a JSON report")
+}
+
+fn step<'a>(cmp: &'a Value, cause: &str) -> &'a Value {
+    cmp["bridge"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["cause"] == cause)
+        .unwrap_or_else(|| panic!("no step {cause}"))
+}
+
+/// baseline + Σ steps = reference, per class and in money.
+fn ties_out(cmp: &Value, what: &str) {
+    for class in CLASSES {
+        let mut acc = tokens(&cmp["baseline"]["tokens"], class);
+        for s in cmp["bridge"].as_array().unwrap() {
+            acc += tokens(&s["tokens"], class);
+        }
+        assert_eq!(
+            acc,
+            tokens(&cmp["reference"]["tokens"], class),
+            "{what} {class}"
+        );
+    }
+    let mut money = dec(&cmp["baseline"]["cost"]);
+    for s in cmp["bridge"].as_array().unwrap() {
+        money += dec(&s["cost"]);
+    }
+    assert_eq!(money, dec(&cmp["reference"]["cost"]), "{what} money");
+}
+
+#[test]
+fn dify_against_the_bedrock_bill_with_the_app_principal() {
+    let r = report("cur2_bedrock_bill.csv", &["--key", APP]);
+    let comparisons = r["comparisons"].as_array().unwrap();
+    assert_eq!(comparisons.len(), 1);
+    let c = &comparisons[0];
+    assert_eq!(
+        (c["baseline"].as_str(), c["reference"].as_str()),
+        (Some("dify"), Some("aws"))
+    );
+    let t = &c["totals"];
+
+    // Dify: 4 calls, input 1500+2500+1000+3000 = 8000, output 400+600+250+750 = 2000; Dify's
+    // Bedrock YAML prices per 1K (0.003 / 0.015 × unit 0.001): 8000 × 0.000003 + 2000 ×
+    // 0.000015 = 0.024 + 0.030 = $0.054.
+    assert_eq!(t["baseline"]["tokens"]["input"], 8_000);
+    assert_eq!(t["baseline"]["tokens"]["output"], 2_000);
+    assert_eq!(dec(&t["baseline"]["cost"]), d("0.054"));
+
+    // The bill's Bedrock usage lines (amounts in `1K tokens`, e.g. 4 = 4000): input
+    // 4000+10000+4000+5000 = 23000, output
+    // 1000+2000+1000+1000 = 5000, cache reads 20000; total 48000. Money 0.012 + 0.015 + 0.03 +
+    // 0.03 + 0.006 + 0.012 + 0.015 + 0.015 + 0.015 = $0.15; the Tax line ($0.05) and the EC2
+    // line ($0.2496) are not in it.
+    assert_eq!(t["reference"]["tokens"]["input"], 23_000);
+    assert_eq!(t["reference"]["tokens"]["output"], 5_000);
+    assert_eq!(t["reference"]["tokens"]["input_cache_read"], 20_000);
+    assert_eq!(t["reference"]["tokens"]["total"], 48_000);
+    assert_eq!(dec(&t["reference"]["cost"]), d("0.15"));
+    assert_eq!(t["reference"]["unpriced_records"], 0);
+
+    ties_out(t, "totals");
+    let groups = c["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2);
+    for g in groups {
+        ties_out(g, &format!("group {}", g["key"]));
+        // Dify's `langgenius/bedrock/bedrock` + `anthropic.claude-3-7-sonnet-20250219-v1:0` and
+        // the bill's `USE1-Claude3.7Sonnet-*` land in one group.
+        assert_eq!(g["key"]["provider"], "anthropic");
+        assert_eq!(g["key"]["model"], "claude-3-7-sonnet");
+    }
+
+    // The app principal's lines equal Dify's calls day by day (day 1: 4000 = 1500 + 2500 input,
+    // 1000 = 400 + 600 output), so the whole variance is alice's traffic: 10000 + 2000 + 20000
+    // + 5000 + 1000 = 38000 tokens, $0.03 + 0.03 + 0.006 + 0.015 + 0.015 = $0.096 =
+    // 0.15 - 0.054.
+    let u = step(t, "unattributed_traffic");
+    assert_eq!(u["method"], "measured");
+    assert_eq!(u["tokens"]["total"], 38_000);
+    assert_eq!(u["tokens"]["input_cache_read"], 20_000);
+    assert_eq!(u["records"], 5);
+    assert_eq!(dec(&u["cost"]), d("0.096"));
+    assert!(
+        u["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e.as_str().unwrap().contains(ALICE)),
+        "{}",
+        u["evidence"]
+    );
+    assert!(u["note"].as_str().unwrap().contains(ALICE));
+    for cause in [
+        "window_misalignment",
+        "cache_hits",
+        "price_mismatch",
+        "unexplained",
+    ] {
+        let s = step(t, cause);
+        assert_eq!(s["tokens"]["total"], 0, "{cause}");
+        assert!(dec(&s["cost"]).is_zero(), "{cause}");
+    }
+
+    // Per day. Day 1: Dify 1500+400+2500+600 = 5000 tokens, $0.027; bill 4000+1000+10000+2000
+    // +20000 = 37000, $0.012+0.015+0.03+0.03+0.006 = $0.093; alice 32000, $0.066. Day 2: Dify
+    // 1000+250+3000+750 = 5000, $0.027; bill 4000+1000+5000+1000 = 11000, $0.057; alice 6000,
+    // $0.03.
+    let day = |start: &str| {
+        groups
+            .iter()
+            .find(|g| g["key"]["window_start"] == start)
+            .unwrap_or_else(|| panic!("no group {start}"))
+    };
+    for (start, base, base_cost, reference, ref_cost, alice, alice_cost) in [
+        (
+            "2026-10-01T00:00:00Z",
+            5_000,
+            "0.027",
+            37_000,
+            "0.093",
+            32_000,
+            "0.066",
+        ),
+        (
+            "2026-10-02T00:00:00Z",
+            5_000,
+            "0.027",
+            11_000,
+            "0.057",
+            6_000,
+            "0.03",
+        ),
+    ] {
+        let g = day(start);
+        assert_eq!(g["baseline"]["tokens"]["total"], base, "{start}");
+        assert_eq!(dec(&g["baseline"]["cost"]), d(base_cost), "{start}");
+        assert_eq!(g["reference"]["tokens"]["total"], reference, "{start}");
+        assert_eq!(dec(&g["reference"]["cost"]), d(ref_cost), "{start}");
+        let u = step(g, "unattributed_traffic");
+        assert_eq!(u["tokens"]["total"], alice, "{start}");
+        assert_eq!(dec(&u["cost"]), d(alice_cost), "{start}");
+    }
+
+    let a = &c["attribution"];
+    assert_eq!(a["method"], "explicit");
+    assert_eq!(a["api_keys"], serde_json::json!([APP]));
+    assert_eq!(a["unattributed_api_keys"], serde_json::json!([ALICE]));
+
+    // Every row of both files is used (the bill's Tax and EC2 lines as rows without usage).
+    for s in r["sources"].as_array().unwrap() {
+        assert_eq!(s["rows_rejected"], 0, "{}", s["name"]);
+        assert_eq!(s["rows_read"], s["rows_used"], "{}", s["name"]);
+    }
+    let bill = r["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "aws")
+        .unwrap();
+    assert_eq!(bill["rows_read"], 11);
+    assert_eq!(bill["role"], "bill");
+    assert_eq!(bill["format"], "aws-cur2-csv");
+}
+
+#[test]
+fn the_parquet_bill_reconciles_the_same() {
+    let csv = report("cur2_bedrock_bill.csv", &["--key", APP]);
+    let pq = report("cur2_bedrock_bill.parquet", &["--key", APP]);
+    let bill = |r: &Value| {
+        r["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "aws")
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(bill(&pq)["format"], "aws-cur-parquet");
+    assert_eq!(bill(&pq)["rows_read"], 11);
+    assert_eq!(bill(&pq)["rows_used"], 11);
+    // Same totals, groups, steps and attribution.
+    assert_eq!(csv["comparisons"], pq["comparisons"]);
+}
+
+#[test]
+fn without_key_the_closest_principal_is_estimated() {
+    // The app principal's 10000 tokens equal Dify's 10000; alice has 38000.
+    let r = report("cur2_bedrock_bill.parquet", &[]);
+    let c = &r["comparisons"][0];
+    assert_eq!(c["attribution"]["method"], "estimated");
+    assert_eq!(c["attribution"]["api_keys"], serde_json::json!([APP]));
+    let u = step(&c["totals"], "unattributed_traffic");
+    assert_eq!(u["method"], "estimated");
+    assert_eq!(u["tokens"]["total"], 38_000);
+    assert_eq!(dec(&u["cost"]), d("0.096"));
+    ties_out(&c["totals"], "totals (estimated)");
+}
