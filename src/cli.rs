@@ -11,8 +11,10 @@ use crate::record::{Currency, UsageRecord};
 use crate::report::{self, OutputFormat};
 use crate::source::Format;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use rust_decimal::Decimal;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -29,7 +31,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Reconcile app, trace and bill exports into a variance bridge (the main job).
-    Reconcile(ReconcileArgs),
+    Reconcile(Box<ReconcileArgs>),
     /// Run `reconcile` on the bundled demo month (fixtures/demo).
     Demo(DemoArgs),
     /// Print the normalized records of the inputs (one per call or bill line).
@@ -97,6 +99,18 @@ pub struct ReconcileArgs {
     /// Directory of extra price tables (*.toml) that override the bundled ones.
     #[arg(long, value_name = "DIR")]
     pub pricing: Option<PathBuf>,
+    /// Currency of the report; money in other currencies is converted at the rate in force on
+    /// each record's day (bundled ECB reference rates, or --fx-rates).
+    #[arg(long, value_name = "CUR", default_value = "USD")]
+    pub currency: String,
+    /// Exchange-rate file(s) consulted before the bundled rates (format: `pricing fx --help`).
+    #[arg(long = "fx-rates", value_name = "FILE")]
+    pub fx_rates: Vec<PathBuf>,
+    /// The rate your books convert a bill currency at, e.g. CNY=0.1405 (report currency per
+    /// unit; repeatable). Bills in that currency are valued at it, and the `fx` step shows
+    /// how far it is from the dated rates.
+    #[arg(long = "book-rate", value_name = "CUR=RATE")]
+    pub book_rates: Vec<String>,
     /// Instead of the bridge, match the app's calls one to one with the trace's and print each
     /// with both sides' tokens, the table price and the cause of any difference.
     #[arg(long)]
@@ -194,6 +208,22 @@ fn dispatch(cli: Cli) -> Result<i32, RunError> {
     }
 }
 
+/// `CUR=RATE`: units of the report currency per one CUR.
+fn parse_book_rate(text: &str) -> Result<(Currency, Decimal), RunError> {
+    let bad = || {
+        RunError::Usage(format!(
+            "--book-rate {text}: expected CUR=RATE with a positive decimal rate, e.g. CNY=0.1405"
+        ))
+    };
+    let (cur, rate) = text.split_once('=').ok_or_else(bad)?;
+    let cur = Currency::parse(cur).ok_or_else(bad)?;
+    let rate = Decimal::from_str(rate.trim()).map_err(|_| bad())?;
+    if rate <= Decimal::ZERO {
+        return Err(bad());
+    }
+    Ok((cur, rate))
+}
+
 fn load_prices(extra: Option<&Path>) -> Result<PriceBook, RunError> {
     let mut book =
         PriceBook::bundled().map_err(|e| RunError::Usage(format!("bundled price tables: {e}")))?;
@@ -229,6 +259,32 @@ fn reconcile_cmd(args: &ReconcileArgs) -> Result<i32, RunError> {
             args.window.bucket
         ))
     })?;
+    let mut fx = crate::pricing::fx::FxTable::bundled()
+        .map_err(|e| RunError::Usage(format!("bundled exchange rates: {e}")))?;
+    for f in &args.fx_rates {
+        fx.load_file(f)
+            .map_err(|e| RunError::Usage(e.to_string()))?;
+    }
+    // A report currency no rate file quotes could only leave every amount unconverted.
+    let known = fx.currencies();
+    let currency = Currency::parse(&args.currency)
+        .filter(|c| *c == Currency::USD || known.contains(c))
+        .ok_or_else(|| {
+            RunError::Usage(format!(
+                "--currency {}: expected a currency code the rate tables quote ({})",
+                args.currency,
+                known
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+    let book_rates = args
+        .book_rates
+        .iter()
+        .map(|b| parse_book_rate(b))
+        .collect::<Result<Vec<_>, _>>()?;
     let opts = Options {
         from: args.window.from.clone(),
         to: args.window.to.clone(),
@@ -238,7 +294,9 @@ fn reconcile_cmd(args: &ReconcileArgs) -> Result<i32, RunError> {
             api_keys: args.keys.clone(),
             projects: args.projects.clone(),
         },
-        currency: Currency::USD,
+        currency,
+        fx: std::sync::Arc::new(fx),
+        book_rates,
         input_format: input_format(args.input_format.as_deref())?,
         max_variance_pct: args.output.max_variance,
         max_unexplained_pct: args.output.max_unexplained,

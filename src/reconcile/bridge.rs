@@ -28,6 +28,9 @@ pub struct Valuation {
     pub computed: Option<Decimal>,
     /// The reported cost in the report currency, if any.
     pub reported: Option<Decimal>,
+    /// The part of `money` that comes from valuing a bill at a book rate instead of the dated
+    /// rate of its day (the `fx` step); zero otherwise.
+    pub fx: Decimal,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -40,6 +43,9 @@ struct Side {
     cost_lines: u64,
     unpriced: u64,
     evidence: Vec<String>,
+    /// Book-rate differences inside `money`, and how many records carry one.
+    fx: Decimal,
+    fx_records: u64,
 }
 
 impl Side {
@@ -57,6 +63,10 @@ impl Side {
         if rec.cost_only {
             self.cost_lines += 1;
         }
+        if !v.fx.is_zero() {
+            self.fx += v.fx;
+            self.fx_records += 1;
+        }
         if self.evidence.len() < EVIDENCE_SAMPLES {
             self.evidence.push(rec.id.clone());
         }
@@ -70,6 +80,8 @@ impl Side {
         self.computed += o.computed;
         self.cost_lines += o.cost_lines;
         self.unpriced += o.unpriced;
+        self.fx += o.fx;
+        self.fx_records += o.fx_records;
         for e in &o.evidence {
             if self.evidence.len() < EVIDENCE_SAMPLES {
                 self.evidence.push(e.clone());
@@ -81,7 +93,8 @@ impl Side {
     /// they cover them, else the table cost of their usage.
     fn step_money(&self) -> Decimal {
         if self.cost_lines > 0 {
-            self.money
+            // At the dated rates: the book-rate part is the fx step's.
+            self.money - self.fx
         } else {
             self.computed
         }
@@ -243,6 +256,8 @@ pub struct ComparisonSetup {
     pub span: Span,
     pub grid: Option<Grid>,
     pub calendar: Calendar,
+    /// Book rates bills are valued at (report currency per unit), for the fx step's note.
+    pub book_rates: Vec<(crate::record::Currency, Decimal)>,
 }
 
 pub struct ComparisonAcc {
@@ -611,7 +626,14 @@ impl ComparisonAcc {
         }
     }
 
-    pub fn finish(self, prices: &PriceBook, rule: &AttributionRule) -> m::ComparisonReport {
+    /// `rate(currency, at)`: units of the report currency per unit of a price table's currency
+    /// on `at`'s day (`None`: no rate; the cache step's money then stays unexplained).
+    pub fn finish(
+        self,
+        prices: &PriceBook,
+        rule: &AttributionRule,
+        rate: &dyn Fn(crate::record::Currency, DateTime<Utc>) -> Option<Decimal>,
+    ) -> m::ComparisonReport {
         let attribution = self.attribution(rule);
         let unattributed = |k: &Option<String>, p: &Option<String>| {
             k.as_ref()
@@ -650,9 +672,10 @@ impl ComparisonAcc {
                 }
             }
             let cache_prices = g.price_probe.as_ref().and_then(|(raw, at)| {
-                prices
-                    .lookup(provider, raw, model, *at)
-                    .map(|e| cache_price_deltas(|c| e.unit_price(c)))
+                prices.lookup(provider, raw, model, *at).map(|e| {
+                    let r = rate(e.currency, *at);
+                    cache_price_deltas(|c| e.unit_price(c).zip(r).map(|(p, r)| p * r))
+                })
             });
             let parts = GroupParts {
                 base: &g.base,
@@ -743,6 +766,7 @@ struct StepValues {
     folding: (Usage, Decimal, u64, Vec<String>, u64),
     cache: (Usage, Decimal, u64, Vec<String>, bool),
     price: (Decimal, u64, Vec<String>),
+    fx: (Decimal, u64, Vec<String>),
 }
 
 impl StepContext<'_> {
@@ -829,6 +853,15 @@ impl StepContext<'_> {
                 p.price_gap.money,
                 p.price_gap.records,
                 p.price_gap.evidence.clone(),
+            ),
+            fx: (
+                p.reference.fx,
+                p.reference.fx_records,
+                if p.reference.fx_records > 0 {
+                    p.reference.evidence.clone()
+                } else {
+                    Vec::new()
+                },
             ),
         }
     }
@@ -1101,6 +1134,31 @@ impl StepContext<'_> {
                 "{nf} baseline records whose recorded cost differs from the price table in force at the call's time"
             ),
         );
+        let (c, n, e) = v.fx;
+        let nf = crate::report::count(n as i64);
+        let rates = setup
+            .book_rates
+            .iter()
+            .map(|(cur, r)| format!("{r} per {cur}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        push(
+            "fx",
+            Usage::ZERO,
+            c,
+            n,
+            "measured",
+            e,
+            if n > 0 {
+                format!(
+                    "{nf} reference records valued at the book rate ({rates}) instead of the dated rate in force on each record's day"
+                )
+            } else if setup.book_rates.is_empty() {
+                "money in other currencies is converted at the dated rate in force on each record's day (bundled ECB reference rates or --fx-rates); no book rate given".to_string()
+            } else {
+                format!("no reference money in the book-rate currencies ({rates})")
+            },
+        );
         let explained_usage = steps.iter().fold(Usage::ZERO, |a, s| a + s.tokens);
         let explained_money: Decimal = steps.iter().map(|s| s.cost).sum();
         let variance_usage = reference.usage - base.usage;
@@ -1202,6 +1260,7 @@ impl Totals {
         let (fu, fm, fnn, fe) = take("cache_write_folding");
         let (cu, cm, cn, ce) = take("cache_hits");
         let (_, pm, pn, pe) = take("price_mismatch");
+        let (_, xm, xn, xe) = take("fx");
         let v = StepValues {
             window: take("window_misalignment"),
             unattributed: take("unattributed_traffic"),
@@ -1214,6 +1273,7 @@ impl Totals {
             folding: (fu, fm, fnn, fe, self.folding_unpriced),
             cache: (cu, cm, cn, ce, !self.cache_unpriced),
             price: (pm, pn, pe),
+            fx: (xm, xn, xe),
         };
         ctx.render(&self.base, &self.reference, v)
     }
@@ -1315,6 +1375,7 @@ output = "8.00"
             money,
             computed,
             reported,
+            fx: Decimal::ZERO,
         }
     }
 
@@ -1358,6 +1419,7 @@ output = "15.00"
                 tz: chrono_tz::UTC,
                 bucket: BucketSize::Day,
             },
+            book_rates: Vec::new(),
         });
         let unit = Some((dec!(0.000003), dec!(0.000015)));
         let usage = |pairs: &[(UsageClass, i64)]| Usage::of(pairs);
@@ -1415,7 +1477,9 @@ output = "15.00"
         ]);
         acc.add_reference(&b, &val(Some(dec!(0.0081)), Some(dec!(0.0081)), None));
 
-        let report = acc.finish(&prices, &AttributionRule::default());
+        let report = acc.finish(&prices, &AttributionRule::default(), &|_, _| {
+            Some(Decimal::ONE)
+        });
         let tot = &report.totals;
         let step = |cause: &str| tot.bridge.iter().find(|s| s.cause == cause).unwrap();
         // Baseline: 1600 + 0 + 200 = 1800 tokens, $0.0054 + 0 + 0.0006 = $0.006.
@@ -1481,6 +1545,7 @@ output = "15.00"
                 tz: chrono_tz::UTC,
                 bucket: BucketSize::Day,
             },
+            book_rates: Vec::new(),
         });
         // a1: 1000 in / 100 out, recorded at the table price: 0.002 + 0.0008 = 0.0028.
         let a1 = call("a1", 10, 1000, 0, 100);
@@ -1563,7 +1628,7 @@ output = "15.00"
             api_keys: vec!["K1".into()],
             projects: vec![],
         };
-        let report = acc.finish(&prices, &rule);
+        let report = acc.finish(&prices, &rule, &|_, _| Some(Decimal::ONE));
         assert_eq!(
             report.attribution.unattributed_api_keys,
             vec!["K2".to_string()]
@@ -1618,6 +1683,7 @@ output = "15.00"
                 tz: chrono_tz::UTC,
                 bucket: BucketSize::Day,
             },
+            book_rates: Vec::new(),
         });
         acc.add_baseline(
             &call("a", 3, 1000, 0, 0),
@@ -1635,7 +1701,9 @@ output = "15.00"
                 ),
             );
         }
-        let rep = acc.finish(&prices, &AttributionRule::default());
+        let rep = acc.finish(&prices, &AttributionRule::default(), &|_, _| {
+            Some(Decimal::ONE)
+        });
         assert_eq!(rep.attribution.method, "estimated");
         assert_eq!(rep.attribution.api_keys, vec!["K1".to_string()]);
         let un = rep

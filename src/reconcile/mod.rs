@@ -10,7 +10,8 @@ pub mod spotcheck;
 pub mod window;
 
 use crate::pricing::PriceBook;
-use crate::record::{Currency, Role, Status, Usage, UsageClass, UsageRecord};
+use crate::pricing::fx::FxTable;
+use crate::record::{Currency, Money, Role, Status, Usage, UsageClass, UsageRecord};
 use crate::report::model::{self as m, Report};
 use crate::source::{self, Format, InputError, InputFile, RecordSink, System};
 use bridge::{AttributionRule, CallIndex, ComparisonAcc, ComparisonSetup, Valuation};
@@ -30,6 +31,10 @@ pub struct Options {
     pub bucket: BucketSize,
     pub attribution: AttributionRule,
     pub currency: Currency,
+    /// Exchange rates for money in other currencies (empty: no conversion).
+    pub fx: std::sync::Arc<FxTable>,
+    /// Rates the books convert bill currencies at (report currency per unit).
+    pub book_rates: Vec<(Currency, Decimal)>,
     /// Forces one format for every input instead of sniffing.
     pub input_format: Option<Format>,
     pub max_variance_pct: Option<f64>,
@@ -47,6 +52,8 @@ impl Default for Options {
             bucket: BucketSize::Day,
             attribution: AttributionRule::default(),
             currency: Currency::USD,
+            fx: Default::default(),
+            book_rates: Vec::new(),
             input_format: None,
             max_variance_pct: None,
             max_unexplained_pct: None,
@@ -187,7 +194,7 @@ struct SourceSink<'a> {
     stats: &'a mut SourceStats,
     rejected: &'a mut Vec<m::Rejection>,
     prices: &'a PriceBook,
-    currency: Currency,
+    conv: Conversion<'a>,
     money_from_cost_lines: bool,
     drop_chatflow_messages: bool,
     seen: Option<&'a mut HashSet<String>>,
@@ -253,19 +260,27 @@ impl RecordSink for SourceSink<'_> {
         } else {
             self.prices.price_record(&rec)
         };
-        let computed = rec
+        // Money in another currency is stated in the report's at the rate of the record's day;
+        // a bill valued at a book rate keeps the difference to the dated rate apart (`fx`).
+        let foreign = rec
+            .computed_cost
+            .iter()
+            .map(|c| c.cost.currency)
+            .chain(rec.reported_cost.map(|r| r.currency))
+            .any(|c| c != self.conv.to);
+        if foreign {
+            self.stats.foreign_currency += 1;
+        }
+        // A bill line takes the rate of its bucket's middle: a China-day line starts at 16:00
+        // UTC the day before.
+        let at = rec.start + (rec.end - rec.start) / 2;
+        let computed_c = rec
             .computed_cost
             .as_ref()
-            .filter(|c| c.cost.currency == self.currency)
-            .map(|c| c.cost.amount);
-        let reported = match rec.reported_cost {
-            Some(r) if r.currency == self.currency => Some(r.amount),
-            Some(_) => {
-                self.stats.foreign_currency += 1;
-                None
-            }
-            None => None,
-        };
+            .and_then(|c| self.conv.convert(c.cost, at));
+        let reported_c = rec.reported_cost.and_then(|r| self.conv.convert(r, at));
+        let computed = computed_c.map(|c| c.0);
+        let reported = reported_c.map(|r| r.0);
         // A record with no usage and no reported cost (a failed call) costs nothing, whatever
         // its model: it is not unpriced.
         let no_usage_no_cost = !rec.cost_only && rec.usage.is_zero() && reported.is_none();
@@ -274,19 +289,24 @@ impl RecordSink for SourceSink<'_> {
         } else {
             computed
         };
-        let money = if self.money_from_cost_lines {
+        let with_book = |c: Option<(Decimal, Decimal)>| c.map(|(d, g)| (d + g, g));
+        let (money, fx) = if self.money_from_cost_lines {
             if rec.cost_only {
-                reported
+                with_book(reported_c).map_or((None, Decimal::ZERO), |(m, g)| (Some(m), g))
             } else {
-                Some(Decimal::ZERO)
+                (Some(Decimal::ZERO), Decimal::ZERO)
             }
         } else {
-            reported.or(computed)
+            match with_book(reported_c).or(with_book(computed_c)) {
+                Some((m, g)) => (Some(m), g),
+                None => (computed, Decimal::ZERO),
+            }
         };
         let v = Valuation {
             money,
             computed,
             reported,
+            fx,
         };
         self.stats.requests += rec.requests;
         self.stats.usage += rec.usage;
@@ -331,15 +351,75 @@ impl RecordSink for SourceSink<'_> {
     }
 }
 
+/// How money in other currencies reaches the report's currency.
+#[derive(Clone, Copy)]
+struct Conversion<'a> {
+    to: Currency,
+    fx: Option<&'a FxTable>,
+    /// Book rates (report currency per unit); bills only.
+    book: &'a [(Currency, Decimal)],
+}
+
+impl<'a> Conversion<'a> {
+    fn plain(to: Currency) -> Conversion<'static> {
+        Conversion {
+            to,
+            fx: None,
+            book: &[],
+        }
+    }
+
+    fn of(opts: &'a Options) -> Conversion<'a> {
+        Conversion {
+            to: opts.currency,
+            fx: Some(&opts.fx),
+            book: &opts.book_rates,
+        }
+    }
+
+    /// Book rates value bills only: the books convert the invoice, not the app's estimates.
+    fn for_role(self, role: Role) -> Conversion<'a> {
+        Conversion {
+            book: if role == Role::Bill { self.book } else { &[] },
+            ..self
+        }
+    }
+
+    /// The amount at the dated rate in force on `at`'s day, and (book − dated) where a book
+    /// rate is given for the currency; `None` when no rate states it.
+    fn convert(&self, m: Money, at: DateTime<Utc>) -> Option<(Decimal, Decimal)> {
+        if m.currency == self.to {
+            return Some((m.amount, Decimal::ZERO));
+        }
+        // Rounded to 10 places (a millionth of a cent): a cross rate is a repeating decimal.
+        let dated = self
+            .fx
+            .and_then(|fx| fx.convert(m.amount, m.currency, self.to, at))
+            .map(|d| d.round_dp(10));
+        let book = self
+            .book
+            .iter()
+            .find(|(c, _)| *c == m.currency)
+            .map(|(_, r)| m.amount * r);
+        match (dated, book) {
+            (Some(d), Some(b)) => Some((d, b - d)),
+            (Some(d), None) => Some((d, Decimal::ZERO)),
+            (None, Some(b)) => Some((b, Decimal::ZERO)),
+            (None, None) => None,
+        }
+    }
+}
+
 /// Reads every file of a source, handing each counted record to `on_record`.
 fn read_source(
     src: &mut Source,
     prices: &PriceBook,
-    currency: Currency,
+    conv: Conversion,
     rejected: &mut Vec<m::Rejection>,
     on_record: &mut dyn FnMut(&UsageRecord, &Valuation),
 ) -> Result<(), RunError> {
     let money_from_cost_lines = src.money_from_cost_lines();
+    let role_conv = conv.for_role(src.role());
     let drop_chatflow_messages = src.has(|f| {
         matches!(
             f,
@@ -367,7 +447,7 @@ fn read_source(
             stats: &mut src.stats,
             rejected,
             prices,
-            currency,
+            conv: role_conv,
             money_from_cost_lines,
             drop_chatflow_messages,
             seen: if dedupe { Some(&mut seen) } else { None },
@@ -387,6 +467,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
         return Err(RunError::Usage("no input files given".into()));
     }
     let mut sources = open_sources(paths, opts.input_format)?;
+    let conv = Conversion::of(opts);
     let mut rejected = Vec::new();
     let calendar = Calendar {
         tz: opts.tz,
@@ -399,7 +480,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
     for src in sources.iter_mut() {
         let mut recs = Vec::new();
         if src.role() != Role::App {
-            read_source(src, prices, opts.currency, &mut rejected, &mut |r, v| {
+            read_source(src, prices, conv, &mut rejected, &mut |r, v| {
                 recs.push((r.clone(), *v))
             })?;
         }
@@ -460,6 +541,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
                         span,
                         grid,
                         calendar,
+                        book_rates: opts.book_rates.clone(),
                     };
                     comps.push((ComparisonAcc::new(setup), base, b));
                 }
@@ -475,6 +557,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
                 span: window,
                 grid: None,
                 calendar,
+                book_rates: opts.book_rates.clone(),
             };
             comps.push((ComparisonAcc::new(setup), a, t));
         }
@@ -519,6 +602,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
             comps: mine.iter().map(|(_, (c, _, _))| c.empty_like()).collect(),
             index: &index,
             prices,
+            conv: conv.for_role(Role::App),
             hull: None,
         };
         let mut slots: Vec<(usize, (ComparisonAcc, usize, usize))> = others;
@@ -528,7 +612,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
         read_app_source(
             &mut sources[a],
             prices,
-            opts.currency,
+            conv,
             &mut rejected,
             &mut feed,
             opts.parallel_min_bytes,
@@ -568,7 +652,11 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
                 c.setup.span.end.to_rfc3339()
             ));
         }
-        comparisons.push(c.finish(prices, &opts.attribution));
+        let rate = |cur: Currency, at: DateTime<Utc>| {
+            conv.convert(Money::new(Decimal::ONE, cur), at)
+                .map(|(d, _)| d)
+        };
+        comparisons.push(c.finish(prices, &opts.attribution, &rate));
     }
     if comparisons.is_empty() {
         notes.push(
@@ -743,9 +831,13 @@ pub fn for_each_record(
     let mut rejected = Vec::new();
     for src in sources.iter_mut() {
         let (role, name) = (src.role(), src.name());
-        read_source(src, prices, currency, &mut rejected, &mut |r, v| {
-            out(role, name, r, v)
-        })?;
+        read_source(
+            src,
+            prices,
+            Conversion::plain(currency),
+            &mut rejected,
+            &mut |r, v| out(role, name, r, v),
+        )?;
     }
     Ok(rejected)
 }
@@ -755,6 +847,7 @@ struct AppFeed<'a> {
     comps: Vec<ComparisonAcc>,
     index: &'a CallIndex,
     prices: &'a PriceBook,
+    conv: Conversion<'a>,
     hull: Option<Span>,
 }
 
@@ -775,9 +868,14 @@ impl AppFeed<'_> {
             self.prices
                 .lookup(&r.provider, &r.model_raw, &r.model, r.start)
                 .and_then(|e| {
+                    // Table prices in the report currency at the call's day.
+                    let rate = self
+                        .conv
+                        .convert(Money::new(Decimal::ONE, e.currency), r.start)?
+                        .0;
                     Some((
-                        e.unit_price(UsageClass::Input)?,
-                        e.unit_price(UsageClass::Output)?,
+                        e.unit_price(UsageClass::Input)? * rate,
+                        e.unit_price(UsageClass::Output)? * rate,
                     ))
                 })
         });
@@ -801,6 +899,7 @@ impl AppFeed<'_> {
             comps: self.comps.iter().map(ComparisonAcc::empty_like).collect(),
             index: self.index,
             prices: self.prices,
+            conv: self.conv,
             hull: None,
         }
     }
@@ -822,7 +921,7 @@ struct SinkSpec<'a> {
     file: &'a InputFile,
     format: Format,
     prices: &'a PriceBook,
-    currency: Currency,
+    conv: Conversion<'a>,
     drop_chatflow_messages: bool,
     keep_text: bool,
 }
@@ -845,7 +944,7 @@ impl<'a> SinkSpec<'a> {
             stats,
             rejected,
             prices: self.prices,
-            currency: self.currency,
+            conv: self.conv,
             money_from_cost_lines: false,
             drop_chatflow_messages: self.drop_chatflow_messages,
             seen: None,
@@ -865,7 +964,7 @@ pub const PARALLEL_MIN_BYTES: u64 = 16 << 20;
 fn read_app_source(
     src: &mut Source,
     prices: &PriceBook,
-    currency: Currency,
+    conv: Conversion,
     rejected: &mut Vec<m::Rejection>,
     feed: &mut AppFeed,
     parallel_min_bytes: u64,
@@ -873,9 +972,7 @@ fn read_app_source(
     // The API log is de-duplicated against the messages table by id, and two exports of the same
     // table may overlap: keep those sequential, with every id remembered.
     if src.has(|f| f == Format::DifyApiLog) || src.overlapping_exports() {
-        return read_source(src, prices, currency, rejected, &mut |r, v| {
-            feed.record(r, v)
-        });
+        return read_source(src, prices, conv, rejected, &mut |r, v| feed.record(r, v));
     }
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -903,7 +1000,7 @@ fn read_app_source(
             file,
             format: *format,
             prices,
-            currency,
+            conv: conv.for_role(Role::App),
             drop_chatflow_messages,
             keep_text: !feed.index.is_empty(),
         };
