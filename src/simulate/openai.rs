@@ -1,7 +1,7 @@
 //! OpenAI's bill: Usage API pages (`/v1/organization/usage/completions`, `/embeddings`,
 //! `bucket_width=1d`, `group_by=model,api_key_id,project_id`) and Costs API pages
 //! (`/v1/organization/costs`, `group_by=line_item,project_id,api_key_id`), each endpoint's pages
-//! saved as one JSON array, as a script paging through them (`has_more`/`next_page`) would.
+//! saved one file per page (`_p1.json`, `_p2.json`, …), as a script paging through them (`has_more`/`next_page`) would.
 //! Every billed request on every key is counted; buckets are UTC days. Shapes:
 //! openai/openai-openapi `openapi.yaml` (`UsageCompletionsResult`, `UsageEmbeddingsResult`,
 //! `CostsResult`); after 2026-07-15 `input_tokens` includes cached tokens and
@@ -16,9 +16,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-pub const COMPLETIONS: &str = "openai_usage_completions.json";
-pub const EMBEDDINGS: &str = "openai_usage_embeddings.json";
-pub const COSTS: &str = "openai_costs.json";
+pub const COMPLETIONS: &str = "openai_usage_completions";
+pub const EMBEDDINGS: &str = "openai_usage_embeddings";
+pub const COSTS: &str = "openai_costs";
 
 /// Buckets per page (the API's maximum for `1d`).
 pub const PAGE_BUCKETS: usize = 31;
@@ -92,13 +92,36 @@ pub fn day(w: &World, t: DateTime<Utc>) -> i64 {
     (t - w.span.0).num_days()
 }
 
-fn save(out: &Path, name: &str, j: &J) -> Result<(), String> {
-    let mut s = String::new();
-    j.pretty(&mut s, 0);
-    s.push('\n');
-    let mut f = create(out, name)?;
-    f.write_all(s.as_bytes()).map_err(io_err(name))?;
-    f.flush().map_err(io_err(name))
+/// Saves each page as `{stem}_p{N}.json` (N = its place in the listing), as a script paging
+/// through the endpoint would. A page whose buckets are all empty says nothing (and names no
+/// result type to recognize it by), so it is not saved.
+fn save(out: &Path, stem: &str, pages: &J) -> Result<Vec<String>, String> {
+    let J::Arr(list) = pages else {
+        return Ok(vec![]);
+    };
+    let mut names = Vec::new();
+    for (i, page) in list.iter().enumerate() {
+        let empty = match page {
+            J::Obj(kv) => kv.iter().any(|(k, v)| {
+                *k == "data"
+                    && matches!(v, J::Arr(b) if b.iter().all(|b| matches!(b,
+                        J::Obj(f) if f.iter().all(|(k, v)| *k != "results" || matches!(v, J::Arr(r) if r.is_empty())))))
+            }),
+            _ => true,
+        };
+        if empty {
+            continue;
+        }
+        let name = format!("{stem}_p{}.json", i + 1);
+        let mut s = String::new();
+        page.pretty(&mut s, 0);
+        s.push('\n');
+        let mut f = create(out, &name)?;
+        f.write_all(s.as_bytes()).map_err(io_err(&name))?;
+        f.flush().map_err(io_err(&name))?;
+        names.push(name);
+    }
+    Ok(names)
 }
 
 pub fn write(w: &World, out: &Path) -> Result<Vec<String>, String> {
@@ -171,8 +194,7 @@ pub fn write(w: &World, out: &Path) -> Result<Vec<String>, String> {
             })
             .collect()
     });
-    save(out, COMPLETIONS, &comp_pages)?;
-    let mut names = vec![COMPLETIONS.to_string()];
+    let mut names = save(out, COMPLETIONS, &comp_pages)?;
     if !emb.is_empty() {
         let emb_pages = pages(w, |d| {
             emb.range((d, "", "", "")..(d + 1, "", "", ""))
@@ -189,8 +211,7 @@ pub fn write(w: &World, out: &Path) -> Result<Vec<String>, String> {
                 })
                 .collect()
         });
-        save(out, EMBEDDINGS, &emb_pages)?;
-        names.push(EMBEDDINGS.to_string());
+        names.extend(save(out, EMBEDDINGS, &emb_pages)?);
     }
     let cost_pages = pages(w, |d| {
         cost.range((d, String::new(), "", "")..(d + 1, String::new(), "", ""))
@@ -214,8 +235,7 @@ pub fn write(w: &World, out: &Path) -> Result<Vec<String>, String> {
             })
             .collect()
     });
-    save(out, COSTS, &cost_pages)?;
-    names.push(COSTS.to_string());
+    names.extend(save(out, COSTS, &cost_pages)?);
     Ok(names)
 }
 

@@ -343,7 +343,12 @@ struct Reread {
     dify_usage_rows: u64,
 }
 
-fn reread(w: &World, out: &Path, comps: &mut [Comp; 3]) -> Result<Reread, String> {
+fn reread(
+    w: &World,
+    out: &Path,
+    files: &[String],
+    comps: &mut [Comp; 3],
+) -> Result<Reread, String> {
     let utc = Calendar {
         tz: chrono_tz::UTC,
         bucket: BucketSize::Day,
@@ -359,11 +364,11 @@ fn reread(w: &World, out: &Path, comps: &mut [Comp; 3]) -> Result<Reread, String
     let mut seen_children: HashSet<String> = HashSet::new();
     let mut containers: Vec<(String, String, DateTime<Utc>, i64, Decimal)> = Vec::new();
     let mut llm: Vec<(DateTime<Utc>, usize, Tokens, Decimal)> = Vec::new();
-    let mut files = vec![NODES];
+    let mut node_files = vec![NODES];
     if w.node_cut.is_some() {
-        files.push(NODES_2);
+        node_files.push(NODES_2);
     }
-    for name in files {
+    for name in node_files {
         node_rows += csv_rows(&out.join(name), |r| {
             let get = |k: &str| r.get(k);
             let t = pg_time(get("created_at"))?;
@@ -511,18 +516,16 @@ fn reread(w: &World, out: &Path, comps: &mut [Comp; 3]) -> Result<Reread, String
         let text = std::fs::read_to_string(out.join(name)).map_err(|e| format!("{name}: {e}"))?;
         match json(&text)? {
             Value::Array(p) => Ok(p),
-            _ => Err(format!("re-read: {name} is not an array of pages")),
+            page => Ok(vec![page]),
         }
     };
     let unix = |v: &Value| DateTime::from_timestamp(int(v), 0).unwrap_or_default();
     match provider {
         Provider::Openai => {
-            let mut names = vec![super::openai::COMPLETIONS, super::openai::COSTS];
-            if out.join(super::openai::EMBEDDINGS).exists()
-                && w.calls.iter().any(|c| c.role == Role::Embedding)
-            {
-                names.push(super::openai::EMBEDDINGS);
-            }
+            let names: Vec<&String> = files
+                .iter()
+                .filter(|f| f.starts_with("openai_") && f.ends_with(".json"))
+                .collect();
             for name in names {
                 for page in pages(name)? {
                     for b in page["data"].as_array().into_iter().flatten() {
@@ -663,7 +666,7 @@ pub fn write(w: &World, out: &Path, files: &[String]) -> Result<(), String> {
         mk("dify", "langfuse", format!("local day in {tz}")),
     ];
     plant(w, &mut comps);
-    let rr = reread(w, out, &mut comps)?;
+    let rr = reread(w, out, files, &mut comps)?;
     check(&comps)?;
 
     let mut comparisons = Vec::new();
@@ -688,12 +691,14 @@ pub fn write(w: &World, out: &Path, files: &[String]) -> Result<(), String> {
                 ("model", J::s(model.canonical.as_str())),
                 ("baseline", g.base.json()),
                 ("reference", g.reference.json()),
+                // Only the steps planted in this group; a step not listed is zero.
                 (
                     "steps",
                     J::Map(
                         CAUSES
                             .iter()
                             .zip(g.steps.iter())
+                            .filter(|(_, s)| !s.is_zero())
                             .map(|(k, s)| (k.to_string(), s.json()))
                             .collect(),
                     ),
