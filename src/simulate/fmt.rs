@@ -138,22 +138,29 @@ impl J {
 /// text is ASCII, so JavaScript's output is the same).
 fn escape(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || !c.is_ascii() => {
-                let mut buf = [0u16; 2];
-                for u in c.encode_utf16(&mut buf) {
-                    let _ = write!(out, "\\u{:04x}", u);
-                }
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        let esc = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            '\r' => "\\r",
+            '\t' => "\\t",
+            c if (c as u32) < 0x20 || !c.is_ascii() => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            let mut buf = [0u16; 2];
+            for u in c.encode_utf16(&mut buf) {
+                let _ = write!(out, "\\u{:04x}", u);
             }
-            c => out.push(c),
+        } else {
+            out.push_str(esc);
         }
+        start = i + c.len_utf8();
     }
+    out.push_str(&s[start..]);
     out.push('"');
 }
 
@@ -165,12 +172,13 @@ pub fn csv_field(out: &mut String, v: Option<&str>, psql: bool) {
         || s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'));
     if quote {
         out.push('"');
-        for c in s.chars() {
-            if c == '"' {
-                out.push('"');
-            }
-            out.push(c);
+        let mut rest = s;
+        while let Some(i) = rest.find('"') {
+            out.push_str(&rest[..=i]);
+            out.push('"');
+            rest = &rest[i + 1..];
         }
+        out.push_str(rest);
         out.push('"');
     } else {
         out.push_str(s);
@@ -303,9 +311,27 @@ pub fn f3(x: f64) -> String {
     }
 }
 
+/// `YYYY-MM-DD?HH:MM:SS` with `sep` between date and time (formatted by hand: this runs
+/// millions of times).
+fn date_time(t: DateTime<Utc>, sep: char) -> String {
+    use chrono::{Datelike, Timelike};
+    let mut s = String::with_capacity(32);
+    let _ = write!(
+        s,
+        "{:04}-{:02}-{:02}{sep}{:02}:{:02}:{:02}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    s
+}
+
 /// Postgres `timestamp without time zone` output: naive UTC, trailing fraction zeros trimmed.
 pub fn pg_ts(t: DateTime<Utc>) -> String {
-    let mut s = t.format("%Y-%m-%d %H:%M:%S").to_string();
+    let mut s = date_time(t, ' ');
     let us = t.timestamp_subsec_micros();
     if us != 0 {
         let f = format!("{us:06}");
@@ -316,30 +342,30 @@ pub fn pg_ts(t: DateTime<Utc>) -> String {
 
 /// JavaScript `Date.toISOString()`: UTC with milliseconds (truncated).
 pub fn iso_ms(t: DateTime<Utc>) -> String {
-    format!(
-        "{}.{:03}Z",
-        t.format("%Y-%m-%dT%H:%M:%S"),
-        t.timestamp_subsec_millis()
-    )
+    let mut s = date_time(t, 'T');
+    let _ = write!(s, ".{:03}Z", t.timestamp_subsec_millis());
+    s
 }
 
 /// RFC 3339 seconds, `Z` (Anthropic bucket bounds, truth).
 pub fn rfc3339(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    let mut s = date_time(t, 'T');
+    s.push('Z');
+    s
 }
 
 /// A version-4 UUID from 128 random bits.
 pub fn uuid(bits: u128) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let u = (bits & !(0xF << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
-    let h = format!("{u:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    let mut s = String::with_capacity(36);
+    for i in 0..32 {
+        if matches!(i, 8 | 12 | 16 | 20) {
+            s.push('-');
+        }
+        s.push(HEX[((u >> (124 - 4 * i)) & 0xF) as usize] as char);
+    }
+    s
 }
 
 #[cfg(test)]

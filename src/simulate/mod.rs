@@ -261,13 +261,20 @@ pub fn run(cfg: &Config, out: &Path) -> Result<Summary, String> {
     }
     std::fs::create_dir_all(out).map_err(|e| format!("{}: cannot create: {e}", out.display()))?;
     let w = world::World::build(cfg)?;
-    let mut files: Vec<String> = Vec::new();
-    files.extend(dify::write(&w, out)?);
-    files.extend(langfuse::write(&w, out)?);
-    match cfg.provider {
-        Provider::Openai => files.extend(openai::write(&w, out)?),
-        Provider::Anthropic => files.extend(anthropic::write(&w, out)?),
-    }
+    // The views are independent: Dify's (the largest) is written beside the others.
+    let (dify_files, others) = std::thread::scope(|s| {
+        let h = s.spawn(|| dify::write(&w, out));
+        let others = langfuse::write(&w, out).and_then(|mut f| {
+            f.extend(match cfg.provider {
+                Provider::Openai => openai::write(&w, out)?,
+                Provider::Anthropic => anthropic::write(&w, out)?,
+            });
+            Ok(f)
+        });
+        (h.join(), others)
+    });
+    let mut files = dify_files.map_err(|_| "the Dify writer panicked".to_string())??;
+    files.extend(others?);
     truth::write(&w, out, &files)?;
     write_args(&w, out, &files)?;
     let mut sizes = Vec::new();

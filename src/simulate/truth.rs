@@ -336,27 +336,11 @@ fn json(s: &str) -> Result<Value, String> {
     serde_json::from_str(s).map_err(|e| format!("re-read: bad JSON ({e}): {s}"))
 }
 
-struct Reread {
-    node_rows: u64,
-    langfuse_rows: u64,
-    langfuse_generations: u64,
-    dify_usage_rows: u64,
-}
+/// A counted row re-read: start, model, tokens, money.
+type Row = (DateTime<Utc>, usize, Tokens, Decimal);
 
-fn reread(
-    w: &World,
-    out: &Path,
-    files: &[String],
-    comps: &mut [Comp; 3],
-) -> Result<Reread, String> {
-    let utc = Calendar {
-        tz: chrono_tz::UTC,
-        bucket: BucketSize::Day,
-    };
-    let local = Calendar {
-        tz: w.cfg.tz,
-        bucket: BucketSize::Day,
-    };
+/// Dify's counted rows (LLM rows with usage, iteration containers) of every node export.
+fn read_dify(w: &World, out: &Path) -> Result<(u64, u64, Vec<Row>), String> {
     let mut node_rows = 0;
     let mut dify_usage_rows = 0;
     // Dify: LLM rows with usage and iteration containers, in the window.
@@ -425,25 +409,13 @@ fn reread(
         }
         llm.push((t, m, tok, money));
     }
-    for (t, m, tok, money) in llm {
-        if w.in_window(t) {
-            comps[DIFY_BILL]
-                .groups
-                .entry((utc.floor(t), m))
-                .or_default()
-                .base
-                .add(&tok, money, 1);
-            comps[DIFY_LF]
-                .groups
-                .entry((local.floor(t), m))
-                .or_default()
-                .base
-                .add(&tok, money, 1);
-        }
-    }
+    Ok((node_rows, dify_usage_rows, llm))
+}
 
-    // Langfuse generations.
+/// Langfuse generations with usage in the window.
+fn read_langfuse(w: &World, out: &Path) -> Result<(u64, u64, Vec<Row>), String> {
     let (mut lf_rows, mut lf_gens) = (0, 0);
+    let mut gens: Vec<Row> = Vec::new();
     let provider = w.cfg.provider;
     lf_rows += csv_rows(&out.join(super::langfuse::FILE), |r| {
         let get = |k: &str| r.get(k);
@@ -485,7 +457,46 @@ fn reread(
         }
         let m = model_index(w, None, get("model"))?;
         if w.in_window(t) {
-            comps[LF_BILL]
+            gens.push((t, m, tok, money));
+        }
+        Ok(())
+    })?;
+
+    Ok((lf_rows, lf_gens, gens))
+}
+
+struct Reread {
+    node_rows: u64,
+    langfuse_rows: u64,
+    langfuse_generations: u64,
+    dify_usage_rows: u64,
+}
+
+fn reread(
+    w: &World,
+    out: &Path,
+    files: &[String],
+    comps: &mut [Comp; 3],
+) -> Result<Reread, String> {
+    let utc = Calendar {
+        tz: chrono_tz::UTC,
+        bucket: BucketSize::Day,
+    };
+    let local = Calendar {
+        tz: w.cfg.tz,
+        bucket: BucketSize::Day,
+    };
+    let (dify, lf) = std::thread::scope(|sc| {
+        let h = sc.spawn(|| read_dify(w, out));
+        let lf = read_langfuse(w, out);
+        (h.join(), lf)
+    });
+    let (node_rows, dify_usage_rows, llm) =
+        dify.map_err(|_| "re-read: Dify reader panicked".to_string())??;
+    let (lf_rows, lf_gens, gens) = lf?;
+    for (t, m, tok, money) in llm {
+        if w.in_window(t) {
+            comps[DIFY_BILL]
                 .groups
                 .entry((utc.floor(t), m))
                 .or_default()
@@ -495,11 +506,25 @@ fn reread(
                 .groups
                 .entry((local.floor(t), m))
                 .or_default()
-                .reference
+                .base
                 .add(&tok, money, 1);
         }
-        Ok(())
-    })?;
+    }
+
+    for (t, m, tok, money) in gens {
+        comps[LF_BILL]
+            .groups
+            .entry((utc.floor(t), m))
+            .or_default()
+            .base
+            .add(&tok, money, 1);
+        comps[DIFY_LF]
+            .groups
+            .entry((local.floor(t), m))
+            .or_default()
+            .reference
+            .add(&tok, money, 1);
+    }
 
     // The bill.
     let mut bill = |t: DateTime<Utc>, m: usize, tok: &Tokens, money: Decimal| {
@@ -520,7 +545,7 @@ fn reread(
         }
     };
     let unix = |v: &Value| DateTime::from_timestamp(int(v), 0).unwrap_or_default();
-    match provider {
+    match w.cfg.provider {
         Provider::Openai => {
             let names: Vec<&String> = files
                 .iter()
