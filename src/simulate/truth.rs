@@ -315,8 +315,11 @@ fn csv_rows(
         .map(|(i, h)| (h.to_string(), i))
         .collect();
     let mut n = 0;
-    for rec in rdr.records() {
-        let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut rec = csv::StringRecord::new();
+    while rdr
+        .read_record(&mut rec)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+    {
         f(&CsvRow {
             idx: &idx,
             rec: &rec,
