@@ -42,6 +42,53 @@ pub enum Command {
     Price(crate::pricing::cli::PriceArgs),
     /// Price tables: `list` the entries, `check` the tables, `import` a public price list.
     Pricing(crate::pricing::cli::PricingArgs),
+    /// Write a simulated month (Dify, Langfuse and bill exports) with known planted causes.
+    #[command(after_long_help = simulate_causes_help())]
+    Simulate(SimulateArgs),
+}
+
+/// `--cause` names and what each AMOUNT means, for `simulate --help`.
+fn simulate_causes_help() -> String {
+    let mut s = String::from(
+        "Causes (--cause NAME=AMOUNT, repeatable; none = plant nothing; no --cause = the default mix):\n",
+    );
+    for (name, what) in crate::simulate::CAUSE_HELP {
+        s.push_str(&format!("  {name}: {what}\n"));
+    }
+    s.push_str(
+        "\nWith --cause none the app, trace and bill agree exactly: every bridge step is zero.\n\
+         Anthropic: cache_hits and cache_write_folding come from the same cached calls, so either\n\
+         one alone also moves the other step (Dify folds every cache token into prompt_tokens).\n",
+    );
+    s
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SimulateArgs {
+    /// Seed of the world (same arguments, byte-identical files).
+    #[arg(long)]
+    pub seed: u64,
+    /// Dify messages (workflow runs) inside the report window.
+    #[arg(long)]
+    pub calls: usize,
+    /// Days in the report window.
+    #[arg(long)]
+    pub days: u32,
+    /// First day of the report window (local date in --tz).
+    #[arg(long, default_value = "2026-10-01")]
+    pub start: chrono::NaiveDate,
+    /// The account's time zone: where the app's days begin (the bill's are UTC days).
+    #[arg(long, default_value = "UTC")]
+    pub tz: String,
+    /// Which provider's bill: openai (usage + costs pages) or anthropic (usage + cost report).
+    #[arg(long, default_value = "openai", value_parser = ["openai", "anthropic"])]
+    pub provider: String,
+    /// Plant a cause: NAME=AMOUNT (see below), or `none`.
+    #[arg(long = "cause", value_name = "NAME=AMOUNT")]
+    pub causes: Vec<String>,
+    /// Output directory (created if missing; files of the same names are replaced).
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -205,6 +252,7 @@ fn dispatch(cli: Cli) -> Result<i32, RunError> {
         Command::Count(args) => crate::tokenize::cli::run_count(&args).map_err(RunError::Usage),
         Command::Price(args) => crate::pricing::cli::run_price(&args).map_err(RunError::Usage),
         Command::Pricing(args) => crate::pricing::cli::run_pricing(&args).map_err(RunError::Usage),
+        Command::Simulate(args) => simulate_cmd(&args),
     }
 }
 
@@ -222,6 +270,39 @@ fn parse_book_rate(text: &str) -> Result<(Currency, Decimal), RunError> {
         return Err(bad());
     }
     Ok((cur, rate))
+}
+
+fn simulate_cmd(args: &SimulateArgs) -> Result<i32, RunError> {
+    use crate::simulate::{self, Config, Provider};
+    let tz: chrono_tz::Tz = args.tz.parse().map_err(|_| {
+        RunError::Usage(format!(
+            "--tz {}: expected an IANA time zone like UTC or Asia/Shanghai",
+            args.tz
+        ))
+    })?;
+    let provider = if args.provider == "anthropic" {
+        Provider::Anthropic
+    } else {
+        Provider::Openai
+    };
+    let cfg = Config {
+        seed: args.seed,
+        calls: args.calls,
+        days: args.days,
+        start: args.start,
+        tz,
+        provider,
+        amounts: simulate::parse_causes(&args.causes, provider).map_err(RunError::Usage)?,
+    };
+    let s = simulate::run(&cfg, &args.out).map_err(RunError::Usage)?;
+    eprintln!(
+        "{} messages, {} billed requests; truth ties out",
+        s.messages, s.billed_requests
+    );
+    for (name, size) in &s.files {
+        eprintln!("  {size:>12}  {}", args.out.join(name).display());
+    }
+    Ok(0)
 }
 
 fn load_prices(extra: Option<&Path>) -> Result<PriceBook, RunError> {

@@ -10,5 +10,6 @@ pub mod pricing;
 pub mod reconcile;
 pub mod record;
 pub mod report;
+pub mod simulate;
 pub mod source;
 pub mod tokenize;

@@ -1,0 +1,441 @@
+//! `simulate`: one world of LLM calls seen three ways — a Dify chatflow app's export, its
+//! Langfuse export and the provider's bill (OpenAI or Anthropic) — each as the real system
+//! records it, plus `truth.json`, the planted amount of every bridge step per group, and
+//! `demo.args`, the reconcile settings for the world.
+//!
+//! Deterministic per seed: the only randomness is [`Rng`], a xoshiro256** generator written
+//! here, so the same arguments give byte-identical files on every platform and with every
+//! dependency version. Files are written in one pass per view; the truth is checked against the
+//! files re-read ([`truth`]): `baseline + Σ steps == reference` per group, per token class and in
+//! money, or the run fails.
+
+pub mod anthropic;
+pub mod dify;
+pub mod fmt;
+pub mod langfuse;
+pub mod openai;
+pub mod truth;
+pub mod world;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use std::path::{Path, PathBuf};
+
+/// The bridge steps, in the report's order. `fx` is never planted (every bill is in USD).
+pub const CAUSES: [&str; 13] = [
+    "window_misalignment",
+    "unattributed_traffic",
+    "embeddings",
+    "auxiliary_calls",
+    "retries",
+    "double_counting",
+    "streaming_interruption",
+    "tokenizer_drift",
+    "cache_write_folding",
+    "cache_hits",
+    "price_mismatch",
+    "fx",
+    "unexplained",
+];
+
+/// Index of a cause in [`CAUSES`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Cause {
+    WindowMisalignment = 0,
+    UnattributedTraffic,
+    Embeddings,
+    AuxiliaryCalls,
+    Retries,
+    DoubleCounting,
+    StreamingInterruption,
+    TokenizerDrift,
+    CacheWriteFolding,
+    CacheHits,
+    PriceMismatch,
+    Fx,
+    Unexplained,
+}
+
+/// What each cause's AMOUNT means (also the `--help` text and the README table).
+pub const CAUSE_HELP: [(&str, &str); 12] = [
+    (
+        "window_misalignment",
+        "app traffic rate in the bill's UTC days outside the report window (the hours before the first and after the last local midnight), relative to the rate inside (1 = the same); nothing to plant when --tz has UTC's midnights",
+    ),
+    (
+        "unattributed_traffic",
+        "another key/project's tokens on the bill, as a fraction of the app's billed chat tokens",
+    ),
+    (
+        "embeddings",
+        "embedding tokens on the app's key (a query embedding per message plus indexing jobs), as a fraction of the app's billed chat tokens (OpenAI only)",
+    ),
+    (
+        "auxiliary_calls",
+        "share of answered messages followed by a conversation-naming (first message) or suggested-questions call",
+    ),
+    (
+        "retries",
+        "share of Answer calls whose first attempt timed out at the gateway after being billed",
+    ),
+    (
+        "double_counting",
+        "share of runs with an iteration container; the node export is also split into two files that overlap by max(1, round(AMOUNT × days)) UTC days",
+    ),
+    (
+        "streaming_interruption",
+        "share of Answer calls the user stopped mid-stream",
+    ),
+    (
+        "tokenizer_drift",
+        "share of classifier calls that went through an OpenAI-compatible stream without usage, so Dify estimated them (OpenAI only)",
+    ),
+    (
+        "cache_write_folding",
+        "share of Answer calls that write the prompt cache (5m, a quarter 1h); Dify's Anthropic plugin folds cache writes and reads into prompt_tokens (Anthropic only)",
+    ),
+    (
+        "cache_hits",
+        "share of Answer calls that read from the prompt cache",
+    ),
+    (
+        "price_mismatch",
+        "relative error of Dify's configured unit prices (table × (1 + AMOUNT), stored to 4 decimals)",
+    ),
+    (
+        "unexplained",
+        "share of messages with an extra app-key call seen only on the bill",
+    ),
+];
+
+/// Which provider bills the world.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Provider {
+    Openai,
+    Anthropic,
+}
+
+impl Provider {
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::Openai => "openai",
+            Provider::Anthropic => "anthropic",
+        }
+    }
+}
+
+/// Everything a world is made from.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub seed: u64,
+    /// Dify messages (workflow runs) inside the report window.
+    pub calls: usize,
+    pub days: u32,
+    /// First local day of the report window.
+    pub start: NaiveDate,
+    pub tz: Tz,
+    pub provider: Provider,
+    /// Planted amount per cause (index of [`CAUSES`]); 0 = not planted.
+    pub amounts: [f64; 13],
+}
+
+/// The default realistic mix (no `--cause`).
+pub fn default_amounts(provider: Provider) -> [f64; 13] {
+    let mut a = [0.0; 13];
+    a[Cause::WindowMisalignment as usize] = 1.0;
+    a[Cause::UnattributedTraffic as usize] = 1.5;
+    a[Cause::AuxiliaryCalls as usize] = 0.3;
+    a[Cause::Retries as usize] = 0.04;
+    a[Cause::DoubleCounting as usize] = 0.15;
+    a[Cause::StreamingInterruption as usize] = 0.02;
+    a[Cause::CacheHits as usize] = 0.6;
+    a[Cause::PriceMismatch as usize] = 0.5;
+    a[Cause::Unexplained as usize] = 0.005;
+    match provider {
+        Provider::Openai => {
+            a[Cause::Embeddings as usize] = 0.12;
+            a[Cause::TokenizerDrift as usize] = 0.10;
+        }
+        Provider::Anthropic => a[Cause::CacheWriteFolding as usize] = 0.3,
+    }
+    a
+}
+
+/// Parses `--cause` values: none (the default mix), `none` (nothing planted), or
+/// `NAME=AMOUNT`, each at most once.
+pub fn parse_causes(list: &[String], provider: Provider) -> Result<[f64; 13], String> {
+    if list.is_empty() {
+        return Ok(default_amounts(provider));
+    }
+    let mut a = [0.0; 13];
+    let mut seen = [false; 13];
+    for item in list {
+        if item == "none" {
+            if list.len() > 1 {
+                return Err("--cause none plants nothing; give it alone".into());
+            }
+            return Ok(a);
+        }
+        let (name, amount) = item.split_once('=').ok_or_else(|| {
+            format!("--cause {item}: expected NAME=AMOUNT (e.g. retries=0.05) or none")
+        })?;
+        let i = CAUSES
+            .iter()
+            .position(|c| *c == name && *c != "fx")
+            .ok_or_else(|| {
+                format!(
+                    "--cause {name}: unknown cause; expected one of {}",
+                    CAUSE_HELP.map(|(n, _)| n).join(", ")
+                )
+            })?;
+        let v: f64 = amount
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite())
+            .ok_or_else(|| format!("--cause {item}: AMOUNT must be a number like 0.05"))?;
+        if seen[i] {
+            return Err(format!("--cause {name} given twice"));
+        }
+        seen[i] = true;
+        let share = !matches!(
+            name,
+            "window_misalignment" | "unattributed_traffic" | "embeddings" | "price_mismatch"
+        );
+        if v < 0.0 && name != "price_mismatch" {
+            return Err(format!("--cause {item}: AMOUNT must not be negative"));
+        }
+        if share && v > 1.0 {
+            return Err(format!("--cause {item}: AMOUNT is a share, at most 1"));
+        }
+        if name == "price_mismatch" && v <= -1.0 {
+            return Err(format!("--cause {item}: AMOUNT must be above -1"));
+        }
+        let only = match name {
+            "embeddings" | "tokenizer_drift" => Some(Provider::Openai),
+            "cache_write_folding" => Some(Provider::Anthropic),
+            _ => None,
+        };
+        if let Some(p) = only
+            && p != provider
+            && v != 0.0
+        {
+            return Err(format!(
+                "--cause {name}: only a {} world has it (use --provider {})",
+                p.name(),
+                p.name()
+            ));
+        }
+        a[i] = v;
+    }
+    Ok(a)
+}
+
+/// What a run wrote.
+#[derive(Debug)]
+pub struct Summary {
+    pub files: Vec<(String, u64)>,
+    pub messages: usize,
+    pub billed_requests: usize,
+}
+
+/// The report window `[start, end)`: local midnights of the first and the day after the last.
+pub fn window(cfg: &Config) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
+    use crate::reconcile::window::local_midnight;
+    let end_day = cfg
+        .start
+        .checked_add_days(chrono::Days::new(cfg.days as u64))
+        .ok_or("--days: the window ends past the calendar")?;
+    let s = local_midnight(cfg.tz, cfg.start).ok_or("--start: no local midnight")?;
+    let e = local_midnight(cfg.tz, end_day).ok_or("--days: no local midnight")?;
+    Ok((s, e))
+}
+
+/// Builds the world, writes every view into `out`, re-reads them and checks the truth.
+pub fn run(cfg: &Config, out: &Path) -> Result<Summary, String> {
+    if cfg.calls == 0 {
+        return Err("--calls: at least one message".into());
+    }
+    if cfg.days == 0 || cfg.days > 366 {
+        return Err("--days: between 1 and 366".into());
+    }
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: cannot create: {e}", out.display()))?;
+    let w = world::World::build(cfg)?;
+    // The views are independent: Dify's (the largest) is written beside the others.
+    let (dify_files, others) = std::thread::scope(|s| {
+        let h = s.spawn(|| dify::write(&w, out));
+        let others = langfuse::write(&w, out).and_then(|mut f| {
+            f.extend(match cfg.provider {
+                Provider::Openai => openai::write(&w, out)?,
+                Provider::Anthropic => anthropic::write(&w, out)?,
+            });
+            Ok(f)
+        });
+        (h.join(), others)
+    });
+    let mut files = dify_files.map_err(|_| "the Dify writer panicked".to_string())??;
+    files.extend(others?);
+    truth::write(&w, out, &files)?;
+    write_args(&w, out, &files)?;
+    let mut sizes = Vec::new();
+    for f in files
+        .iter()
+        .map(String::as_str)
+        .chain(["truth.json", "demo.args"])
+    {
+        let n = std::fs::metadata(out.join(f)).map(|m| m.len()).unwrap_or(0);
+        sizes.push((f.to_string(), n));
+    }
+    Ok(Summary {
+        files: sizes,
+        messages: w.runs.len(),
+        billed_requests: w.calls.len(),
+    })
+}
+
+/// `demo.args`: the reconcile settings that read this world (`llm-recon demo` reads the file of
+/// the same name in fixtures/demo).
+fn write_args(w: &world::World, out: &Path, files: &[String]) -> Result<(), String> {
+    let cfg = &w.cfg;
+    let last = cfg
+        .start
+        .checked_add_days(chrono::Days::new(cfg.days as u64))
+        .unwrap_or(cfg.start);
+    let mut s = String::new();
+    s.push_str(
+        "# Settings for `llm-recon demo` / reconcile: the simulated app's report window in the\n",
+    );
+    s.push_str("# account's time zone. Bare file names are relative to this folder; `#` starts a comment.\n");
+    s.push_str(&format!(
+        "--from {} --to {} --tz {} --bucket 1d\n",
+        cfg.start, last, cfg.tz
+    ));
+    s.push_str("# The app's own API key; the other key on the bill is another team's traffic.\n");
+    s.push_str(&format!("--key {}\n", w.ids.app_key));
+    if cfg.provider == Provider::Anthropic {
+        // Cost report lines carry the workspace, not the key.
+        s.push_str(&format!("--project {}\n", w.ids.app_project));
+    }
+    for f in files {
+        s.push_str(f);
+        s.push('\n');
+    }
+    std::fs::write(out.join("demo.args"), s)
+        .map_err(|e| format!("{}: cannot write: {e}", out.join("demo.args").display()))
+}
+
+/// Opens a file for writing in `out`.
+pub(crate) fn create(out: &Path, name: &str) -> Result<std::io::BufWriter<std::fs::File>, String> {
+    let p: PathBuf = out.join(name);
+    std::fs::File::create(&p)
+        .map(|f| std::io::BufWriter::with_capacity(1 << 20, f))
+        .map_err(|e| format!("{}: cannot write: {e}", p.display()))
+}
+
+pub(crate) fn io_err(name: &str) -> impl Fn(std::io::Error) -> String + '_ {
+    move |e| format!("{name}: cannot write: {e}")
+}
+
+/// xoshiro256** (Blackman & Vigna), seeded through splitmix64. Written here rather than taken
+/// from a crate so a seed's output never changes with a dependency upgrade.
+#[derive(Clone, Debug)]
+pub struct Rng {
+    s: [u64; 4],
+}
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        let mut x = seed;
+        let mut next = || {
+            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        Rng {
+            s: [next(), next(), next(), next()],
+        }
+    }
+
+    pub fn u64(&mut self) -> u64 {
+        let s = &mut self.s;
+        let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
+        let t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = s[3].rotate_left(45);
+        result
+    }
+
+    pub fn u128(&mut self) -> u128 {
+        ((self.u64() as u128) << 64) | self.u64() as u128
+    }
+
+    /// Uniform in [0, 1).
+    pub fn f64(&mut self) -> f64 {
+        (self.u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.f64()
+    }
+
+    /// Uniform integer in `[lo, hi]` (multiply-shift; the bias is below 2^-40 for our ranges).
+    pub fn int(&mut self, lo: i64, hi: i64) -> i64 {
+        if hi <= lo {
+            return lo;
+        }
+        let span = (hi - lo) as u128 + 1;
+        lo + ((self.u64() as u128 * span) >> 64) as i64
+    }
+
+    pub fn chance(&mut self, p: f64) -> bool {
+        p > 0.0 && self.f64() < p
+    }
+
+    pub fn index(&mut self, n: usize) -> usize {
+        self.int(0, n as i64 - 1) as usize
+    }
+
+    /// A uniform duration in `[lo, hi]` seconds, in whole microseconds.
+    pub fn secs(&mut self, lo: f64, hi: f64) -> chrono::Duration {
+        chrono::Duration::microseconds(self.int((lo * 1e6) as i64, (hi * 1e6) as i64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rng_matches_the_reference_sequence() {
+        // xoshiro256** with state [1, 2, 3, 4] (reference C code, Vigna): first outputs
+        // rotl(2 * 5, 7) * 9 = 11520; then s1 = 0 gives 0; then s1 = 262149 gives
+        // 262149 * 5 * 128 * 9 = 1509978240 (worked by hand from the algorithm).
+        let mut r = Rng { s: [1, 2, 3, 4] };
+        assert_eq!(r.u64(), 11520);
+        assert_eq!(r.u64(), 0);
+        assert_eq!(r.u64(), 1509978240);
+    }
+
+    #[test]
+    fn causes_parse_and_check() {
+        let p = Provider::Openai;
+        assert_eq!(parse_causes(&[], p).unwrap(), default_amounts(p));
+        assert_eq!(parse_causes(&["none".into()], p).unwrap(), [0.0; 13]);
+        let a = parse_causes(&["retries=0.05".into()], p).unwrap();
+        assert_eq!(a[Cause::Retries as usize], 0.05);
+        assert_eq!(a.iter().filter(|v| **v != 0.0).count(), 1);
+        assert!(parse_causes(&["retries=2".into()], p).is_err());
+        assert!(parse_causes(&["fx=1".into()], p).is_err());
+        assert!(parse_causes(&["cache_write_folding=0.2".into()], p).is_err());
+        assert!(parse_causes(&["embeddings=0.2".into()], Provider::Anthropic).is_err());
+        assert!(parse_causes(&["retries".into()], p).is_err());
+        assert!(parse_causes(&["none".into(), "retries=0.1".into()], p).is_err());
+        assert!(parse_causes(&["price_mismatch=-0.2".into()], p).is_ok());
+    }
+}
