@@ -86,6 +86,10 @@ pub struct SimulateArgs {
     /// Plant a cause: NAME=AMOUNT (see below), or `none`.
     #[arg(long = "cause", value_name = "NAME=AMOUNT")]
     pub causes: Vec<String>,
+    /// With double counting planted, still write one node-executions export (only iteration
+    /// containers repeat usage; no overlapping second export).
+    #[arg(long)]
+    pub one_node_export: bool,
     /// Output directory (created if missing; files of the same names are replaced).
     #[arg(long)]
     pub out: PathBuf,
@@ -293,6 +297,7 @@ fn simulate_cmd(args: &SimulateArgs) -> Result<i32, RunError> {
         tz,
         provider,
         amounts: simulate::parse_causes(&args.causes, provider).map_err(RunError::Usage)?,
+        one_node_export: args.one_node_export,
     };
     let s = simulate::run(&cfg, &args.out).map_err(RunError::Usage)?;
     eprintln!(

@@ -21,6 +21,7 @@ fn config(seed: u64, provider: Provider, causes: &[&str]) -> Config {
         tz: "Asia/Shanghai".parse().unwrap(),
         provider,
         amounts: simulate::parse_causes(&list, provider).unwrap(),
+        one_node_export: false,
     }
 }
 

@@ -138,6 +138,9 @@ pub struct Config {
     pub provider: Provider,
     /// Planted amount per cause (index of [`CAUSES`]); 0 = not planted.
     pub amounts: [f64; 13],
+    /// Write the node executions as one export even when double counting is planted: only
+    /// iteration containers then repeat usage (no overlapping second export).
+    pub one_node_export: bool,
 }
 
 /// The default realistic mix (no `--cause`).

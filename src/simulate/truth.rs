@@ -7,16 +7,16 @@
 //!
 //! Groups: a bill comparison groups by the bill bucket (UTC day) holding the call's start; the
 //! app → trace comparison by the local day in `--tz` (the report's display bucket, `1d`). Provider
-//! and model are canonical (`catalog::canonicalize`). An iteration container row belongs to its
-//! children's model at its own start time, and its usage is its children's (input Σ prompt
-//! tokens, output Σ completion tokens).
+//! and model are canonical (`catalog::canonicalize`). An iteration container row has no model of
+//! its own: it is the group `(iteration/loop container)` with no provider, and its
+//! `total_tokens` (Dify keeps no split) are `input`. Rows that repeat usage (containers, the
+//! second copy of a row two node exports share) count in the Dify baseline inside the window
+//! and are the `double_counting` step there; outside the window they are no traffic at all.
 
 use super::dify::{NODES, NODES_2};
 use super::fmt::{J, plain, rfc3339};
 use super::world::add_tokens;
-use super::world::{
-    CLASS_NAMES, CR, IN, OUT, Role, SMALL, Step, Tokens, W1, W5, World, input_total,
-};
+use super::world::{CLASS_NAMES, CR, IN, OUT, Role, Step, Tokens, W1, W5, World, input_total};
 use super::{CAUSES, Cause, Provider};
 use crate::catalog;
 use crate::reconcile::window::{BucketSize, Calendar};
@@ -79,6 +79,21 @@ const DIFY_LF: usize = 2;
 
 fn dify_tokens(prompt: i64, completion: i64) -> Tokens {
     [prompt, 0, 0, 0, completion]
+}
+
+/// The pseudo-model index of iteration/loop container rows (see the module docs).
+const CONTAINER: usize = usize::MAX;
+
+/// Group key names of a model index.
+fn group_names(w: &World, m: usize) -> (&str, &str) {
+    if m == CONTAINER {
+        ("", crate::source::dify::CONTAINER_MODEL)
+    } else {
+        (
+            w.models[m].provider.as_str(),
+            w.models[m].canonical.as_str(),
+        )
+    }
 }
 
 /// Steps from the simulated calls.
@@ -238,7 +253,9 @@ fn plant(w: &World, comps: &mut [Comp; 3]) {
                         add_tokens(&mut tok, &r.2, 1);
                         cost += r.3;
                     }
-                    v.push((*start, SMALL, tok, cost, true));
+                    // Dify keeps only the container's total: all of it `input`.
+                    let total: i64 = tok.iter().sum();
+                    v.push((*start, CONTAINER, [total, 0, 0, 0, 0], cost, true));
                     v
                 }
                 _ => vec![],
@@ -247,13 +264,13 @@ fn plant(w: &World, comps: &mut [Comp; 3]) {
                 let occ = occurrences(t);
                 let extra = if container { occ } else { occ - 1 };
                 if !w.in_window(t) {
-                    step(DIFY_BILL, t, m, Cause::WindowMisalignment, &tok, cost, occ);
-                }
-                if extra > 0 {
-                    step(DIFY_BILL, t, m, Cause::DoubleCounting, &tok, cost, -extra);
-                    if w.in_window(t) {
-                        step(DIFY_LF, t, m, Cause::DoubleCounting, &tok, cost, -extra);
+                    // Real traffic at the edges counts once; repeats there are nothing.
+                    if !container && occ > 0 {
+                        step(DIFY_BILL, t, m, Cause::WindowMisalignment, &tok, cost, 1);
                     }
+                } else if extra > 0 {
+                    step(DIFY_BILL, t, m, Cause::DoubleCounting, &tok, cost, -extra);
+                    step(DIFY_LF, t, m, Cause::DoubleCounting, &tok, cost, -extra);
                 }
             }
         }
@@ -401,7 +418,7 @@ fn read_dify(w: &World, out: &Path) -> Result<(u64, u64, Vec<Row>), String> {
         })?;
     }
     for (run, node, t, total, money) in containers {
-        let (tok, m) = children
+        let (tok, _) = children
             .get(&(run, node))
             .copied()
             .ok_or("re-read: an iteration container without children")?;
@@ -410,7 +427,7 @@ fn read_dify(w: &World, out: &Path) -> Result<(u64, u64, Vec<Row>), String> {
                 "re-read: container total_tokens {total} is not its children's sum"
             ));
         }
-        llm.push((t, m, tok, money));
+        llm.push((t, CONTAINER, [total, 0, 0, 0, 0], money));
     }
     Ok((node_rows, dify_usage_rows, llm))
 }
@@ -712,11 +729,11 @@ pub fn write(w: &World, out: &Path, files: &[String]) -> Result<(), String> {
             for (k, s) in g.steps.iter().enumerate() {
                 steps[k].add(&s.t, s.cost, 1);
             }
-            let model = &w.models[*m];
+            let (provider, model) = group_names(w, *m);
             groups.push(J::Obj(vec![
                 ("window_start", J::s(rfc3339(*t))),
-                ("provider", J::s(model.provider.as_str())),
-                ("model", J::s(model.canonical.as_str())),
+                ("provider", J::s(provider)),
+                ("model", J::s(model)),
                 ("baseline", g.base.json()),
                 ("reference", g.reference.json()),
                 // Only the steps planted in this group; a step not listed is zero.

@@ -784,7 +784,7 @@ impl World {
             }
         }
 
-        let node_cut = (amt(Cause::DoubleCounting) > 0.0).then(|| {
+        let node_cut = (amt(Cause::DoubleCounting) > 0.0 && !cfg.one_node_export).then(|| {
             let n = (span_end - span_start).num_days();
             let k = ((amt(Cause::DoubleCounting) * cfg.days as f64).round() as i64).clamp(1, n);
             let h = (n - k) / 2;

@@ -1890,25 +1890,37 @@ mod tests {
             (nodes.records.len() + nodes.no_usage.len()) as i64,
             truth_i64(&t, &["counts", "dify_node_rows"])
         );
-        // Records = LLM rows with usage + failed Answer rows (kept as errors, no usage).
+        // Records = LLM rows with usage (stopped streams among them, at 0 tokens), failed
+        // Answer rows (kept as errors, no usage) and iteration containers.
         let with_usage: Vec<&UsageRecord> = nodes
             .records
             .iter()
-            .filter(|r| !r.usage.is_zero() && r.link.repeats.is_none())
+            .filter(|r| r.link.status != Status::Error && r.link.repeats.is_none())
             .collect();
         assert_eq!(
             with_usage.len() as i64,
             truth_i64(&t, &["counts", "dify_llm_rows_with_usage"])
         );
-        let failed: Vec<&UsageRecord> =
-            nodes.records.iter().filter(|r| r.usage.is_zero()).collect();
+        let failed: Vec<&UsageRecord> = nodes
+            .records
+            .iter()
+            .filter(|r| r.link.status == Status::Error)
+            .collect();
         assert_eq!(
             failed.len() as i64,
             truth_i64(&t, &["counts", "rejected_answers"])
         );
-        assert!(failed.iter().all(|r| r.link.status == Status::Error));
-        assert!(with_usage.iter().all(|r| r.link.status == Status::Ok
-            && r.provider == "openai"
+        assert!(failed.iter().all(|r| r.usage.is_zero()));
+        let stopped: Vec<&&UsageRecord> = with_usage
+            .iter()
+            .filter(|r| r.link.status == Status::Interrupted)
+            .collect();
+        assert_eq!(
+            stopped.len() as i64,
+            truth_i64(&t, &["counts", "stopped_answers"])
+        );
+        assert!(stopped.iter().all(|r| r.usage.is_zero()));
+        assert!(with_usage.iter().all(|r| r.provider == "openai"
             && r.reported_cost.is_some_and(|c| c.currency == Currency::USD)));
         // Retries: one no-usage row per retried Answer call.
         let retries = nodes
@@ -1928,13 +1940,13 @@ mod tests {
             .count() as i64;
         assert_eq!(containers, truth_i64(&t, &["counts", "iteration_runs"]));
 
-        // The baseline is Dify's node rows in the report window; the rest of the bill span is
-        // the window_misalignment step (all Dify traffic lies in the bill span).
+        // The baseline is Dify's node rows in the report window, containers included; the rest
+        // of the bill span is the window_misalignment step (all Dify traffic lies in the span).
         let sum = |pred: &dyn Fn(&UsageRecord) -> bool| {
             nodes
                 .records
                 .iter()
-                .filter(|r| pred(r) && r.link.repeats.is_none())
+                .filter(|r| pred(r))
                 .fold((Usage::ZERO, Decimal::ZERO), |(u, c), r| {
                     (
                         u + r.usage,
@@ -1943,7 +1955,9 @@ mod tests {
                 })
         };
         let (u_in, c_in) = sum(&in_window);
-        let (u_out, c_out) = sum(&|r| !in_window(r));
+        // Containers belong to the baseline inside the window (double_counting takes them
+        // out); outside it they are no traffic.
+        let (u_out, c_out) = sum(&|r| !in_window(r) && r.link.repeats.is_none());
         let b = |k: &str| truth_i64(&dify_openai, &["baseline_totals", "tokens", k]);
         let w = |k: &str| truth_i64(&dify_openai, &["steps", "window_misalignment", "tokens", k]);
         assert_eq!(
@@ -1989,8 +2003,19 @@ mod tests {
             .iter()
             .filter_map(|r| r.reported_cost.map(|m| m.amount))
             .sum();
-        assert_eq!(m_usage, u_in + u_out);
-        assert_eq!(m_cost, c_in + c_out);
+        // Message rows sum the run's counted nodes: every node but the containers.
+        let (u_rep, c_rep) = nodes
+            .records
+            .iter()
+            .filter(|r| in_window(r) && r.link.repeats.is_some())
+            .fold((Usage::ZERO, Decimal::ZERO), |(u, c), r| {
+                (
+                    u + r.usage,
+                    c + r.reported_cost.map(|m| m.amount).unwrap_or_default(),
+                )
+            });
+        assert_eq!(m_usage, u_in + u_out - u_rep);
+        assert_eq!(m_cost, c_in + c_out - c_rep);
         assert_eq!(
             msgs.records
                 .iter()
