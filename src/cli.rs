@@ -176,6 +176,10 @@ pub struct ReconcileArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct DemoArgs {
+    /// Folder with a `demo.args` to run instead of the bundled demo month, such as the output of
+    /// `simulate --out DIR`.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -218,7 +222,7 @@ fn dispatch(cli: Cli) -> Result<i32, RunError> {
     match cli.command {
         Command::Reconcile(args) => reconcile_cmd(&args),
         Command::Demo(args) => {
-            let dir = demo_dir();
+            let dir = args.dir.clone().unwrap_or_else(demo_dir);
             let argv_file = dir.join("demo.args");
             let text = std::fs::read_to_string(&argv_file).map_err(|e| {
                 RunError::Usage(format!(
