@@ -1943,16 +1943,15 @@ mod tests {
         // The baseline is Dify's node rows in the report window, containers included; the rest
         // of the bill span is the window_misalignment step (all Dify traffic lies in the span).
         let sum = |pred: &dyn Fn(&UsageRecord) -> bool| {
-            nodes
-                .records
-                .iter()
-                .filter(|r| pred(r))
-                .fold((Usage::ZERO, Decimal::ZERO), |(u, c), r| {
+            nodes.records.iter().filter(|r| pred(r)).fold(
+                (Usage::ZERO, Decimal::ZERO),
+                |(u, c), r| {
                     (
                         u + r.usage,
                         c + r.reported_cost.map(|m| m.amount).unwrap_or_default(),
                     )
-                })
+                },
+            )
         };
         let (u_in, c_in) = sum(&in_window);
         // Containers belong to the baseline inside the window (double_counting takes them
