@@ -10,11 +10,13 @@
 //! - [`models`]: model name → tokenizer (or an explicit "no public tokenizer").
 //! - [`chat`]: message framing (OpenAI, ChatML for Qwen, Llama 3 headers).
 //! - [`dify`]: Dify's own GPT-2 estimators, to explain a Dify count.
+//! - [`file`]: a user's HuggingFace `tokenizer.json` (`count --tokenizer-file`).
 //! - [`cli`]: the `count` command.
 
 pub mod chat;
 pub mod cli;
 pub mod dify;
+pub mod file;
 pub mod models;
 
 use std::fmt;
