@@ -1,13 +1,17 @@
-//! Token-counting throughput: `tiktoken` 4.1.2 (the crate `llm-recon` counts with) against
-//! `tiktoken-rs` 0.12.1 (`encode_ordinary`) and, when installed, Python `tiktoken`
-//! (`encode_ordinary`), on the same generated corpus of prose, code and CJK text.
+//! Token-counting throughput of `llm-recon`'s o200k/cl100k counting (`Tokenizer::count`, the
+//! `toktok-rs` 0.3.0 bulk engine) against the candidates it was chosen from: `tiktoken` 4.1.2
+//! (the crate behind every other encoding and the first megabytes of a process),
+//! `bpe-openai` 0.3.2, `tiktoken-rs` 0.12.1 (`encode_ordinary`, the reference) and, when
+//! installed, Python `tiktoken` (`encode_ordinary`), on the same generated corpus of prose, code
+//! and CJK text.
 //!
 //! Run: `cargo bench --bench tokenize` (corpus size: `LLM_RECON_BENCH_MB`, default 50).
-//! Prints one Markdown table: MB/s and tokens/s single-thread and on all cores (rayon for
-//! the Rust crates, `encode_ordinary_batch(num_threads=N)` for Python), plus start-up time
-//! (first vocabulary load) and the ratio to tiktoken-rs.
-
-use llm_recon::tokenize::{Encoding, Tokenizer};
+//! Before timing, every implementation's count of every document is checked against
+//! tiktoken-rs; any difference fails the run. Prints one Markdown table per encoding: MB/s and
+//! tokens/s single-thread and on all cores (rayon for the Rust crates,
+//! `encode_ordinary_batch(num_threads=N)` for Python), the ratio to tiktoken-rs, and start-up
+//! (first vocabulary load, timed in this process).
+use llm_recon::tokenize::{Encoding, Engine, Tokenizer};
 use rayon::prelude::*;
 use std::io::Write;
 use std::process::Command;
@@ -372,6 +376,12 @@ fn base64(bytes: &[u8]) -> String {
     s
 }
 
+/// One Rust implementation under test: a name and a per-document count.
+struct Candidate<'a> {
+    name: &'static str,
+    count: Box<dyn Fn(&str) -> usize + Sync + 'a>,
+}
+
 fn main() {
     let mb: usize = std::env::var("LLM_RECON_BENCH_MB")
         .ok()
@@ -388,64 +398,108 @@ fn main() {
         threads
     );
 
-    for (enc, reference) in [
+    for (enc, reference, bpe_openai) in [
         (
             Encoding::O200kBase,
             tiktoken_rs::o200k_base_singleton as fn() -> &'static tiktoken_rs::CoreBPE,
+            bpe_openai::o200k_base as fn() -> &'static bpe_openai::Tokenizer,
         ),
-        (Encoding::Cl100kBase, tiktoken_rs::cl100k_base_singleton),
+        (
+            Encoding::Cl100kBase,
+            tiktoken_rs::cl100k_base_singleton,
+            bpe_openai::cl100k_base,
+        ),
     ] {
+        // Start-up: the first count in a fresh process (Engine::Auto counts with tiktoken until
+        // BULK_AFTER_BYTES), the bulk engine's load, and each candidate's first load.
         let (start_ours, _) = time(|| Tokenizer::new(enc).count("warm up"));
+        let (start_bulk, _) = time(|| {
+            Tokenizer::new(enc)
+                .with_engine(Engine::Bulk)
+                .count("warm up")
+        });
         let (start_ref, _) = time(|| reference().encode_ordinary("warm up").len());
-        let ours = Tokenizer::new(enc);
+        let (start_bpe, _) = time(|| bpe_openai().count("warm up"));
+        let ours = Tokenizer::new(enc).with_engine(Engine::Bulk);
+        let first = Tokenizer::new(enc).with_engine(Engine::Tiktoken);
         let theirs = reference();
+        let bpe = bpe_openai();
+        let candidates = [
+            Candidate {
+                name: "llm-recon `count` (toktok-rs 0.3.0)",
+                count: Box::new(|d| ours.count(d)),
+            },
+            Candidate {
+                name: "tiktoken 4.1.2 `count`",
+                count: Box::new(|d| first.count(d)),
+            },
+            Candidate {
+                name: "bpe-openai 0.3.2 `count`",
+                count: Box::new(|d| bpe.count(d)),
+            },
+            Candidate {
+                name: "tiktoken-rs 0.12.1 `encode_ordinary`",
+                count: Box::new(|d| theirs.encode_ordinary(d).len()),
+            },
+        ];
+
+        // Exactness first: every document, every implementation, against tiktoken-rs.
+        let want: Vec<usize> = docs
+            .par_iter()
+            .map(|d| theirs.encode_ordinary(d).len())
+            .collect();
+        let mut disagree = false;
+        for c in &candidates {
+            let bad = docs
+                .par_iter()
+                .zip(&want)
+                .filter(|(d, w)| (c.count)(d) != **w)
+                .count();
+            if bad > 0 {
+                eprintln!(
+                    "{enc}: {} differs from tiktoken-rs on {bad} documents",
+                    c.name
+                );
+                disagree = true;
+            }
+        }
 
         let mut rows = Vec::new();
-        let (d, n) = time(|| docs.iter().map(|d| ours.count(d)).sum());
-        rows.push(Row {
-            name: "tiktoken 4.1.2 `count`".into(),
-            threads: "1".into(),
-            secs: d.as_secs_f64(),
-            tokens: n,
-        });
-        let (d, n) = time(|| docs.par_iter().map(|d| ours.count(d)).sum());
-        rows.push(Row {
-            name: "tiktoken 4.1.2 `count`".into(),
-            threads: threads.to_string(),
-            secs: d.as_secs_f64(),
-            tokens: n,
-        });
-        let (d, n) = time(|| docs.iter().map(|d| theirs.encode_ordinary(d).len()).sum());
-        rows.push(Row {
-            name: "tiktoken-rs 0.12.1 `encode_ordinary`".into(),
-            threads: "1".into(),
-            secs: d.as_secs_f64(),
-            tokens: n,
-        });
-        let (d, n) = time(|| {
-            docs.par_iter()
-                .map(|d| theirs.encode_ordinary(d).len())
-                .sum()
-        });
-        rows.push(Row {
-            name: "tiktoken-rs 0.12.1 `encode_ordinary`".into(),
-            threads: threads.to_string(),
-            secs: d.as_secs_f64(),
-            tokens: n,
-        });
+        for c in &candidates {
+            let (d, n) = time(|| docs.iter().map(|d| (c.count)(d)).sum());
+            rows.push(Row {
+                name: c.name.into(),
+                threads: "1".into(),
+                secs: d.as_secs_f64(),
+                tokens: n,
+            });
+            let (d, n) = time(|| docs.par_iter().map(|d| (c.count)(d)).sum());
+            rows.push(Row {
+                name: c.name.into(),
+                threads: threads.to_string(),
+                secs: d.as_secs_f64(),
+                tokens: n,
+            });
+        }
         rows.extend(python_rows(&docs, enc.name(), threads));
 
-        let tokens = rows[0].tokens;
-        let same = rows.iter().all(|r| r.tokens == tokens);
+        let tokens: usize = want.iter().sum();
+        let same = !disagree && rows.iter().all(|r| r.tokens == tokens);
         println!(
-            "### {enc}: {tokens} tokens ({}); start-up {:.0} ms (tiktoken 4.1.2) vs {:.0} ms (tiktoken-rs)\n",
+            "### {enc}: {tokens} tokens ({})\n",
             if same {
-                "all implementations agree"
+                "every implementation agrees with tiktoken-rs on every document"
             } else {
                 "IMPLEMENTATIONS DISAGREE"
             },
+        );
+        println!(
+            "start-up: first count {:.0} ms (tiktoken 4.1.2), bulk engine load {:.0} ms \
+             (toktok-rs), tiktoken-rs {:.0} ms, bpe-openai {:.0} ms\n",
             start_ours.as_secs_f64() * 1000.0,
-            start_ref.as_secs_f64() * 1000.0
+            start_bulk.as_secs_f64() * 1000.0,
+            start_ref.as_secs_f64() * 1000.0,
+            start_bpe.as_secs_f64() * 1000.0
         );
         println!("| implementation | threads | MB/s | Mtokens/s | vs tiktoken-rs |");
         println!("|---|---:|---:|---:|---:|");
@@ -464,6 +518,7 @@ fn main() {
             );
         }
         // Where the difference comes from: single-thread, per kind of text.
+        println!();
         for (kind, label) in [(0, "prose"), (1, "code"), (2, "CJK")] {
             let part: Vec<&str> = tagged
                 .iter()
@@ -471,14 +526,14 @@ fn main() {
                 .map(|(_, d)| d.as_str())
                 .collect();
             let mb = part.iter().map(|d| d.len()).sum::<usize>() as f64 / 1e6;
-            let (a, _) = time(|| part.iter().map(|d| ours.count(d)).sum());
-            let (b, _) = time(|| part.iter().map(|d| theirs.encode_ordinary(d).len()).sum());
-            println!(
-                "{label}: {:.1} MB/s vs {:.1} MB/s ({:.1}x); ",
-                mb / a.as_secs_f64(),
-                mb / b.as_secs_f64(),
-                b.as_secs_f64() / a.as_secs_f64()
-            );
+            let speeds: Vec<String> = candidates
+                .iter()
+                .map(|c| {
+                    let (d, _) = time(|| part.iter().map(|d| (c.count)(d)).sum());
+                    format!("{:.0}", mb / d.as_secs_f64())
+                })
+                .collect();
+            println!("{label} MB/s (same order): {}", speeds.join(" / "));
         }
         println!();
         if !same {

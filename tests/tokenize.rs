@@ -5,17 +5,19 @@
 //! meta-llama/llama3 llama/test_tokenizer.py; everything else is compared with tiktoken-rs
 //! 0.12.1 `encode_ordinary` on the same text. None is taken from the code under test.
 
-use llm_recon::tokenize::{Encoding, Tokenizer};
+use llm_recon::tokenize::{BULK_AFTER_BYTES, Encoding, Engine, Tokenizer};
 
 fn tk(e: Encoding) -> Tokenizer {
     Tokenizer::new(e)
 }
 
-/// Checks ids and count for one published vector.
+/// Checks ids and count for one published vector, with both o200k/cl100k engines.
 fn check(e: Encoding, text: &str, ids: &[u32]) {
-    let t = tk(e);
-    assert_eq!(t.encode(text), ids, "{e} {text:?}");
-    assert_eq!(t.count(text), ids.len(), "{e} count {text:?}");
+    for engine in [Engine::Tiktoken, Engine::Bulk] {
+        let t = tk(e).with_engine(engine);
+        assert_eq!(t.encode(text), ids, "{e} {engine:?} {text:?}");
+        assert_eq!(t.count(text), ids.len(), "{e} {engine:?} count {text:?}");
+    }
 }
 
 #[test]
@@ -199,23 +201,29 @@ fn openai_encodings_match_tiktoken_rs_token_for_token() {
     let corpus = corpus();
     assert!(corpus.len() >= 45);
     let mut cases = 0;
-    for e in [
-        Encoding::O200kBase,
-        Encoding::O200kHarmony,
-        Encoding::Cl100kBase,
-        Encoding::P50kBase,
-        Encoding::R50kBase,
-    ] {
-        let ours = tk(e);
-        let theirs = reference(e);
-        for text in &corpus {
-            let want = theirs.encode_ordinary(text);
-            assert_eq!(ours.encode(text), want, "{e} ids {text:?}");
-            assert_eq!(ours.count(text), want.len(), "{e} count {text:?}");
-            cases += 1;
+    for engine in [Engine::Tiktoken, Engine::Bulk] {
+        for e in [
+            Encoding::O200kBase,
+            Encoding::O200kHarmony,
+            Encoding::Cl100kBase,
+            Encoding::P50kBase,
+            Encoding::R50kBase,
+        ] {
+            let ours = tk(e).with_engine(engine);
+            let theirs = reference(e);
+            for text in &corpus {
+                let want = theirs.encode_ordinary(text);
+                assert_eq!(ours.encode(text), want, "{e} {engine:?} ids {text:?}");
+                assert_eq!(
+                    ours.count(text),
+                    want.len(),
+                    "{e} {engine:?} count {text:?}"
+                );
+                cases += 1;
+            }
         }
     }
-    assert!(cases >= 245, "{cases}");
+    assert!(cases >= 490, "{cases}");
 
     // tiktoken test_catastrophically_repetitive: 10,000 repeats, with a leading space and a
     // trailing newline (kept in this test so the reference vocabularies load once).
@@ -224,7 +232,10 @@ fn openai_encodings_match_tiktoken_rs_token_for_token() {
         for v in [big.clone(), format!(" {big}"), format!(" {big}\n")] {
             for e in [Encoding::Cl100kBase, Encoding::O200kBase] {
                 let want = reference(e).encode_ordinary(&v).len();
-                assert_eq!(tk(e).count(&v), want, "{e} {c:?}");
+                for engine in [Engine::Tiktoken, Engine::Bulk] {
+                    let got = tk(e).with_engine(engine).count(&v);
+                    assert_eq!(got, want, "{e} {engine:?} {c:?}");
+                }
             }
         }
     }
@@ -280,5 +291,37 @@ fn every_encoding_round_trips_tiktoken_values() {
             assert_eq!(t.decode(&ids), v.as_bytes(), "{e} {v:?}");
             assert_eq!(t.count(v), ids.len(), "{e} {v:?}");
         }
+    }
+}
+
+#[test]
+fn bulk_engine_defers_to_tiktoken_on_code_points_the_reference_leaves_unassigned() {
+    // U+088F, U+0C5C, U+1ACF, U+A7CE and U+10940 are unassigned in Unicode 16.0 (the tables of
+    // the `regex` crate behind tiktoken-rs and Python tiktoken 0.14.0) and letters or marks in
+    // 17.0 (toktok-rs 0.3.0's tables). Python tiktoken 0.14.0 gives o200k "a\u{88f}b" as
+    // [64, 156, 95, 237, 65]: "a", the three UTF-8 bytes, "b" (not one letter run).
+    for c in ['\u{88f}', '\u{c5c}', '\u{1acf}', '\u{a7ce}', '\u{10940}'] {
+        let text = format!("a{c}b {c}'s 1{c}2");
+        for e in [Encoding::O200kBase, Encoding::Cl100kBase] {
+            let want = reference(e).encode_ordinary(&text);
+            let t = tk(e).with_engine(Engine::Bulk);
+            assert_eq!(t.encode(&text), want, "{e} {c:?}");
+            assert_eq!(t.count(&text), want.len(), "{e} {c:?}");
+        }
+    }
+    let t = tk(Encoding::O200kBase).with_engine(Engine::Bulk);
+    assert_eq!(t.encode("a\u{88f}b"), [64, 156, 95, 237, 65]);
+}
+
+#[test]
+fn auto_engine_switches_after_the_threshold_and_stays_exact() {
+    // Enough text to cross BULK_AFTER_BYTES in this process; every count on the way (first
+    // engine, then the bulk engine) must equal the reference.
+    let text = "The quick brown fox, 日本語 and 123456 tokens.\n".repeat(4096);
+    let want = reference(Encoding::Cl100kBase).encode_ordinary(&text).len();
+    let t = tk(Encoding::Cl100kBase);
+    let rounds = BULK_AFTER_BYTES / text.len() + 2;
+    for i in 0..rounds {
+        assert_eq!(t.count(&text), want, "round {i}");
     }
 }

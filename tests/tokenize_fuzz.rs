@@ -9,7 +9,7 @@
 //! and keycaps, special-token-looking text, code punctuation. The generator is a fixed-seed
 //! xorshift, so every run checks the same strings and a failure names its input.
 
-use llm_recon::tokenize::{Encoding, Tokenizer};
+use llm_recon::tokenize::{Encoding, Engine, Tokenizer};
 
 /// xorshift64: deterministic, no dependency.
 struct Rng(u64);
@@ -180,12 +180,19 @@ fn random_mixed_text_matches_tiktoken_rs_id_for_id() {
     assert!(texts.iter().any(|t| t.contains("<|endoftext|>")));
     assert!(texts.iter().any(|t| t.contains('\u{200d}')));
     assert!(texts.iter().any(|t| t.contains("\r\n")));
-    for (e, reference) in references() {
-        let t = Tokenizer::new(e);
-        for s in &texts {
-            let want = reference.encode_ordinary(s);
-            assert_eq!(t.encode(s), want, "{e}: ids differ on {s:?}");
-            assert_eq!(t.count(s), want.len(), "{e}: count differs on {s:?}");
+    // Both o200k/cl100k engines (src/tokenize/mod.rs `Engine`) must agree with the reference.
+    for engine in [Engine::Tiktoken, Engine::Bulk] {
+        for (e, reference) in references() {
+            let t = Tokenizer::new(e).with_engine(engine);
+            for s in &texts {
+                let want = reference.encode_ordinary(s);
+                assert_eq!(t.encode(s), want, "{e} {engine:?}: ids differ on {s:?}");
+                assert_eq!(
+                    t.count(s),
+                    want.len(),
+                    "{e} {engine:?}: count differs on {s:?}"
+                );
+            }
         }
     }
 }
@@ -204,12 +211,19 @@ fn long_runs_and_long_documents_match_tiktoken_rs() {
     for _ in 0..6 {
         texts.push(random_text(&mut rng, 10_000));
     }
-    for (e, reference) in references() {
-        let t = Tokenizer::new(e);
-        for s in &texts {
-            let want = reference.encode_ordinary(s).len();
-            assert_eq!(t.count(s), want, "{e}: count differs, {} bytes", s.len());
-            assert_eq!(t.count(s), want, "{e}: second (cached) count differs");
+    for engine in [Engine::Tiktoken, Engine::Bulk] {
+        for (e, reference) in references() {
+            let t = Tokenizer::new(e).with_engine(engine);
+            for s in &texts {
+                let want = reference.encode_ordinary(s).len();
+                let n = s.len();
+                assert_eq!(t.count(s), want, "{e} {engine:?}: count differs, {n} bytes");
+                assert_eq!(
+                    t.count(s),
+                    want,
+                    "{e} {engine:?}: second (cached) count differs"
+                );
+            }
         }
     }
 }
@@ -255,5 +269,38 @@ fn deepseek_v3_agrees_on_the_neighbours_of_those_inputs() {
     for (text, want) in cases {
         assert_eq!(t.encode(text), want, "{text:?}");
         assert_eq!(t.count(text), want.len(), "{text:?}");
+    }
+}
+
+/// Every Unicode scalar value, in a string of 17 contexts that exercise each class the o200k and
+/// cl100k split patterns test (letters by case, marks, digits, whitespace, line breaks,
+/// contractions, punctuation): the bulk engine (toktok-rs, Unicode 17 tables, deferring to
+/// tiktoken on code points the reference leaves unassigned) must give tiktoken-rs's ids on all
+/// of them. Without the deferral 4,699 (o200k) and 4,657 (cl100k) code points differ.
+#[test]
+fn bulk_engine_matches_tiktoken_rs_on_every_code_point() {
+    use rayon::prelude::*;
+    for (e, reference) in [
+        (Encoding::O200kBase, tiktoken_rs::o200k_base_singleton()),
+        (Encoding::Cl100kBase, tiktoken_rs::cl100k_base_singleton()),
+    ] {
+        let t = Tokenizer::new(e).with_engine(Engine::Bulk);
+        let bad: Vec<u32> = (0u32..=0x10FFFF)
+            .into_par_iter()
+            .filter_map(char::from_u32)
+            .filter(|&c| {
+                let s = format!(
+                    "a{c}b {c}'s 1{c}2 {c}{c}x \n{c}  {c}\t{c}A{c}é{c}Ab{c}'LL A{c}'s {c}\r\n{c}/ {c}{c}{c}"
+                );
+                t.encode(&s) != reference.encode_ordinary(&s)
+            })
+            .map(|c| c as u32)
+            .collect();
+        assert!(
+            bad.is_empty(),
+            "{e}: {} code points differ: {:x?}",
+            bad.len(),
+            &bad[..bad.len().min(20)]
+        );
     }
 }

@@ -28,6 +28,19 @@ use super::{Encoding, Tokenizer};
 use crate::catalog::canonical_model;
 use serde_json::Value;
 
+/// Anything that counts the tokens of a text: a bundled [`Tokenizer`] or a user's
+/// `tokenizer.json` ([`super::file::FileTokenizer`]).
+pub trait TextCounter {
+    /// Tokens in `text`, special-token-looking text counted as plain text.
+    fn count_text(&self, text: &str) -> Result<usize, String>;
+}
+
+impl TextCounter for Tokenizer {
+    fn count_text(&self, text: &str) -> Result<usize, String> {
+        Ok(self.count(text))
+    }
+}
+
 /// How a model family frames a chat request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Framing {
@@ -41,6 +54,9 @@ pub enum Framing {
         default_system: Option<&'static str>,
     },
     Llama3,
+    /// No template is known (a `tokenizer.json` with neither ChatML nor Llama 3 markers): only
+    /// the message text is counted, and the caller says so.
+    TextOnly,
 }
 
 /// Qwen2-Instruct chat template's default system message.
@@ -137,8 +153,8 @@ pub fn parse_payload(v: &Value) -> Result<(Vec<Value>, Vec<Value>), String> {
 }
 
 /// Counts a chat request for `tokenizer` with `framing`.
-pub fn count_chat(
-    tokenizer: &Tokenizer,
+pub fn count_chat<T: TextCounter + ?Sized>(
+    tokenizer: &T,
     framing: &Framing,
     messages: &[Value],
     tools: &[Value],
@@ -159,7 +175,7 @@ pub fn count_chat(
     };
     for m in messages {
         let content = m.get("content").unwrap_or(&Value::Null);
-        out.content_tokens += tokenizer.count(&content_text(content));
+        out.content_tokens += tokenizer.count_text(&content_text(content))?;
         out.images_not_counted += image_parts(content);
     }
     let total: i64 = match framing {
@@ -172,18 +188,18 @@ pub fn count_chat(
             for m in messages {
                 t += per_message;
                 if let Some(role) = m.get("role").and_then(Value::as_str) {
-                    t += tokenizer.count(role) as i64;
+                    t += tokenizer.count_text(role)? as i64;
                 }
                 let content = m.get("content").unwrap_or(&Value::Null);
-                t += tokenizer.count(&content_text(content)) as i64;
+                t += tokenizer.count_text(&content_text(content))? as i64;
                 if let Some(name) = m.get("name").and_then(Value::as_str) {
-                    t += tokenizer.count(name) as i64 + per_name;
+                    t += tokenizer.count_text(name)? as i64 + per_name;
                 }
                 let calls = tool_call_texts(m);
                 if !calls.is_empty() {
                     out.approximate = true;
                     for s in calls {
-                        t += tokenizer.count(&s) as i64;
+                        t += tokenizer.count_text(&s)? as i64;
                     }
                 }
             }
@@ -200,19 +216,20 @@ pub fn count_chat(
                 .and_then(|m| m.get("role"))
                 .and_then(Value::as_str)
                 == Some("system");
-            let turn = |role: &str, content: &str| {
+            let newline = tokenizer.count_text("\n")?;
+            let turn = |role: &str, content: &str| -> Result<usize, String> {
                 // <|im_start|> + "role\ncontent" + <|im_end|> + "\n"
-                2 + tokenizer.count(&format!("{role}\n{content}")) + tokenizer.count("\n")
+                Ok(2 + tokenizer.count_text(&format!("{role}\n{content}"))? + newline)
             };
             if let (Some(sys), false) = (default_system, first_is_system) {
-                t += turn("system", sys);
+                t += turn("system", sys)?;
             }
             for m in messages {
                 let role = m.get("role").and_then(Value::as_str).unwrap_or("");
                 let content = content_text(m.get("content").unwrap_or(&Value::Null));
-                t += turn(role, &content);
+                t += turn(role, &content)?;
             }
-            t += 1 + tokenizer.count("assistant\n"); // <|im_start|>assistant\n
+            t += 1 + tokenizer.count_text("assistant\n")?; // <|im_start|>assistant\n
             t as i64
         }
         Framing::Llama3 => {
@@ -222,12 +239,17 @@ pub fn count_chat(
                 let role = m.get("role").and_then(Value::as_str).unwrap_or("");
                 let content = content_text(m.get("content").unwrap_or(&Value::Null));
                 // <|start_header_id|> role <|end_header_id|> "\n\n"+content <|eot_id|>
-                t +=
-                    3 + tokenizer.count(role) + tokenizer.count(&format!("\n\n{}", content.trim()));
+                t += 3
+                    + tokenizer.count_text(role)?
+                    + tokenizer.count_text(&format!("\n\n{}", content.trim()))?;
             }
             // <|start_header_id|>assistant<|end_header_id|>\n\n
-            t += 2 + tokenizer.count("assistant") + tokenizer.count("\n\n");
+            t += 2 + tokenizer.count_text("assistant")? + tokenizer.count_text("\n\n")?;
             t as i64
+        }
+        Framing::TextOnly => {
+            reject_tools_and_calls("an unknown chat template", messages, tools)?;
+            out.content_tokens as i64
         }
     };
     out.tokens = total.max(0) as usize;
@@ -298,7 +320,11 @@ fn text_of(v: Option<&Value>) -> String {
 }
 
 /// The cookbook's `num_tokens_for_tools` (signed: an enum subtracts 3).
-fn openai_tools(tokenizer: &Tokenizer, func_init: i64, tools: &[Value]) -> Result<i64, String> {
+fn openai_tools<T: TextCounter + ?Sized>(
+    tokenizer: &T,
+    func_init: i64,
+    tools: &[Value],
+) -> Result<i64, String> {
     const PROP_INIT: i64 = 3;
     const PROP_KEY: i64 = 3;
     const ENUM_INIT: i64 = -3;
@@ -318,7 +344,7 @@ fn openai_tools(tokenizer: &Tokenizer, func_init: i64, tools: &[Value]) -> Resul
             .ok_or_else(|| format!("tools[{i}]: expected a function with a string \"name\""))?;
         let desc = text_of(f.get("description"));
         t += func_init;
-        t += tokenizer.count(&format!("{name}:{}", strip_one_period(&desc))) as i64;
+        t += tokenizer.count_text(&format!("{name}:{}", strip_one_period(&desc)))? as i64;
         let props = f
             .get("parameters")
             .and_then(|p| p.get("properties"))
@@ -330,12 +356,13 @@ fn openai_tools(tokenizer: &Tokenizer, func_init: i64, tools: &[Value]) -> Resul
                 if let Some(items) = p.get("enum").and_then(Value::as_array) {
                     t += ENUM_INIT;
                     for item in items {
-                        t += ENUM_ITEM + tokenizer.count(&text_of(Some(item))) as i64;
+                        t += ENUM_ITEM + tokenizer.count_text(&text_of(Some(item)))? as i64;
                     }
                 }
                 let p_type = text_of(p.get("type"));
                 let p_desc = text_of(p.get("description"));
-                t += tokenizer.count(&format!("{key}:{p_type}:{}", strip_one_period(&p_desc)))
+                t += tokenizer
+                    .count_text(&format!("{key}:{p_type}:{}", strip_one_period(&p_desc)))?
                     as i64;
             }
         }

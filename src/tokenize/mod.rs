@@ -4,20 +4,28 @@
 //! changed in 3.6 and 3.8), compiled into the binary: nothing is downloaded at run time. See
 //! `tokenizers/README.md` for the source and licence of each vocabulary.
 //!
+//! Bulk o200k/cl100k counting (the pipeline's recount of many records) runs on `toktok-rs`
+//! (pinned `=0.3.0`), several times faster; see [`Engine`] for when each engine counts and why
+//! both give the same ids.
+//!
 //! Counting is "as billed": text that looks like a special token (`<|endoftext|>`,
 //! `<|im_start|>`) is counted as ordinary text, the way the APIs tokenize user content.
 //!
 //! - [`models`]: model name → tokenizer (or an explicit "no public tokenizer").
 //! - [`chat`]: message framing (OpenAI, ChatML for Qwen, Llama 3 headers).
 //! - [`dify`]: Dify's own GPT-2 estimators, to explain a Dify count.
+//! - [`file`]: a user's HuggingFace `tokenizer.json` (`count --tokenizer-file`).
 //! - [`cli`]: the `count` command.
 
 pub mod chat;
 pub mod cli;
 pub mod dify;
+pub mod file;
 pub mod models;
 
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{LazyLock, OnceLock};
 
 /// A bundled vocabulary (BPE ranks + split pattern).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -126,11 +134,151 @@ fn encoding_names() -> String {
         .join(", ")
 }
 
+/// Which implementation counts o200k/cl100k text (every other encoding always uses the
+/// `tiktoken` crate). Both give identical ids; they differ in start-up and throughput.
+///
+/// - `tiktoken` 4.1.2 loads in 20-60 ms: a `count` of one text stays fast to start.
+/// - `toktok-rs` 0.3.0 counts 2-5x faster than that once loaded, but loading takes 90 ms
+///   (cl100k) to 240 ms (o200k).
+///
+/// [`Engine::Auto`] (the default) therefore counts with `tiktoken` until the process has
+/// counted [`BULK_AFTER_BYTES`] with that vocabulary, then loads `toktok-rs` and keeps it.
+///
+/// One exception keeps the two exact: `toktok-rs` classifies characters with Unicode 17.0
+/// tables, the reference tokenizers (OpenAI's Python `tiktoken` 0.14.0 and `tiktoken-rs`, both on
+/// Rust `regex`) with Unicode 16.0. An exhaustive check of every code point, each in a string of 17 contexts, found
+/// that they disagree only on code points Unicode 16 leaves unassigned (4,699 for o200k, 4,657
+/// for cl100k, e.g. U+088F, which Unicode 17 makes a letter). Text containing any code point that
+/// is unassigned in the reference's tables (`\p{Cn}` of the same `regex` crate) is therefore
+/// counted by `tiktoken`, whatever the engine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Engine {
+    #[default]
+    Auto,
+    /// Always the `tiktoken` crate.
+    Tiktoken,
+    /// `toktok-rs` from the first text (load it now; for the benchmark and tests).
+    Bulk,
+}
+
+/// Bytes of o200k (or cl100k) text a process counts with `tiktoken` before [`Engine::Auto`]
+/// switches to `toktok-rs`: about where the faster counting has paid for the longer load.
+pub const BULK_AFTER_BYTES: usize = 8 << 20;
+
+/// A process's bulk engine for one vocabulary, loaded on demand, and the bytes counted so far.
+struct BulkSlot {
+    name: &'static str,
+    counted: AtomicUsize,
+    engine: OnceLock<toktok::Tokenizer>,
+}
+
+static BULK_O200K: BulkSlot = BulkSlot {
+    name: "o200k_base",
+    counted: AtomicUsize::new(0),
+    engine: OnceLock::new(),
+};
+static BULK_CL100K: BulkSlot = BulkSlot {
+    name: "cl100k_base",
+    counted: AtomicUsize::new(0),
+    engine: OnceLock::new(),
+};
+
+impl BulkSlot {
+    /// The slot for `encoding`; `o200k_harmony` shares o200k's ranks and split pattern.
+    fn for_encoding(encoding: Encoding) -> Option<&'static BulkSlot> {
+        match encoding {
+            Encoding::O200kBase | Encoding::O200kHarmony => Some(&BULK_O200K),
+            Encoding::Cl100kBase => Some(&BULK_CL100K),
+            _ => None,
+        }
+    }
+
+    fn engine(&self) -> &toktok::Tokenizer {
+        // The vocabularies are compiled into the crate; a test loads both.
+        self.engine.get_or_init(|| {
+            toktok::Tokenizer::builtin(self.name)
+                .expect("toktok-rs embeds o200k_base and cl100k_base")
+        })
+    }
+}
+
+/// Code points the reference tokenizers' Unicode tables leave unassigned (see [`Engine`]): a
+/// bitmap for the Basic Multilingual Plane (CJK text looks up every character) and the ranges
+/// above it.
+struct Unassigned {
+    bmp: Vec<u64>,
+    astral: Vec<(char, char)>,
+}
+
+static UNASSIGNED: LazyLock<Unassigned> = LazyLock::new(|| {
+    use regex_syntax::hir::{Class, HirKind};
+    let hir = regex_syntax::parse(r"\p{Cn}").expect("valid Unicode class");
+    let ranges: Vec<(char, char)> = match hir.kind() {
+        HirKind::Class(Class::Unicode(class)) => class
+            .ranges()
+            .iter()
+            .map(|r| (r.start(), r.end()))
+            .collect(),
+        // `\p{Cn}` always parses to a Unicode class; an empty table would only disable the check
+        // (a test asserts it is not empty).
+        _ => Vec::new(),
+    };
+    let mut bmp = vec![0u64; 0x10000 / 64];
+    let mut astral = Vec::new();
+    for (lo, hi) in ranges {
+        for c in lo as u32..=(hi as u32).min(0xFFFF) {
+            bmp[c as usize / 64] |= 1 << (c % 64);
+        }
+        if hi as u32 > 0xFFFF {
+            astral.push((lo.max('\u{10000}'), hi));
+        }
+    }
+    Unassigned { bmp, astral }
+});
+
+impl Unassigned {
+    fn contains(&self, c: char) -> bool {
+        let c32 = c as u32;
+        if c32 <= 0xFFFF {
+            self.bmp[c32 as usize / 64] & (1 << (c32 % 64)) != 0
+        } else {
+            let i = self.astral.partition_point(|&(_, hi)| hi < c);
+            self.astral.get(i).is_some_and(|&(lo, _)| lo <= c)
+        }
+    }
+}
+
+/// True when `text` has a code point the reference's tables leave unassigned. ASCII is skipped
+/// 16 bytes at a time (a vectorized test), so mostly-ASCII text costs little more than a scan.
+pub fn has_unassigned(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let table = &*UNASSIGNED;
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(chunk) = bytes.get(i..i + 16)
+            && chunk.is_ascii()
+        {
+            i += 16;
+            continue;
+        }
+        // `i` only ever advances by whole characters, so it is a char boundary.
+        let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) else {
+            return false;
+        };
+        if !c.is_ascii() && table.contains(c) {
+            return true;
+        }
+        i += c.len_utf8();
+    }
+    false
+}
+
 /// A loaded tokenizer. Cheap to copy; the vocabulary is loaded once per process and shared.
 #[derive(Clone, Copy)]
 pub struct Tokenizer {
     encoding: Encoding,
     bpe: &'static tiktoken::CoreBpe,
+    engine: Engine,
 }
 
 impl fmt::Debug for Tokenizer {
@@ -148,7 +296,38 @@ impl Tokenizer {
         // each one, so this cannot fail at run time.
         let bpe = tiktoken::get_encoding(encoding.name())
             .expect("tokenizer vocabulary feature enabled in Cargo.toml");
-        Tokenizer { encoding, bpe }
+        Tokenizer {
+            encoding,
+            bpe,
+            engine: Engine::Auto,
+        }
+    }
+
+    /// The same tokenizer counting with `engine` (see [`Engine`]); [`Engine::Bulk`] loads the
+    /// bulk engine now.
+    pub fn with_engine(self, engine: Engine) -> Tokenizer {
+        if let (Engine::Bulk, Some(slot)) = (engine, BulkSlot::for_encoding(self.encoding)) {
+            slot.engine();
+        }
+        Tokenizer { engine, ..self }
+    }
+
+    /// The bulk engine, when it should count `text`.
+    fn bulk_for(&self, text: &str) -> Option<&'static toktok::Tokenizer> {
+        let slot = BulkSlot::for_encoding(self.encoding)?;
+        let bulk = match self.engine {
+            Engine::Tiktoken => false,
+            Engine::Bulk => true,
+            Engine::Auto => {
+                slot.engine.get().is_some()
+                    || slot.counted.fetch_add(text.len(), Ordering::Relaxed) + text.len()
+                        >= BULK_AFTER_BYTES
+            }
+        };
+        if !bulk || has_unassigned(text) {
+            return None;
+        }
+        Some(slot.engine())
     }
 
     /// Tokenizer for an encoding name (`o200k_base`, `gpt2`, `qwen2`, …).
@@ -168,6 +347,9 @@ impl Tokenizer {
     /// Number of tokens in `text`, special-token-looking text counted as plain text.
     /// Allocates nothing per call.
     pub fn count(&self, text: &str) -> usize {
+        if let Some(bulk) = self.bulk_for(text) {
+            return bulk.count(text.as_bytes());
+        }
         match self.normalized(text) {
             Some(nfc) => self.bpe.count(&nfc),
             None if self.splits_cjk_runs(text) => {
@@ -179,6 +361,9 @@ impl Tokenizer {
 
     /// Token ids of `text` (special-token-looking text as plain text).
     pub fn encode(&self, text: &str) -> Vec<u32> {
+        if let Some(bulk) = self.bulk_for(text) {
+            return bulk.encode(text.as_bytes());
+        }
         match self.normalized(text) {
             Some(nfc) => self.bpe.encode(&nfc),
             None if self.splits_cjk_runs(text) => cjk_segments(text)
@@ -255,6 +440,26 @@ fn cjk_segments(text: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unassigned_table_matches_unicode_16() {
+        // Unassigned in Unicode 16.0 (assigned in 17.0): U+088F, U+1ACF, U+10940. Unassigned in
+        // both: U+0378; U+10FFFF is a noncharacter, general category Cn.
+        for c in ['\u{88f}', '\u{1acf}', '\u{10940}', '\u{378}', '\u{10ffff}'] {
+            assert!(has_unassigned(&format!("ab{c}")), "{c:?}");
+        }
+        // Assigned: ASCII, Latin-1, CJK, an emoji, a supplementary ideograph (U+20000).
+        for s in [
+            "plain text",
+            "café Zürich",
+            "日本語のテキスト",
+            "👍🏽",
+            "\u{20000}",
+        ] {
+            assert!(!has_unassigned(s), "{s:?}");
+        }
+        assert!(UNASSIGNED.astral.len() > 10);
+    }
 
     #[test]
     fn encoding_names_round_trip() {
