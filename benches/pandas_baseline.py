@@ -4,8 +4,12 @@ export and sum tokens and cost per UTC day and model.
 
     python3 benches/pandas_baseline.py messages.csv            # plain read_csv (every column)
     python3 benches/pandas_baseline.py messages.csv --usecols  # tuned: only the five columns
+    ... --no-pyarrow   # as on a machine without pyarrow: pandas 3 then keeps strings as Python objects
 """
 import sys
+
+if "--no-pyarrow" in sys.argv:
+    sys.modules["pyarrow"] = None  # makes `import pyarrow` fail, as if it were not installed
 import pandas as pd
 
 cols = ["model_id", "message_tokens", "answer_tokens", "total_price", "created_at"]

@@ -13,11 +13,13 @@ ls -l "$dir/messages.csv"
 echo "== peak memory (max RSS, KiB)"
 for cmd in "$bin reconcile $dir/messages.csv $dir/usage_completions.json --format json" \
            "python3 benches/pandas_baseline.py $dir/messages.csv" \
-           "python3 benches/pandas_baseline.py $dir/messages.csv --usecols"; do
+           "python3 benches/pandas_baseline.py $dir/messages.csv --usecols" \
+           "python3 benches/pandas_baseline.py $dir/messages.csv --no-pyarrow"; do
   /usr/bin/time -f "%M KiB  %e s  $cmd" $cmd > /dev/null
 done
 echo "== wall time"
 hyperfine --warmup 1 --runs ${RUNS:-5} \
   -n llm-recon "$bin reconcile $dir/messages.csv $dir/usage_completions.json --format json" \
   -n pandas-plain "python3 benches/pandas_baseline.py $dir/messages.csv" \
-  -n pandas-usecols "python3 benches/pandas_baseline.py $dir/messages.csv --usecols"
+  -n pandas-usecols "python3 benches/pandas_baseline.py $dir/messages.csv --usecols" \
+  -n pandas-plain-no-pyarrow "python3 benches/pandas_baseline.py $dir/messages.csv --no-pyarrow"
