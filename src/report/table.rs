@@ -113,7 +113,11 @@ fn bridge(out: &mut String, c: &ComparisonReport, currency: &str) {
         count(t.baseline.records as i64),
         String::new(),
     ]);
-    for s in &t.bridge {
+    // Steps with nothing in them are named under the table instead of taking a row each.
+    let is_empty = |s: &crate::report::model::Step| {
+        s.cause != "unexplained" && s.records == 0 && s.cost.is_zero() && s.tokens.is_zero()
+    };
+    for s in t.bridge.iter().filter(|s| !is_empty(s)) {
         tb.add_row(vec![
             s.cause.to_string(),
             signed_count(s.tokens.total()),
@@ -147,6 +151,28 @@ fn bridge(out: &mut String, c: &ComparisonReport, currency: &str) {
         t.variance.pct,
         t.unexplained_pct
     );
+    let names = |method_is: fn(&str) -> bool| {
+        t.bridge
+            .iter()
+            .filter(|s| is_empty(s) && method_is(s.method))
+            .map(|s| s.cause)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (zero, unmeasured) = (
+        names(|m| m != "not_measured"),
+        names(|m| m == "not_measured"),
+    );
+    if !zero.is_empty() {
+        wrapped(out, "", &format!("zero: {zero}"));
+    }
+    if !unmeasured.is_empty() {
+        wrapped(
+            out,
+            "",
+            &format!("not measured (their evidence is not among the inputs): {unmeasured}"),
+        );
+    }
     for s in &t.bridge {
         if s.cause != "unexplained" && (s.records > 0 || !s.cost.is_zero()) {
             wrapped(out, "  ", &format!("{}: {}", s.cause, s.note));
