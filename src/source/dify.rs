@@ -870,6 +870,55 @@ struct ExecutionMetadata {
     currency: Option<Value>,
 }
 
+impl ExecutionMetadata {
+    fn tokens(&self) -> Result<Option<i64>, String> {
+        match &self.total_tokens {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => json_count(v).map(Some).ok_or_else(|| {
+                format!(
+                    "execution_metadata.total_tokens: expected a token count, got '{}'",
+                    shown_value(v)
+                )
+            }),
+        }
+    }
+
+    fn price(&self) -> Result<Option<Decimal>, String> {
+        match &self.total_price {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => json_decimal(v).map(Some).ok_or_else(|| {
+                format!(
+                    "execution_metadata.total_price: expected a decimal number, got '{}'",
+                    shown_value(v)
+                )
+            }),
+        }
+    }
+
+    fn currency(&self) -> Result<Option<Currency>, String> {
+        match &self.currency {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v.as_str().and_then(Currency::parse).map(Some).ok_or_else(|| {
+                format!(
+                    "execution_metadata.currency: expected a currency code like USD or RMB, got '{}'",
+                    shown_value(v)
+                )
+            }),
+        }
+    }
+
+    /// The reported cost: a price needs its currency.
+    fn cost(price: Option<Decimal>, currency: Option<Currency>) -> Result<Option<Money>, String> {
+        match (price, currency) {
+            (Some(p), Some(c)) => Ok(Some(Money::new(p, c))),
+            (Some(p), None) => Err(format!(
+                "execution_metadata.currency: expected a currency code like USD or RMB for total_price {p}, got nothing"
+            )),
+            (None, _) => Ok(None),
+        }
+    }
+}
+
 fn value_str(v: &Option<Value>) -> Option<String> {
     match v {
         Some(Value::String(s)) if !util::is_null(s) => Some(s.trim().to_string()),
@@ -922,15 +971,7 @@ fn node_execution(f: &Fields<'_>, file: &InputFile, line: u64) -> Result<Row, St
             ));
         }
     };
-    let meta_tokens = match &meta.total_tokens {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(json_count(v).ok_or_else(|| {
-            format!(
-                "execution_metadata.total_tokens: expected a token count, got '{}'",
-                shown_value(v)
-            )
-        })?),
-    };
+    let meta_tokens = meta.tokens()?;
     // A stopped stream keeps its row (Dify re-estimates its usage, 0 by default) so that the
     // bridge can match it to the provider's count.
     if usage.is_none() && !failed && status != "stopped" {
@@ -942,35 +983,9 @@ fn node_execution(f: &Fields<'_>, file: &InputFile, line: u64) -> Result<Row, St
         };
     }
 
-    let meta_price = match &meta.total_price {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(json_decimal(v).ok_or_else(|| {
-            format!(
-                "execution_metadata.total_price: expected a decimal number, got '{}'",
-                shown_value(v)
-            )
-        })?),
-    };
-    let meta_currency = match &meta.currency {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_str().and_then(Currency::parse).ok_or_else(|| {
-            format!(
-                "execution_metadata.currency: expected a currency code like USD or RMB, got '{}'",
-                shown_value(v)
-            )
-        })?),
-    };
-    let price = meta_price.or(usage.as_ref().and_then(|u| u.total_price));
-    let currency = meta_currency.or(usage.as_ref().and_then(|u| u.currency));
-    let reported_cost = match (price, currency) {
-        (Some(p), Some(c)) => Some(Money::new(p, c)),
-        (Some(p), None) => {
-            return Err(format!(
-                "execution_metadata.currency: expected a currency code like USD or RMB for total_price {p}, got nothing"
-            ));
-        }
-        (None, _) => None,
-    };
+    let price = meta.price()?.or(usage.as_ref().and_then(|u| u.total_price));
+    let currency = meta.currency()?.or(usage.as_ref().and_then(|u| u.currency));
+    let reported_cost = ExecutionMetadata::cost(price, currency)?;
 
     let mut rec = UsageRecord::call(id, file.origin(line), at);
     if let Some(model) = value_str(&pd.model_name) {
@@ -1016,47 +1031,21 @@ fn container_row(
     line: u64,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<Row, String> {
-    let tokens = match &meta.total_tokens {
-        None | Some(Value::Null) => 0,
-        Some(v) => json_count(v).ok_or_else(|| {
-            format!(
-                "execution_metadata.total_tokens: expected a token count, got '{}'",
-                shown_value(v)
-            )
-        })?,
-    };
-    let price = match &meta.total_price {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(json_decimal(v).ok_or_else(|| {
-            format!(
-                "execution_metadata.total_price: expected a decimal number, got '{}'",
-                shown_value(v)
-            )
-        })?),
-    };
+    let tokens = meta.tokens()?.unwrap_or(0);
+    let price = meta.price()?;
     if tokens == 0 && price.is_none_or(|p| p.is_zero()) {
         return Ok(Row::NoUsage(
             "iteration/loop container without usage of its own",
         ));
     }
-    let currency = match &meta.currency {
-        None | Some(Value::Null) => None,
-        Some(v) => v.as_str().and_then(Currency::parse),
-    };
+    let currency = meta.currency()?;
     let mut rec = UsageRecord::call(id, file.origin(line), at);
     rec.model = CONTAINER_MODEL.to_string();
     // Dify keeps only the total: it cannot be split into input and output.
     rec.usage[crate::record::UsageClass::Input] = tokens;
-    rec.reported_cost = match (price, currency) {
-        (Some(p), Some(c)) => Some(Money::new(p, c)),
-        (Some(p), None) if p.is_zero() => None,
-        (Some(p), None) => {
-            return Err(format!(
-                "execution_metadata.currency: expected a currency code like USD or RMB for total_price {p}, got nothing"
-            ));
-        }
-        (None, _) => None,
-    };
+    // A zero price needs no currency.
+    let price = price.filter(|p| !p.is_zero() || currency.is_some());
+    rec.reported_cost = ExecutionMetadata::cost(price, currency)?;
     rec.link.repeats = Some("iteration/loop container: the sum of its child nodes");
     rec.scope.app = f.string(n::APP_ID);
     rec.scope.workflow = f.string(n::WORKFLOW_RUN_ID);
