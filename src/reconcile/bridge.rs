@@ -1025,83 +1025,50 @@ impl StepContext<'_> {
                 "{nf} baseline rows repeat usage its other rows already count (iteration/loop container rows carry their children's sum; rows exported twice); the baseline includes them as its rows add up, this step takes them out"
             ),
         );
+        // Steps measured on app calls matched one to one with the trace's.
+        let matched = |no_trace: &str, measured: String| -> (&'static str, String) {
+            if !setup.baseline_is_app {
+                (
+                    "not_measured",
+                    "the baseline carries provider-reported counts".to_string(),
+                )
+            } else if !has_evidence {
+                ("not_measured", no_trace.to_string())
+            } else {
+                ("measured", measured)
+            }
+        };
         let (u, c, n, e, unpriced) = v.interrupted;
-        let nf = crate::report::count(n as i64);
-        push(
-            "streaming_interruption",
-            u,
-            c,
-            n,
-            if has_evidence && setup.baseline_is_app {
-                "measured"
-            } else {
-                "not_measured"
-            },
-            e,
-            if !setup.baseline_is_app {
-                "the baseline carries provider-reported counts".to_string()
-            } else if setup.evidence.is_none() {
-                "no trace among the inputs to match stopped calls against".to_string()
-            } else {
-                format!(
-                    "{nf} calls the user stopped mid-stream: the app recorded its own re-estimate (Dify: 0 tokens), the provider billed what it had read and generated{}",
-                    unpriced_note(unpriced)
-                )
-            },
+        let (method, note) = matched(
+            "no trace among the inputs to match stopped calls against",
+            format!(
+                "{} calls the user stopped mid-stream: the app recorded its own re-estimate (Dify: 0 tokens), the provider billed what it had read and generated{}",
+                crate::report::count(n as i64),
+                unpriced_note(unpriced)
+            ),
         );
+        push("streaming_interruption", u, c, n, method, e, note);
         let (u, c, n, e, unpriced, recount) = v.drift;
-        let nf = crate::report::count(n as i64);
-        push(
-            "tokenizer_drift",
-            u,
-            c,
-            n,
-            if has_evidence && setup.baseline_is_app {
-                "measured"
-            } else {
-                "not_measured"
-            },
-            e,
-            if !setup.baseline_is_app {
-                "the baseline carries provider-reported counts".to_string()
-            } else if setup.evidence.is_none() {
-                "no trace among the inputs to match calls against".to_string()
-            } else {
-                format!(
-                    "{nf} matched calls (message id = trace id, node execution id = generation id) whose app counts differ from the provider-reported counts{}{}",
-                    if unpriced > 0 {
-                        format!("; {unpriced} of them unpriced, their money stays unexplained")
-                    } else {
-                        String::new()
-                    },
-                    recount.describe(n, u.total())
-                )
-            },
+        let (method, note) = matched(
+            "no trace among the inputs to match calls against",
+            format!(
+                "{} matched calls (message id = trace id, node execution id = generation id) whose app counts differ from the provider-reported counts{}{}",
+                crate::report::count(n as i64),
+                unpriced_note(unpriced),
+                recount.describe(n, u.total())
+            ),
         );
+        push("tokenizer_drift", u, c, n, method, e, note);
         let (u, c, n, e, unpriced) = v.folding;
-        let nf = crate::report::count(n as i64);
-        push(
-            "cache_write_folding",
-            u,
-            c,
-            n,
-            if has_evidence && setup.baseline_is_app {
-                "measured"
-            } else {
-                "not_measured"
-            },
-            e,
-            if !setup.baseline_is_app {
-                "the baseline carries provider-reported counts".to_string()
-            } else if setup.evidence.is_none() {
-                "no trace among the inputs to match calls against".to_string()
-            } else {
-                format!(
-                    "{nf} matched calls whose app prompt count is the provider's input + ⌊cache write × 1.25 (× 2 for 1h)⌋ + ⌊cache read × 0.1⌋ (Dify's Anthropic plugin): the token difference at the input price{}",
-                    unpriced_note(unpriced)
-                )
-            },
+        let (method, note) = matched(
+            "no trace among the inputs to match calls against",
+            format!(
+                "{} matched calls whose app prompt count is the provider's input + ⌊cache write × 1.25 (× 2 for 1h)⌋ + ⌊cache read × 0.1⌋ (Dify's Anthropic plugin): the token difference at the input price{}",
+                crate::report::count(n as i64),
+                unpriced_note(unpriced)
+            ),
         );
+        push("cache_write_folding", u, c, n, method, e, note);
         let (u, c, n, e, priced) = v.cache;
         let nf = crate::report::count(n as i64);
         push(
