@@ -2,42 +2,17 @@
 //! CUR 2.0 bill of the same two days (as CSV and as Parquet) with the app's IAM principal named:
 //! the bridge ties out exactly and another principal's traffic is the unattributed step.
 
+mod common;
+use common::*;
+
 use assert_cmd::Command;
-use rust_decimal::Decimal;
 use serde_json::Value;
-use std::str::FromStr;
 
 const APP: &str = "arn:aws:sts::123456789012:assumed-role/dify-helpdesk/worker";
 const ALICE: &str = "arn:aws:iam::123456789012:user/alice";
 
-const CLASSES: [&str; 11] = [
-    "input",
-    "input_cache_read",
-    "input_cache_write_5m",
-    "input_cache_write_1h",
-    "input_audio",
-    "input_image",
-    "output",
-    "output_reasoning",
-    "output_audio",
-    "output_image",
-    "total",
-];
-
 fn fixture(name: &str) -> String {
     format!("{}/fixtures/bedrock_e2e/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn dec(v: &Value) -> Decimal {
-    Decimal::from_str(v.as_str().expect("money is a decimal string")).unwrap()
-}
-
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
-
-fn tokens(v: &Value, class: &str) -> i64 {
-    v.get(class).and_then(Value::as_i64).unwrap_or(0)
 }
 
 fn report(bill: &str, extra: &[&str]) -> Value {
@@ -60,35 +35,6 @@ fn report(bill: &str, extra: &[&str]) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("a JSON report")
-}
-
-fn step<'a>(cmp: &'a Value, cause: &str) -> &'a Value {
-    cmp["bridge"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["cause"] == cause)
-        .unwrap_or_else(|| panic!("no step {cause}"))
-}
-
-/// baseline + Σ steps = reference, per class and in money.
-fn ties_out(cmp: &Value, what: &str) {
-    for class in CLASSES {
-        let mut acc = tokens(&cmp["baseline"]["tokens"], class);
-        for s in cmp["bridge"].as_array().unwrap() {
-            acc += tokens(&s["tokens"], class);
-        }
-        assert_eq!(
-            acc,
-            tokens(&cmp["reference"]["tokens"], class),
-            "{what} {class}"
-        );
-    }
-    let mut money = dec(&cmp["baseline"]["cost"]);
-    for s in cmp["bridge"].as_array().unwrap() {
-        money += dec(&s["cost"]);
-    }
-    assert_eq!(money, dec(&cmp["reference"]["cost"]), "{what} money");
 }
 
 #[test]

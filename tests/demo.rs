@@ -3,10 +3,12 @@
 //! wrote, independently of the reconcile code), leave unexplained only the truly unexplained
 //! part, and tie out exactly.
 
+mod common;
+use common::*;
+
 use assert_cmd::Command;
 use rust_decimal::Decimal;
 use serde_json::Value;
-use std::str::FromStr;
 
 fn demo_report() -> Value {
     let out = Command::cargo_bin("llm-recon")
@@ -25,45 +27,6 @@ fn demo_report() -> Value {
 fn truth() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/demo/truth.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn dec(v: &Value) -> Decimal {
-    Decimal::from_str(v.as_str().expect("money is a decimal string")).unwrap()
-}
-
-fn tokens(v: &Value, class: &str) -> i64 {
-    v.get(class).and_then(Value::as_i64).unwrap_or(0)
-}
-
-const CLASSES: [&str; 11] = [
-    "input",
-    "input_cache_read",
-    "input_cache_write_5m",
-    "input_cache_write_1h",
-    "input_audio",
-    "input_image",
-    "output",
-    "output_reasoning",
-    "output_audio",
-    "output_image",
-    "total",
-];
-
-fn comparison<'a>(report: &'a Value, baseline: &str, reference: &str) -> &'a Value {
-    report["comparisons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["baseline"] == baseline && c["reference"] == reference)
-        .unwrap_or_else(|| panic!("no comparison {baseline} → {reference}"))
-}
-
-fn find_step<'a>(cmp: &'a Value, cause: &str) -> Option<&'a Value> {
-    cmp["bridge"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["cause"] == cause)
 }
 
 #[test]

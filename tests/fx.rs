@@ -6,18 +6,12 @@
 //! pricing/fx/ecb-eurofxref.csv: 2026-10-05 USD 1.1204 / CNY 7.5118 per EUR, 2026-10-06 USD
 //! 1.1269 / CNY 7.5554 per EUR.
 
+mod common;
+use common::*;
+
 use assert_cmd::Command;
 use rust_decimal::Decimal;
 use serde_json::Value;
-use std::str::FromStr;
-
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
-
-fn dec(v: &Value) -> Decimal {
-    d(v.as_str().expect("money is a decimal string"))
-}
 
 /// One Dify message: qwen-max, 800 + 200 tokens, 0.056 RMB, 2026-10-05 03:00 UTC.
 fn dify_row(dir: &std::path::Path) -> std::path::PathBuf {
@@ -65,15 +59,6 @@ fn report(extra: &[&str]) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn step<'a>(t: &'a Value, cause: &str) -> &'a Value {
-    t["bridge"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["cause"] == cause)
-        .unwrap()
 }
 
 /// The bill's model lines in CNY: day 2026-10-05 (China) 0.0964 + 0.0605 + 0.12 + 0.096 = 0.3729,

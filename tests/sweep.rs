@@ -7,27 +7,13 @@
 //!
 //! The month-scale version of the sweep is `cargo bench --bench sweep` (table in the README).
 
+mod common;
+use common::*;
+
 use assert_cmd::Command;
 use llm_recon::simulate::{self, CAUSES, Config, Provider};
 use rust_decimal::Decimal;
 use serde_json::Value;
-use std::str::FromStr;
-
-const CLASSES: [&str; 5] = [
-    "input",
-    "input_cache_read",
-    "input_cache_write_5m",
-    "input_cache_write_1h",
-    "output",
-];
-
-fn dec(v: &Value) -> Decimal {
-    Decimal::from_str(v.as_str().expect("money is a decimal string")).unwrap()
-}
-
-fn tokens(v: &Value, class: &str) -> i64 {
-    v.get(class).and_then(Value::as_i64).unwrap_or(0)
-}
 
 /// Simulates one world and checks the report against its truth; returns how many
 /// (comparison, cause) pairs were checked with a non-zero planted amount.
