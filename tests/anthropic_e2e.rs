@@ -5,7 +5,6 @@
 mod common;
 use common::*;
 
-use assert_cmd::Command;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use std::str::FromStr;
@@ -19,25 +18,12 @@ fn fixture(name: &str) -> String {
 
 fn report(extra: &[&str]) -> Value {
     let mut args = vec![
-        "reconcile".to_string(),
         fixture("dify_messages_claude.csv"),
         fixture("usage_1d_pages.json"),
         fixture("cost_1d.json"),
-        "--format".to_string(),
-        "json".to_string(),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
-    let out = Command::cargo_bin("llm-recon")
-        .unwrap()
-        .args(&args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "reconcile failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("a JSON report")
+    reconcile_json(&args)
 }
 
 #[test]

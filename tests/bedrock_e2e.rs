@@ -5,7 +5,6 @@
 mod common;
 use common::*;
 
-use assert_cmd::Command;
 use serde_json::Value;
 
 const APP: &str = "arn:aws:sts::123456789012:assumed-role/dify-helpdesk/worker";
@@ -16,25 +15,9 @@ fn fixture(name: &str) -> String {
 }
 
 fn report(bill: &str, extra: &[&str]) -> Value {
-    let mut args = vec![
-        "reconcile".to_string(),
-        fixture("dify_messages_bedrock.csv"),
-        fixture(bill),
-        "--format".to_string(),
-        "json".to_string(),
-    ];
+    let mut args = vec![fixture("dify_messages_bedrock.csv"), fixture(bill)];
     args.extend(extra.iter().map(|s| s.to_string()));
-    let out = Command::cargo_bin("llm-recon")
-        .unwrap()
-        .args(&args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "reconcile failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("a JSON report")
+    reconcile_json(&args)
 }
 
 #[test]

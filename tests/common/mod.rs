@@ -78,3 +78,20 @@ pub fn ties_out(cmp: &Value, what: &str) {
     }
     assert_eq!(money, dec(&cmp["reference"]["cost"]), "{what} money");
 }
+
+/// `llm-recon reconcile ARGS --format json`, which must succeed; its report.
+pub fn reconcile_json<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Value {
+    let out = assert_cmd::Command::cargo_bin("llm-recon")
+        .unwrap()
+        .arg("reconcile")
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "reconcile failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("a JSON report")
+}
