@@ -140,25 +140,14 @@ pub fn read(
         }
     }
     let idx: Vec<Option<usize>> = COLS.iter().map(|&(c, _)| position(&headers, c)).collect();
-    let mut rec = csv::StringRecord::new();
-    loop {
-        match rdr.read_record(&mut rec) {
-            Ok(false) => return Ok(()),
-            Ok(true) => {
-                let line = rec.position().map(|p| p.line()).unwrap_or(0);
-                let row = Row {
-                    rec: &rec,
-                    idx: &idx,
-                };
-                match bill_line(file, &row, line) {
-                    Ok(Line::Record(r)) => sink.record(*r),
-                    Ok(Line::NoUsage(reason)) => sink.no_usage(line, reason),
-                    Err(reason) => sink.reject(line, reason),
-                }
-            }
-            Err(e) => util::csv_row_error(&e, file, sink)?,
+    util::each_csv_record(&mut rdr, file, sink, |rec, line, sink| {
+        let row = Row { rec, idx: &idx };
+        match bill_line(file, &row, line) {
+            Ok(Line::Record(r)) => sink.record(*r),
+            Ok(Line::NoUsage(reason)) => sink.no_usage(line, reason),
+            Err(reason) => sink.reject(line, reason),
         }
-    }
+    })
 }
 
 struct Row<'a> {

@@ -194,17 +194,9 @@ pub fn read(
     };
     let cols = columns(&names, cur2)
         .map_err(|m| InputError::new(file, Some(1), format!("{m}; expected {want}")))?;
-    let mut rec = csv::StringRecord::new();
-    loop {
-        match rdr.read_record(&mut rec) {
-            Ok(false) => return Ok(()),
-            Ok(true) => {
-                let line = rec.position().map(|p| p.line()).unwrap_or(0);
-                Row::emit(row(file, &cols, &rec, line), line, "", sink);
-            }
-            Err(e) => util::csv_row_error(&e, file, sink)?,
-        }
-    }
+    util::each_csv_record(&mut rdr, file, sink, |rec, line, sink| {
+        Row::emit(row(file, &cols, rec, line), line, "", sink)
+    })
 }
 
 /// A Parquet CUR, streamed a row group at a time; rows are numbered from 1.

@@ -364,17 +364,9 @@ pub fn read(
         charge_type: find(&["ChargeType"]),
         identity,
     };
-    let mut rec = csv::StringRecord::new();
-    loop {
-        match rdr.read_record(&mut rec) {
-            Ok(false) => return Ok(()),
-            Ok(true) => {
-                let line = rec.position().map(|p| p.line()).unwrap_or(0);
-                Row::emit(row(file, &cols, &rec, line), line, "", sink);
-            }
-            Err(e) => util::csv_row_error(&e, file, sink)?,
-        }
-    }
+    util::each_csv_record(&mut rdr, file, sink, |rec, line, sink| {
+        Row::emit(row(file, &cols, rec, line), line, "", sink)
+    })
 }
 
 /// `MM/DD/YYYY` (the export's spelling), or `YYYY-MM-DD`, as the UTC day `[00:00, +1 day)`.

@@ -117,28 +117,20 @@ pub fn read(
             }
         }
     }
-    let mut rec = csv::StringRecord::new();
-    loop {
-        match rdr.read_record(&mut rec) {
-            Ok(false) => return Ok(()),
-            Ok(true) => {
-                let line = rec.position().map(|p| p.line()).unwrap_or(0);
-                let field: Vec<Option<&str>> = cols
-                    .iter()
-                    .map(|&i| rec.get(i).and_then(util::opt_str))
-                    .collect();
-                let row = match format {
-                    Format::DeepseekAmountCsv => amount_row(file, &field, dated, line),
-                    _ => cost_row(file, &field, dated, line),
-                };
-                match row {
-                    Ok(r) => sink.record(r),
-                    Err(reason) => sink.reject(line, reason),
-                }
-            }
-            Err(e) => util::csv_row_error(&e, file, sink)?,
+    util::each_csv_record(&mut rdr, file, sink, |rec, line, sink| {
+        let field: Vec<Option<&str>> = cols
+            .iter()
+            .map(|&i| rec.get(i).and_then(util::opt_str))
+            .collect();
+        let row = match format {
+            Format::DeepseekAmountCsv => amount_row(file, &field, dated, line),
+            _ => cost_row(file, &field, dated, line),
+        };
+        match row {
+            Ok(r) => sink.record(r),
+            Err(reason) => sink.reject(line, reason),
         }
-    }
+    })
 }
 
 /// `[start_time_iso, end_time_iso)` in UTC. The export writes ISO 8601 times; one without an

@@ -119,17 +119,9 @@ pub fn read(
             format!("missing column '{n}'; expected a FOCUS 1.0–1.2 CSV export"),
         )
     })?;
-    let mut rec = csv::StringRecord::new();
-    loop {
-        match rdr.read_record(&mut rec) {
-            Ok(false) => return Ok(()),
-            Ok(true) => {
-                let line = rec.position().map(|p| p.line()).unwrap_or(0);
-                Row::emit(row(file, &cols, &rec, line), line, "", sink);
-            }
-            Err(e) => util::csv_row_error(&e, file, sink)?,
-        }
-    }
+    util::each_csv_record(&mut rdr, file, sink, |rec, line, sink| {
+        Row::emit(row(file, &cols, rec, line), line, "", sink)
+    })
 }
 
 /// A FOCUS Parquet export, streamed a row group at a time; rows are numbered from 1. Every

@@ -277,18 +277,10 @@ fn read_csv(
     let cols = CsvCols {
         idx: CSV_FIELDS.iter().map(|f| find(f)).collect(),
     };
-    let mut rec = csv::StringRecord::new();
-    loop {
-        match rdr.read_record(&mut rec) {
-            Ok(false) => return Ok(()),
-            Ok(true) => {
-                let line = rec.position().map(|p| p.line()).unwrap_or(0);
-                let row = raw_from_csv(&cols, &rec).and_then(|r| row(file, &r, line));
-                emit(row, line, sink);
-            }
-            Err(e) => util::csv_row_error(&e, file, sink)?,
-        }
-    }
+    util::each_csv_record(&mut rdr, file, sink, |rec, line, sink| {
+        let row = raw_from_csv(&cols, rec).and_then(|r| row(file, &r, line));
+        emit(row, line, sink)
+    })
 }
 
 const JSON_SHAPE: &str =

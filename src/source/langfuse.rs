@@ -305,24 +305,15 @@ fn read_csv(
         .map(|(i, h)| (i, h.trim().to_string()))
         .collect();
 
-    let mut rec = csv::StringRecord::new();
-    loop {
-        match rdr.read_record(&mut rec) {
-            Ok(false) => return Ok(()),
-            Ok(true) => {
-                // The line where the record starts (quoted fields may span lines).
-                let line = rec.position().map(|p| p.line()).unwrap_or(0);
-                let mut row = Map::new();
-                for (i, name) in &index {
-                    if let Some(v) = rec.get(*i) {
-                        row.insert(name.clone(), Value::String(v.to_string()));
-                    }
-                }
-                emit(keys, &row, file, line, sink, "");
+    util::each_csv_record(&mut rdr, file, sink, |rec, line, sink| {
+        let mut row = Map::new();
+        for (i, name) in &index {
+            if let Some(v) = rec.get(*i) {
+                row.insert(name.clone(), Value::String(v.to_string()));
             }
-            Err(e) => util::csv_row_error(&e, file, sink)?,
         }
-    }
+        emit(keys, &row, file, line, sink, "");
+    })
 }
 
 fn read_jsonl(

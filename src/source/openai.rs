@@ -832,17 +832,9 @@ fn read_cost_csv(
         api_key: col("api_key_id"),
         user: col("user_id"),
     };
-    let mut rec = csv::StringRecord::new();
-    loop {
-        match rdr.read_record(&mut rec) {
-            Ok(false) => return Ok(()),
-            Ok(true) => {
-                let line = rec.position().map(|p| p.line()).unwrap_or(0);
-                Row::emit(cost_csv_row(file, &cols, &rec, line), line, "", sink);
-            }
-            Err(e) => util::csv_row_error(&e, file, sink)?,
-        }
-    }
+    util::each_csv_record(&mut rdr, file, sink, |rec, line, sink| {
+        Row::emit(cost_csv_row(file, &cols, rec, line), line, "", sink)
+    })
 }
 
 struct CsvCols {

@@ -280,6 +280,27 @@ pub fn csv_row_error(
     Ok(())
 }
 
+/// Reads every row of a CSV export, handing each record with the line it starts on (quoted fields
+/// may span lines) to `each`; a row the reader cannot take goes to `csv_row_error`.
+pub fn each_csv_record<R: std::io::Read>(
+    rdr: &mut csv::Reader<R>,
+    file: &super::InputFile,
+    sink: &mut dyn super::RecordSink,
+    mut each: impl FnMut(&csv::StringRecord, u64, &mut dyn super::RecordSink),
+) -> Result<(), super::InputError> {
+    let mut rec = csv::StringRecord::new();
+    loop {
+        match rdr.read_record(&mut rec) {
+            Ok(false) => return Ok(()),
+            Ok(true) => {
+                let line = rec.position().map(|p| p.line()).unwrap_or(0);
+                each(&rec, line, sink);
+            }
+            Err(e) => csv_row_error(&e, file, sink)?,
+        }
+    }
+}
+
 /// The CSV reader every adapter uses: a header row, and rows with exactly its field count (a
 /// ragged row is rejected by `csv_row_error`). CRLF files reach it with their line ends already
 /// normalized (`CrlfToLf`), so record line numbers are right without a special terminator.
