@@ -37,42 +37,40 @@ impl J {
     }
 
     fn write_line(&self, out: &mut String, item: &str, kv: &str) {
+        let Some(members) = self.members() else {
+            self.scalar(out);
+            return;
+        };
+        let (open, close) = self.brackets();
+        out.push(open);
+        for (i, (k, x)) in members.iter().enumerate() {
+            if i > 0 {
+                out.push_str(item);
+            }
+            if let Some(k) = k {
+                escape(out, k);
+                out.push_str(kv);
+            }
+            x.write_line(out, item, kv);
+        }
+        out.push(close);
+    }
+
+    /// An array's items or an object's members in order; `None` for a scalar.
+    fn members(&self) -> Option<Vec<(Option<&str>, &J)>> {
         match self {
-            J::Arr(v) => {
-                out.push('[');
-                for (i, x) in v.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(item);
-                    }
-                    x.write_line(out, item, kv);
-                }
-                out.push(']');
-            }
-            J::Obj(v) => {
-                out.push('{');
-                for (i, (k, x)) in v.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(item);
-                    }
-                    escape(out, k);
-                    out.push_str(kv);
-                    x.write_line(out, item, kv);
-                }
-                out.push('}');
-            }
-            J::Map(v) => {
-                out.push('{');
-                for (i, (k, x)) in v.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(item);
-                    }
-                    escape(out, k);
-                    out.push_str(kv);
-                    x.write_line(out, item, kv);
-                }
-                out.push('}');
-            }
-            other => other.scalar(out),
+            J::Arr(v) => Some(v.iter().map(|x| (None, x)).collect()),
+            J::Obj(v) => Some(v.iter().map(|(k, x)| (Some(*k), x)).collect()),
+            J::Map(v) => Some(v.iter().map(|(k, x)| (Some(k.as_str()), x)).collect()),
+            _ => None,
+        }
+    }
+
+    fn brackets(&self) -> (char, char) {
+        if matches!(self, J::Arr(_)) {
+            ('[', ']')
+        } else {
+            ('{', '}')
         }
     }
 
@@ -83,21 +81,11 @@ impl J {
                 out.push_str("  ");
             }
         };
-        let members: Option<Vec<(Option<&str>, &J)>> = match self {
-            J::Arr(v) => Some(v.iter().map(|x| (None, x)).collect()),
-            J::Obj(v) => Some(v.iter().map(|(k, x)| (Some(*k), x)).collect()),
-            J::Map(v) => Some(v.iter().map(|(k, x)| (Some(k.as_str()), x)).collect()),
-            _ => None,
-        };
-        let Some(members) = members else {
+        let Some(members) = self.members() else {
             self.scalar(out);
             return;
         };
-        let (open, close) = if matches!(self, J::Arr(_)) {
-            ('[', ']')
-        } else {
-            ('{', '}')
-        };
+        let (open, close) = self.brackets();
         out.push(open);
         if members.is_empty() {
             out.push(close);
