@@ -963,55 +963,37 @@ impl StepContext<'_> {
             "embedding usage in the reference on models the baseline records no embeddings for"
                 .to_string(),
         );
-        let (u, c, n, e) = v.auxiliary;
-        let nf = crate::report::count(n as i64);
-        push(
-            "auxiliary_calls",
-            u,
-            c,
-            n,
-            if setup.baseline_is_app && setup.evidence.is_none() {
-                "not_measured"
-            } else {
-                "measured"
-            },
-            e,
+        // Steps measured on trace calls the app never records: nothing to see without a trace.
+        let seen_in_trace = |not_app: &str, no_trace: &str, measured: String| {
             if !setup.baseline_is_app {
-                "the baseline records the app's housekeeping calls".to_string()
+                ("measured", not_app.to_string())
             } else if setup.evidence.is_none() {
-                "no trace among the inputs: conversation naming and suggested questions cannot be seen".to_string()
+                ("not_measured", no_trace.to_string())
             } else {
-                format!(
-                    "{nf} conversation-naming / suggested-question calls in {} that the app's tables never record; valued at table prices",
-                    setup.evidence.as_deref().unwrap_or("the trace")
-                )
-            },
-        );
-        let (u, c, n, e) = v.retries;
-        let nf = crate::report::count(n as i64);
-        let retries_method = if setup.baseline_is_app && setup.evidence.is_none() {
-            "not_measured"
-        } else {
-            "measured"
+                ("measured", measured)
+            }
         };
-        push(
-            "retries",
-            u,
-            c,
-            n,
-            retries_method,
-            e,
-            if !setup.baseline_is_app {
-                "the baseline records every attempt".to_string()
-            } else if setup.evidence.is_none() {
-                "no trace among the inputs: failed attempts cannot be seen".to_string()
-            } else {
-                format!(
-                    "{nf} failed attempts with usage in {} (level ERROR) that the app does not record; valued at table prices",
-                    setup.evidence.as_deref().unwrap_or("the trace")
-                )
-            },
+        let trace = setup.evidence.as_deref().unwrap_or("the trace");
+        let (u, c, n, e) = v.auxiliary;
+        let (method, note) = seen_in_trace(
+            "the baseline records the app's housekeeping calls",
+            "no trace among the inputs: conversation naming and suggested questions cannot be seen",
+            format!(
+                "{} conversation-naming / suggested-question calls in {trace} that the app's tables never record; valued at table prices",
+                crate::report::count(n as i64)
+            ),
         );
+        push("auxiliary_calls", u, c, n, method, e, note);
+        let (u, c, n, e) = v.retries;
+        let (method, note) = seen_in_trace(
+            "the baseline records every attempt",
+            "no trace among the inputs: failed attempts cannot be seen",
+            format!(
+                "{} failed attempts with usage in {trace} (level ERROR) that the app does not record; valued at table prices",
+                crate::report::count(n as i64)
+            ),
+        );
+        push("retries", u, c, n, method, e, note);
         let (u, c, n, e) = v.double;
         let nf = crate::report::count(n as i64);
         push(
