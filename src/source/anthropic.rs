@@ -522,7 +522,7 @@ mod tests {
     }
 
     fn read_fixture(name: &str) -> (Format, CollectSink) {
-        read_all(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+        crate::source::testutil::load(&format!("anthropic/{name}"))
     }
 
     fn sniff_text(text: &str) -> Option<Format> {

@@ -516,7 +516,7 @@ mod tests {
     }
 
     fn read_fixture(name: &str) -> (Format, CollectSink) {
-        read_all(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+        crate::source::testutil::load(&format!("azure/{name}"))
     }
 
     /// Data rows of a CSV fixture, counted without the adapter (for accounting).

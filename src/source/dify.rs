@@ -1158,19 +1158,7 @@ mod tests {
             .join(name)
     }
 
-    fn load(name: &str) -> (Format, CollectSink) {
-        match read_all(&fixture(name)) {
-            Ok(x) => x,
-            Err(e) => panic!("{name}: {e}"),
-        }
-    }
-
-    fn rec<'a>(s: &'a CollectSink, id: &str) -> &'a UsageRecord {
-        s.records
-            .iter()
-            .find(|r| r.id == id)
-            .unwrap_or_else(|| panic!("no record {id}"))
-    }
+    use crate::source::testutil::{load, rec};
 
     fn read_str(format: Format, text: &str) -> Result<CollectSink, InputError> {
         let file = InputFile::new(0, Path::new("mem"));

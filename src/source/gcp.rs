@@ -645,7 +645,7 @@ mod tests {
     }
 
     fn read_fixture(name: &str) -> (Format, CollectSink) {
-        read_all(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+        crate::source::testutil::load(&format!("gcp/{name}"))
     }
 
     #[test]

@@ -1003,18 +1003,10 @@ mod tests {
             .join(name)
     }
 
-    fn load(name: &str) -> (Format, CollectSink) {
-        match read_all(&fixture(name)) {
-            Ok(x) => x,
-            Err(e) => panic!("{name}: {e}"),
-        }
-    }
+    use crate::source::testutil::rec;
 
-    fn rec<'a>(s: &'a CollectSink, id: &str) -> &'a UsageRecord {
-        s.records
-            .iter()
-            .find(|r| r.id == id)
-            .unwrap_or_else(|| panic!("no record {id}"))
+    fn load(name: &str) -> (Format, CollectSink) {
+        crate::source::testutil::load(&format!("langfuse/{name}"))
     }
 
     /// Reads text as `format` from memory.

@@ -18,3 +18,22 @@ pub fn read_as(format: Format, path: &Path) -> Result<CollectSink, InputError> {
     super::read(format, &file, &mut sink)?;
     Ok(sink)
 }
+
+/// Sniffs and reads `fixtures/<name>`; a file that cannot be read fails the test.
+pub fn load(name: &str) -> (Format, CollectSink) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name);
+    match super::read_all(&path) {
+        Ok(x) => x,
+        Err(e) => panic!("{name}: {e}"),
+    }
+}
+
+/// The record with id `id`, which must be there.
+pub fn rec<'a>(s: &'a CollectSink, id: &str) -> &'a crate::record::UsageRecord {
+    s.records
+        .iter()
+        .find(|r| r.id == id)
+        .unwrap_or_else(|| panic!("no record {id}"))
+}
