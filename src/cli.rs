@@ -12,7 +12,6 @@ use crate::report::{self, OutputFormat};
 use crate::source::Format;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use rust_decimal::Decimal;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -392,6 +391,10 @@ fn reconcile_cmd(args: &ReconcileArgs) -> Result<i32, RunError> {
         max_unexplained_pct: args.output.max_unexplained,
         ..Options::default()
     };
+    if let Some(out) = &args.output.output {
+        crate::output::refuse_input_as_output(out, &reconcile_inputs(args))
+            .map_err(RunError::Usage)?;
+    }
     let prices = load_prices(args.pricing.as_deref())?;
     if args.spot_check || args.call.is_some() {
         let window = reconcile::explicit_window(&opts)?;
@@ -410,27 +413,35 @@ fn reconcile_cmd(args: &ReconcileArgs) -> Result<i32, RunError> {
                 reconcile::spotcheck::render_table(&s, args.limit)
             }
         };
-        emit(args.output.output.as_deref(), text.as_bytes())?;
+        emit(
+            args.output.output.as_deref(),
+            &reconcile_inputs(args),
+            text.as_bytes(),
+        )?;
         return Ok(0);
     }
     let report = reconcile::run(&args.files, &opts, &prices)?;
     let text = report::render(&report, args.output.format);
-    emit(args.output.output.as_deref(), text.as_bytes())?;
+    emit(
+        args.output.output.as_deref(),
+        &reconcile_inputs(args),
+        text.as_bytes(),
+    )?;
     Ok(if report.verdict.pass { 0 } else { 1 })
 }
 
-fn emit(path: Option<&Path>, bytes: &[u8]) -> Result<(), RunError> {
-    match path {
-        Some(p) => std::fs::write(p, bytes)
-            .map_err(|e| RunError::Usage(format!("{}: cannot write: {e}", p.display()))),
-        None => {
-            let mut out = std::io::stdout().lock();
-            // A closed pipe (`| head`) is not an error worth reporting.
-            let _ = out.write_all(bytes);
-            let _ = out.flush();
-            Ok(())
-        }
+fn emit(path: Option<&Path>, inputs: &[PathBuf], bytes: &[u8]) -> Result<(), RunError> {
+    crate::output::emit(path, inputs, bytes).map_err(RunError::Usage)
+}
+
+/// Every file a reconcile run reads: the exports, the rate files and the extra price tables.
+fn reconcile_inputs(args: &ReconcileArgs) -> Vec<PathBuf> {
+    let mut inputs = args.files.clone();
+    inputs.extend(args.fx_rates.iter().cloned());
+    if let Some(Ok(entries)) = args.pricing.as_ref().map(std::fs::read_dir) {
+        inputs.extend(entries.flatten().map(|e| e.path()));
     }
+    inputs
 }
 
 const CSV_COLUMNS: &[&str] = &[
@@ -456,6 +467,9 @@ const CSV_COLUMNS: &[&str] = &[
 ];
 
 fn normalize_cmd(args: &NormalizeArgs) -> Result<i32, RunError> {
+    if let Some(out) = &args.output {
+        crate::output::refuse_input_as_output(out, &args.files).map_err(RunError::Usage)?;
+    }
     let prices = load_prices(None)?;
     let forced = input_format(args.input_format.as_deref())?;
     let mut buf: Vec<u8> = Vec::new();
@@ -556,7 +570,7 @@ fn normalize_cmd(args: &NormalizeArgs) -> Result<i32, RunError> {
     if let Some(w) = csv_out {
         buf = w.into_inner().unwrap_or_default();
     }
-    emit(args.output.as_deref(), &buf)?;
+    emit(args.output.as_deref(), &args.files, &buf)?;
     for r in summary.iter().take(20) {
         eprintln!("rejected {} {}: {}", r.source, r.origin, r.reason);
     }

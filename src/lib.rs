@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod output;
 pub mod pricing;
 pub mod reconcile;
 pub mod record;

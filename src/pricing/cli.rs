@@ -9,7 +9,6 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -266,10 +265,7 @@ pub fn fx_to_string(args: &FxArgs) -> Result<String, String> {
 }
 
 fn write_stdout(s: &str) -> Result<(), String> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(s.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(|e| format!("cannot write output: {e}"))
+    crate::output::write_stdout(s.as_bytes())
 }
 
 fn load_book(dir: Option<&Path>) -> Result<PriceBook, String> {

@@ -67,20 +67,17 @@ pub struct Imported {
 /// Runs `pricing import`: 0, or an error naming the file (exit 2).
 pub fn run_import(args: &ImportArgs) -> Result<i32, String> {
     let label = args.file.display().to_string();
+    if let Some(out) = &args.output {
+        crate::output::refuse_input_as_output(out, std::slice::from_ref(&args.file))?;
+    }
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| format!("{label}: cannot read the price list: {e}"))?;
     let out = import(args.from, &label, &text, &args.effective_from)?;
-    match &args.output {
-        Some(path) => std::fs::write(path, &out.toml)
-            .map_err(|e| format!("{}: cannot write the table: {e}", path.display()))?,
-        None => {
-            use std::io::Write as _;
-            let mut o = std::io::stdout().lock();
-            o.write_all(out.toml.as_bytes())
-                .and_then(|()| o.flush())
-                .map_err(|e| format!("cannot write output: {e}"))?
-        }
-    }
+    crate::output::emit(
+        args.output.as_deref(),
+        std::slice::from_ref(&args.file),
+        out.toml.as_bytes(),
+    )?;
     eprint!("{}", out.summary);
     Ok(0)
 }

@@ -3,7 +3,7 @@
 use super::chat::{self, Framing, TextCounter};
 use super::file::FileTokenizer;
 use super::{Tokenizer, models};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
 
 /// Arguments of the `count` subcommand.
@@ -53,11 +53,7 @@ pub fn run_count(args: &CountArgs) -> Result<i32, String> {
     if let Some(note) = &out.note {
         eprintln!("note: {note}");
     }
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(out.stdout.as_bytes())
-        .and_then(|()| stdout.flush())
-        .map_err(|e| format!("cannot write output: {e}"))?;
+    crate::output::write_stdout(out.stdout.as_bytes())?;
     Ok(0)
 }
 
