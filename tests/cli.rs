@@ -331,3 +331,49 @@ fn crlf_exports_report_the_same_lines() {
         .success()
         .stdout(predicate::str::contains("messages_crlf.csv:7"));
 }
+
+#[test]
+fn a_run_without_usage_shows_the_window_asked_for_or_none() {
+    // A Langfuse UI export with its header only: no usage to span, no window asked.
+    let mut f = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+    writeln!(f, "id,traceId,type,startTime,model,usageDetails").unwrap();
+    let path = f.path().display().to_string();
+    let out = bin()
+        .args(["reconcile", &path, "--format", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert!(v["window"]["start"].is_null(), "{}", v["window"]);
+    assert!(v["window"]["end"].is_null(), "{}", v["window"]);
+    bin()
+        .args(["reconcile", &path])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("window none"))
+        .stdout(predicate::str::contains("1970").not());
+    // Asked for: shown as asked (midnight in --tz, in UTC).
+    let out = bin()
+        .args([
+            "reconcile",
+            &path,
+            "--format",
+            "json",
+            "--from",
+            "2026-10-01",
+            "--to",
+            "2026-11-01",
+            "--tz",
+            "Asia/Shanghai",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["window"]["start"], "2026-09-30T16:00:00Z");
+    assert_eq!(v["window"]["end"], "2026-10-31T16:00:00Z");
+}

@@ -632,12 +632,9 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
     }
 
     // 6. Finish.
-    let window = window
-        .or_else(|| app_hull.map(|h| calendar_span(&calendar, h.start, h.end)))
-        .unwrap_or(Span {
-            start: DateTime::<Utc>::UNIX_EPOCH,
-            end: DateTime::<Utc>::UNIX_EPOCH,
-        });
+    // Without a window asked for and without usage to span, the report has no window (not
+    // the epoch).
+    let window = window.or_else(|| app_hull.map(|h| calendar_span(&calendar, h.start, h.end)));
     let mut notes = Vec::new();
     let mut comparisons = Vec::new();
     for (c, _, _) in comps {
@@ -668,8 +665,8 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
     Ok(Report {
         schema: m::SCHEMA,
         window: m::WindowInfo {
-            start: window.start,
-            end: window.end,
+            start: window.map(|w| w.start),
+            end: window.map(|w| w.end),
             bucket: opts.bucket.name().to_string(),
             timezone: opts.tz.name().to_string(),
         },

@@ -8,9 +8,8 @@ pub fn render(r: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "# llm-recon report\n\nWindow {} → {} ({}, buckets {}), currency {}.\n",
-        r.window.start.to_rfc3339(),
-        r.window.end.to_rfc3339(),
+        "# llm-recon report\n\nWindow {} ({}, buckets {}), currency {}.\n",
+        r.window.shown(|t| t.to_rfc3339()),
         r.window.timezone,
         r.window.bucket,
         r.currency

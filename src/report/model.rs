@@ -33,10 +33,21 @@ pub struct Report {
 
 pub const REJECTED_LISTED: usize = 1000;
 
+impl WindowInfo {
+    /// The window as `start → end` with each end formatted by `fmt`, or `none`.
+    pub fn shown(&self, fmt: impl Fn(DateTime<Utc>) -> String) -> String {
+        match (self.start, self.end) {
+            (Some(s), Some(e)) => format!("{} → {}", fmt(s), fmt(e)),
+            _ => "none (no --from/--to and no usage in any input)".to_string(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct WindowInfo {
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
+    /// `None` (JSON `null`) when no window was asked for and no source has usage to span.
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
     pub bucket: String,
     pub timezone: String,
 }

@@ -41,9 +41,15 @@ pub fn render(r: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "llm-recon · window {} → {} · {} · buckets {} · {}",
-        r.window.start.format("%Y-%m-%d %H:%M"),
-        r.window.end.format("%Y-%m-%d %H:%M UTC"),
+        "llm-recon · window {} · {} · buckets {} · {}",
+        match (r.window.start, r.window.end) {
+            (Some(s), Some(e)) => format!(
+                "{} → {}",
+                s.format("%Y-%m-%d %H:%M"),
+                e.format("%Y-%m-%d %H:%M UTC")
+            ),
+            _ => r.window.shown(|t| t.to_string()),
+        },
         r.window.timezone,
         r.window.bucket,
         r.currency
