@@ -871,7 +871,11 @@ fn cost_csv_row(
             "end_time {end} is not after start_time {start}; expected [start_time, end_time)"
         ));
     }
-    let raw = field(cols.amount).unwrap_or("");
+    // The dashboard leaves the amount empty on lines it has no cost for (e.g. usage not yet
+    // priced): a line without cost, not a broken row.
+    let Some(raw) = field(cols.amount) else {
+        return Ok(Row::NoUsage("cost line with an empty amount: no cost"));
+    };
     let amount = parse_csv_amount(raw).ok_or_else(|| {
         format!("amount_value: expected a decimal amount like 0.0125, got '{raw}'")
     })?;
@@ -1456,6 +1460,11 @@ mod tests {
         assert_eq!(s.rejected.len(), 1);
         let (line, reason) = &s.rejected[0];
         assert_eq!(*line, 5);
+        // Line 6: an empty amount is a line without cost, not a rejection.
+        assert_eq!(
+            s.no_usage,
+            vec![(6, "cost line with an empty amount: no cost")]
+        );
         assert!(
             reason.contains("amount_value") && reason.contains("'n/a'"),
             "{reason}"

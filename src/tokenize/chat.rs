@@ -10,8 +10,12 @@
 //!   A trailing "." of a description is dropped. The cookbook's published results: 129 prompt
 //!   tokens (gpt-3.5-turbo, gpt-4), 124 (gpt-4o, gpt-4o-mini), 127 (gpt-3.5-turbo-0301); with the
 //!   weather tool 105 (gpt-3.5-turbo, gpt-4) and 101 (gpt-4o, gpt-4o-mini).
-//!   Assistant `tool_calls` have no published rule: their function name and arguments are
-//!   counted as text, and the result is marked approximate.
+//!   A legacy assistant `function_call` adds 3 tokens plus its name and arguments as text, and
+//!   a `function` result message 2 fewer than other messages (hmarr/openai-chat-tokens, whose
+//!   cases were checked against the API's `prompt_tokens`: 26 for an assistant call of
+//!   `do_stuff` with `{"foo": "bar", "baz": 1.5}`, 15 for "hello world" and a `function`
+//!   result `{}`). Assistant `tool_calls` have no published rule: their function name and
+//!   arguments are counted as text, and the result is marked approximate.
 //! - Qwen (ChatML): `<|im_start|>{role}\n{content}<|im_end|>\n` per message and
 //!   `<|im_start|>assistant\n` to prime the reply, as in the Qwen chat templates; Qwen2 and
 //!   Qwen2.5 templates insert a default system message when the first message is not one.
@@ -195,6 +199,17 @@ pub fn count_chat<T: TextCounter + ?Sized>(
                 if let Some(name) = m.get("name").and_then(Value::as_str) {
                     t += tokenizer.count_text(name)? as i64 + per_name;
                 }
+                // A legacy `function_call` is framed with 3 more tokens, and a `function`
+                // result message with 2 fewer (its name stands in for the role).
+                if let Some(f) = m.get("function_call").filter(|f| f.is_object()) {
+                    t += 3;
+                    for s in function_texts(f) {
+                        t += tokenizer.count_text(&s)? as i64;
+                    }
+                }
+                if m.get("role").and_then(Value::as_str) == Some("function") {
+                    t -= 2;
+                }
                 let calls = tool_call_texts(m);
                 if !calls.is_empty() {
                     out.approximate = true;
@@ -270,27 +285,24 @@ fn image_parts(content: &Value) -> usize {
     })
 }
 
-/// Function names and argument strings of an assistant message's `tool_calls`/`function_call`.
+/// The name and argument string of one function call.
+fn function_texts(f: &Value) -> Vec<String> {
+    ["name", "arguments"]
+        .iter()
+        .filter_map(|k| f.get(*k).and_then(Value::as_str).map(str::to_string))
+        .collect()
+}
+
+/// Function names and argument strings of an assistant message's `tool_calls` (no published
+/// framing rule: counted as text).
 fn tool_call_texts(m: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut push = |f: &Value| {
-        for k in ["name", "arguments"] {
-            if let Some(s) = f.get(k).and_then(Value::as_str) {
-                out.push(s.to_string());
-            }
-        }
-    };
-    if let Some(calls) = m.get("tool_calls").and_then(Value::as_array) {
-        for c in calls {
-            if let Some(f) = c.get("function") {
-                push(f);
-            }
-        }
-    }
-    if let Some(f) = m.get("function_call") {
-        push(f);
-    }
-    out
+    m.get("tool_calls")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("function"))
+        .flat_map(function_texts)
+        .collect()
 }
 
 fn reject_tools_and_calls(family: &str, messages: &[Value], tools: &[Value]) -> Result<(), String> {
@@ -495,6 +507,32 @@ mod tests {
         // 3 per message + "assistant" (1) + "f" (1) + "{}" (1) + 3 priming = 9.
         assert_eq!(c.tokens, 9);
         assert!(count_chat(&t, &f, &[json!("hi")], &[]).is_err());
+    }
+
+    #[test]
+    fn legacy_function_call_framing_matches_the_billed_counts() {
+        // Published prompt_tokens of gpt-3.5-turbo (hmarr/openai-chat-tokens test cases).
+        let t = Tokenizer::new(Encoding::Cl100kBase);
+        let f = Framing::for_encoding(Encoding::Cl100kBase, Some("gpt-3.5-turbo")).unwrap();
+        let call = |args: &str| {
+            json!({"role": "assistant", "content": "",
+                   "function_call": {"name": "do_stuff", "arguments": args}})
+        };
+        let n = |ms: &[Value]| count_chat(&t, &f, ms, &[]).unwrap();
+        assert_eq!(n(&[call(r#"{"foo": "bar", "baz": 1.5}"#)]).tokens, 26);
+        assert_eq!(n(&[call("{\"foo\":\"bar\", \"baz\":\n\n 1.5}")]).tokens, 25);
+        assert!(!n(&[call("{}")]).approximate);
+        let result =
+            |content: &str| json!({"role": "function", "name": "do_stuff", "content": content});
+        let hello = json!({"role": "user", "content": "hello world"});
+        assert_eq!(n(&[hello.clone(), result("{}")]).tokens, 15);
+        assert_eq!(
+            n(&[hello, result(r#"{"foo": "bar", "baz": 1.5}"#)]).tokens,
+            28
+        );
+        let mut tango = result(r#"{"a": { "b" : { "c": false}}}"#);
+        tango["name"] = json!("dance_the_tango");
+        assert_eq!(n(&[tango]).tokens, 24);
         assert!(count_chat(&t, &f, &[json!({"content": "no role"})], &[]).is_err());
         assert!(parse_payload(&json!({"msgs": []})).is_err());
         assert!(Framing::for_encoding(Encoding::MistralV3, None).is_err());
