@@ -39,15 +39,18 @@ use std::sync::Mutex;
 /// EA headers are PascalCase (`MeterCategory`, `CostInBillingCurrency`); MCA headers camelCase
 /// (`meterCategory`, `costInBillingCurrency`). Exact-case names keep the two apart and keep
 /// other systems' files (FOCUS has no `MeterCategory`) out.
+///
+/// Older EA exports (and Microsoft's FinOps toolkit samples of them) write `Cost` and
+/// `BillingCurrency` where current ones write `CostInBillingCurrency` and
+/// `BillingCurrencyCode`; the legacy pay-as-you-go usage file writes `UsageDateTime`,
+/// `UsageQuantity`, `PreTaxCost` and `Currency`.
 pub fn sniff(head: &Head) -> Option<Format> {
     let cols = head.csv_columns();
     let has = |n: &str| cols.iter().any(|c| c == n);
-    if has("MeterCategory")
-        && has("MeterName")
-        && has("UnitOfMeasure")
-        && has("Quantity")
-        && has("CostInBillingCurrency")
-    {
+    let meters = has("MeterCategory") && has("MeterName") && has("UnitOfMeasure");
+    if meters && has("UsageDateTime") && has("UsageQuantity") && has("PreTaxCost") {
+        Some(Format::AzurePaygCsv)
+    } else if meters && has("Quantity") && (has("CostInBillingCurrency") || has("Cost")) {
         Some(Format::AzureEaCsv)
     } else if has("meterCategory")
         && has("meterName")
@@ -302,6 +305,14 @@ struct Cols {
     charge_type: Option<usize>,
     /// Indices of every non-measure column, sorted by lower-cased name (for the id).
     identity: Vec<(String, usize)>,
+    /// The header as written, to name a column in a reason.
+    names: Vec<String>,
+}
+
+impl Cols {
+    fn name(&self, i: usize) -> &str {
+        self.names.get(i).map_or("?", |n| n.trim())
+    }
 }
 
 pub fn read(
@@ -313,6 +324,7 @@ pub fn read(
     let what = match format {
         Format::AzureEaCsv => "an Azure EA cost and usage details export",
         Format::AzureMcaCsv => "an Azure MCA cost and usage details export",
+        Format::AzurePaygCsv => "an Azure pay-as-you-go usage details export",
         _ => {
             return Err(InputError::new(
                 file,
@@ -347,31 +359,39 @@ pub fn read(
         .collect();
     identity.sort();
     let cols = Cols {
-        date: need(&["Date"])?,
+        // Current EA/MCA names first, then the older EA and pay-as-you-go spellings.
+        date: need(&["Date", "UsageDateTime"])?,
         category: need(&["MeterCategory"])?,
         subcategory: find(&["MeterSubCategory"]),
         meter: need(&["MeterName"])?,
         meter_id: find(&["MeterId"]),
         unit: need(&["UnitOfMeasure"])?,
-        quantity: need(&["Quantity"])?,
-        cost: need(&["CostInBillingCurrency"])?,
-        currency: need(&["BillingCurrencyCode", "BillingCurrency"])?,
+        quantity: need(&["Quantity", "UsageQuantity"])?,
+        cost: need(&["CostInBillingCurrency", "Cost", "PreTaxCost"])?,
+        currency: need(&["BillingCurrencyCode", "BillingCurrency", "Currency"])?,
         resource_id: find(&["ResourceId", "InstanceId"]),
         resource_name: find(&["ResourceName"]),
-        subscription_id: find(&["SubscriptionId"]),
+        subscription_id: find(&["SubscriptionId", "SubscriptionGuid"]),
         subscription_name: find(&["SubscriptionName"]),
         resource_group: find(&["ResourceGroup", "ResourceGroupName"]),
         charge_type: find(&["ChargeType"]),
         identity,
+        names: headers.iter().map(str::to_string).collect(),
     };
     util::each_csv_record(&mut rdr, file, sink, |rec, line, sink| {
         Row::emit(row(file, &cols, rec, line), line, "", sink)
     })
 }
 
-/// `MM/DD/YYYY` (the export's spelling), or `YYYY-MM-DD`, as the UTC day `[00:00, +1 day)`.
+/// `MM/DD/YYYY` (the export's spelling), or `YYYY-MM-DD`, as the UTC day `[00:00, +1 day)`;
+/// the pay-as-you-go file's `UsageDateTime` writes the day as `YYYY-MM-DD 00:00:00`.
 pub fn parse_day(s: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     let t = s.trim();
+    let t = t
+        .strip_suffix(" 00:00:00")
+        .or_else(|| t.strip_suffix("T00:00:00Z"))
+        .or_else(|| t.strip_suffix("T00:00:00"))
+        .unwrap_or(t);
     let d = NaiveDate::parse_from_str(t, "%m/%d/%Y")
         .or_else(|_| NaiveDate::parse_from_str(t, "%Y-%m-%d"))
         .ok()?;
@@ -440,7 +460,10 @@ fn row(file: &InputFile, cols: &Cols, rec: &csv::StringRecord, line: u64) -> Res
         .map_err(|e| format!("unknown Azure OpenAI meter '{meter_name}': {e}"))?;
     let raw_date = field(cols.date).unwrap_or("");
     let (start, end) = parse_day(raw_date).ok_or_else(|| {
-        format!("Date: expected a date like 10/01/2026 (MM/DD/YYYY), got '{raw_date}'")
+        format!(
+            "{}: expected a day like 10/01/2026 (MM/DD/YYYY), got '{raw_date}'",
+            cols.name(cols.date)
+        )
     })?;
     let raw_unit = field(cols.unit).unwrap_or("");
     let block = block_size(raw_unit).ok_or_else(|| {
@@ -455,14 +478,23 @@ fn row(file: &InputFile, cols: &Cols, rec: &csv::StringRecord, line: u64) -> Res
     }
     let raw_q = field(cols.quantity).unwrap_or("");
     let quantity = util::parse_decimal(raw_q).ok_or_else(|| {
-        format!("Quantity: expected a decimal number of {raw_unit} blocks, got '{raw_q}'")
+        format!(
+            "{}: expected a decimal number of {raw_unit} blocks, got '{raw_q}'",
+            cols.name(cols.quantity)
+        )
     })?;
     let tokens = tokens_from_blocks(quantity, block).ok_or_else(|| {
-        format!("Quantity: expected a non-negative number of {raw_unit} blocks, got '{raw_q}'")
+        format!(
+            "{}: expected a non-negative number of {raw_unit} blocks, got '{raw_q}'",
+            cols.name(cols.quantity)
+        )
     })?;
     let raw_cost = field(cols.cost).unwrap_or("");
     let cost = util::parse_decimal(raw_cost).ok_or_else(|| {
-        format!("CostInBillingCurrency: expected a decimal amount like 0.02, got '{raw_cost}'")
+        format!(
+            "{}: expected a decimal amount like 0.02, got '{raw_cost}'",
+            cols.name(cols.cost)
+        )
     })?;
     let raw_cur = field(cols.currency).unwrap_or("");
     let currency = Currency::parse(raw_cur).ok_or_else(|| {
@@ -523,6 +555,74 @@ mod tests {
     fn data_rows(path: &Path) -> usize {
         let mut r = csv::Reader::from_path(path).unwrap();
         r.records().count()
+    }
+
+    #[test]
+    fn older_ea_column_names_as_in_microsofts_sample_exports() {
+        // `Cost`, `BillingCurrency`, `Product`, `InvoiceSection`: the header of the FinOps
+        // toolkit's EA actual-cost sample, no BOM, LF.
+        let (format, s) = read_fixture("ea_legacy_actual_cost.csv");
+        assert_eq!(format, Format::AzureEaCsv);
+        assert!(s.rejected.is_empty(), "{:?}", s.rejected);
+        assert_eq!(s.records.len(), 3);
+        // 3 × 1K input at $0.005 = $0.015; 2 × 1K output = $0.03; 8 × 1K cached = $0.01.
+        let got: Vec<(UsageClass, i64, Decimal)> = s
+            .records
+            .iter()
+            .map(|r| {
+                let (c, n) = r.usage.iter().find(|(_, n)| *n > 0).unwrap();
+                (c, n, r.reported_cost.unwrap().amount)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Input, 3000, dec!(0.015)),
+                (Output, 2000, dec!(0.03)),
+                (InputCacheRead, 8000, dec!(0.01))
+            ]
+        );
+        assert_eq!(
+            s.records[0].scope.api_key.as_deref(),
+            Some("aoai-assist-swc")
+        );
+        // The storage line and the reservation purchase are rows without usage.
+        assert_eq!(s.no_usage.len(), 2);
+        assert_eq!(
+            s.records.len() + s.no_usage.len(),
+            data_rows(&fixture("ea_legacy_actual_cost.csv"))
+        );
+    }
+
+    #[test]
+    fn a_header_only_export_is_valid_and_empty() {
+        let (format, s) = read_fixture("ea_no_rows.csv");
+        assert_eq!(format, Format::AzureEaCsv);
+        assert!(s.records.is_empty() && s.no_usage.is_empty() && s.rejected.is_empty());
+    }
+
+    #[test]
+    fn legacy_pay_as_you_go_layout() {
+        // UsageDateTime `YYYY-MM-DD 00:00:00`, UsageQuantity, PreTaxCost, Currency,
+        // SubscriptionGuid, InstanceId; `UnitOfMeasure` empty on a bandwidth line.
+        let (format, s) = read_fixture("payg_usage.csv");
+        assert_eq!(format, Format::AzurePaygCsv);
+        assert!(s.rejected.is_empty(), "{:?}", s.rejected);
+        assert_eq!(s.records.len(), 3);
+        let r = &s.records[0];
+        assert_eq!(r.usage, Usage::of(&[(Input, 40_000)]));
+        assert_eq!(r.reported_cost, Some(Money::usd(dec!(0.006))));
+        assert_eq!(r.model, "gpt-4o-mini");
+        assert_eq!(r.start, Utc.with_ymd_and_hms(2026, 10, 5, 0, 0, 0).unwrap());
+        assert_eq!(r.end, Utc.with_ymd_and_hms(2026, 10, 6, 0, 0, 0).unwrap());
+        assert_eq!(r.scope.api_key.as_deref(), Some("aoai-helpdesk"));
+        assert_eq!(
+            r.scope.project.as_deref(),
+            Some("9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a/rg-helpdesk")
+        );
+        assert_eq!(s.records[1].usage, Usage::of(&[(Output, 10_000)]));
+        assert_eq!(s.records[2].usage, Usage::of(&[(Input, 12_500)]));
+        assert_eq!(s.no_usage.len(), 1);
     }
 
     #[test]
@@ -691,7 +791,7 @@ mod tests {
         assert_eq!(s.rejected.len(), 1);
         assert_eq!(s.rejected[0].0, 5);
         assert!(
-            s.rejected[0].1.contains("Quantity") && s.rejected[0].1.contains("'n/a'"),
+            s.rejected[0].1.starts_with("quantity:") && s.rejected[0].1.contains("'n/a'"),
             "{}",
             s.rejected[0].1
         );

@@ -63,6 +63,8 @@ pub enum Format {
     AzureEaCsv,
     /// Azure Cost Management cost and usage details, MCA schema (camelCase CSV).
     AzureMcaCsv,
+    /// Azure's legacy pay-as-you-go usage details (`UsageDateTime`, `UsageQuantity`, `PreTaxCost`).
+    AzurePaygCsv,
     /// A FOCUS 1.0–1.2 cost and usage export as CSV.
     FocusCsv,
     /// Legacy AWS Cost and Usage Report CSV (`lineItem/UsageType` headers).
@@ -121,7 +123,7 @@ impl System {
 }
 
 impl Format {
-    pub const ALL: [Format; 28] = [
+    pub const ALL: [Format; 29] = [
         Format::DifyMessagesCsv,
         Format::DifyMessagesJsonl,
         Format::DifyNodeExecutionsCsv,
@@ -143,6 +145,7 @@ impl Format {
         Format::AlibabaBillCsv,
         Format::AzureEaCsv,
         Format::AzureMcaCsv,
+        Format::AzurePaygCsv,
         Format::FocusCsv,
         Format::AwsCurCsv,
         Format::AwsCur2Csv,
@@ -175,6 +178,7 @@ impl Format {
             Format::AlibabaBillCsv => "alibaba-bill-csv",
             Format::AzureEaCsv => "azure-ea-csv",
             Format::AzureMcaCsv => "azure-mca-csv",
+            Format::AzurePaygCsv => "azure-payg-csv",
             Format::FocusCsv => "focus-csv",
             Format::AwsCurCsv => "aws-cur-csv",
             Format::AwsCur2Csv => "aws-cur2-csv",
@@ -208,7 +212,7 @@ impl Format {
             Format::AnthropicUsageJson | Format::AnthropicCostJson => System::Anthropic,
             Format::DeepseekAmountCsv | Format::DeepseekCostCsv => System::Deepseek,
             Format::AlibabaBillCsv => System::Alibaba,
-            Format::AzureEaCsv | Format::AzureMcaCsv => System::Azure,
+            Format::AzureEaCsv | Format::AzureMcaCsv | Format::AzurePaygCsv => System::Azure,
             Format::FocusCsv | Format::FocusParquet => System::Focus,
             Format::AwsCurCsv | Format::AwsCur2Csv | Format::AwsCurParquet => System::Aws,
             Format::GcpBillingCsv | Format::GcpBillingJson => System::Gcp,
