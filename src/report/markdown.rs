@@ -1,82 +1,98 @@
-//! `--format markdown`: the bridge and sources as GitHub-flavoured tables, for PRs and wikis.
+//! `--format markdown`: every section of the table as GitHub-flavoured Markdown, for PRs and
+//! wikis.
 
 use super::model::Report;
-use super::{count, money, signed_count, signed_money};
+use super::view::{self, Grid};
 use std::fmt::Write;
 
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+fn grid(out: &mut String, g: &Grid) {
+    let _ = writeln!(
+        out,
+        "| {} |",
+        g.header
+            .iter()
+            .map(|h| cell(h))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    let rule: Vec<&str> = (0..g.header.len())
+        .map(|i| if g.right.contains(&i) { "---:" } else { "---" })
+        .collect();
+    let _ = writeln!(out, "|{}|", rule.join("|"));
+    for (i, row) in g.rows.iter().enumerate() {
+        let strong = g.strong.contains(&i);
+        let cells: Vec<String> = row
+            .iter()
+            .map(|c| match (strong, c.is_empty()) {
+                (true, false) => format!("**{}**", cell(c)),
+                _ => cell(c),
+            })
+            .collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    out.push('\n');
+}
+
+fn bullets(out: &mut String, lines: &[String]) {
+    for l in lines {
+        let _ = writeln!(out, "- {}", cell(l));
+    }
+    if !lines.is_empty() {
+        out.push('\n');
+    }
+}
+
 pub fn render(r: &Report) -> String {
+    let v = view::build(r);
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# llm-recon report\n\nWindow {} ({}, buckets {}), currency {}.\n",
-        r.window.shown(|t| t.to_rfc3339()),
-        r.window.timezone,
-        r.window.bucket,
-        r.currency
-    );
-    for c in &r.comparisons {
-        let t = &c.totals;
-        let _ = writeln!(out, "## {} → {}\n", c.baseline, c.reference);
-        let _ = writeln!(out, "| step | tokens | cost | records | method | note |");
-        let _ = writeln!(out, "|---|---:|---:|---:|---|---|");
-        let _ = writeln!(
-            out,
-            "| **{} (baseline)** | {} | {} | {} | | |",
-            c.baseline,
-            count(t.baseline.tokens.total()),
-            money(t.baseline.cost),
-            t.baseline.records
-        );
-        for s in &t.bridge {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} |",
-                s.cause,
-                signed_count(s.tokens.total()),
-                signed_money(s.cost),
-                s.records,
-                s.method,
-                s.note.replace('|', "\\|")
-            );
+    let _ = writeln!(out, "# llm-recon report: {}\n", v.window);
+    let _ = writeln!(out, "{} · currency {}\n", v.settings, v.currency);
+    for h in &v.headlines {
+        let _ = writeln!(out, "## Headline\n");
+        for line in h {
+            let _ = writeln!(out, "{}\n", line.trim_start());
         }
-        let _ = writeln!(
-            out,
-            "| **{} (reference)** | {} | {} | {} | | |\n",
-            c.reference,
-            count(t.reference.tokens.total()),
-            money(t.reference.cost),
-            t.reference.records
-        );
-        let _ = writeln!(
-            out,
-            "Variance {} tokens, {} ({:+.2}%); unexplained {:+.3}%.\n",
-            signed_count(t.variance.tokens.total()),
-            signed_money(t.variance.cost),
-            t.variance.pct,
-            t.unexplained_pct
-        );
+    }
+    for b in &v.bridges {
+        let _ = writeln!(out, "## {}\n", b.title);
+        grid(&mut out, &b.table);
+        let _ = writeln!(out, "{}.\n", b.summary);
+        bullets(&mut out, &b.lines);
+        if let Some((caption, g)) = &b.groups {
+            let _ = writeln!(out, "### {}\n", caption.trim_end_matches(':'));
+            grid(&mut out, g);
+        }
     }
     let _ = writeln!(
         out,
-        "## Sources\n\n| source | role | rows | used | rejected | tokens | cost | unpriced |"
+        "## Sources\n\nEvery row read, in and outside the window.\n"
     );
-    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|");
-    for s in &r.sources {
+    grid(&mut out, &v.sources);
+    bullets(&mut out, &v.source_lines);
+    if v.rejected_total > 0 {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
-            s.name,
-            s.role,
-            s.rows_read,
-            s.rows_used,
-            s.rows_rejected,
-            count(s.tokens.total()),
-            money(s.cost),
-            s.unpriced_records
+            "## Rejected rows: {} (first {} shown)\n",
+            v.rejected_total,
+            v.rejected.len()
         );
+        bullets(&mut out, &v.rejected);
     }
-    if !r.verdict.failures.is_empty() {
-        let _ = writeln!(out, "\n**FAIL**: {}", r.verdict.failures.join("; "));
+    if !v.notes.is_empty() {
+        let _ = writeln!(out, "## Notes\n");
+        bullets(&mut out, &v.notes);
+    }
+    if let Some((pass, failures)) = &v.verdict {
+        let _ = writeln!(
+            out,
+            "## Verdict: {}\n",
+            if *pass { "PASS" } else { "**FAIL**" }
+        );
+        bullets(&mut out, failures);
     }
     out
 }

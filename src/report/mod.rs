@@ -1,10 +1,13 @@
 //! Rendering the report: one module per output format behind one function.
 
 pub mod csv;
+pub mod display;
+pub mod headline;
 pub mod json;
 pub mod markdown;
 pub mod model;
 pub mod table;
+pub mod view;
 
 use model::Report;
 use rust_decimal::Decimal;
@@ -63,7 +66,7 @@ pub fn signed_money(d: Decimal) -> String {
     }
 }
 
-fn group_thousands(digits: &str) -> String {
+pub(crate) fn group_thousands(digits: &str) -> String {
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
         if i > 0 && (digits.len() - i).is_multiple_of(3) {

@@ -1,0 +1,352 @@
+//! The report laid out for people, once, for every human-readable format (table, markdown,
+//! HTML): sections of prose and grids of already formatted cells. Money is footed and shown at
+//! a precision that never hides a non-zero amount; times are in the report's zone.
+
+use super::display::{self, money_dp, signed_money_dp};
+use super::model::{Comparison, ComparisonReport, Group, Report};
+use super::{count, headline, signed_count};
+use chrono_tz::Tz;
+
+/// Groups shown per comparison (the JSON report has all).
+pub const TOP_GROUPS: usize = 10;
+/// Rejected rows listed (the JSON report lists up to its own limit).
+pub const REJECTED_SHOWN: usize = 10;
+
+/// A table of formatted cells.
+#[derive(Clone, Debug, Default)]
+pub struct Grid {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    /// Columns aligned right (numbers).
+    pub right: Vec<usize>,
+    /// Rows set apart (the bridge's two ends).
+    pub strong: Vec<usize>,
+}
+
+#[derive(Clone, Debug)]
+pub struct BridgeView {
+    /// `dify → openai · evidence: langfuse · bill buckets 1d`.
+    pub title: String,
+    pub table: Grid,
+    /// Variance and unexplained in one sentence.
+    pub summary: String,
+    /// Empty steps by name, each step's note, the attribution.
+    pub lines: Vec<String>,
+    /// Caption and table of the groups with the largest |variance|.
+    pub groups: Option<(String, Grid)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct View {
+    /// `October 2026, Asia/Shanghai`.
+    pub window: String,
+    /// The window's instants and settings in one line.
+    pub settings: String,
+    pub currency: String,
+    /// One block of sentences per settlement figure.
+    pub headlines: Vec<Vec<String>>,
+    pub bridges: Vec<BridgeView>,
+    pub sources: Grid,
+    /// Why Sources figures differ from the bridges', and unpriced volume.
+    pub source_lines: Vec<String>,
+    pub rejected_total: u64,
+    pub rejected: Vec<String>,
+    pub notes: Vec<String>,
+    /// PASS/FAIL and the failures, when a threshold was given.
+    pub verdict: Option<(bool, Vec<String>)>,
+}
+
+pub fn build(r: &Report) -> View {
+    let tz = display::zone(r);
+    let currency = r.currency.to_string();
+    let headlines = headline::build(r)
+        .iter()
+        .map(|h| {
+            let dp = display::precision(
+                std::iter::once(&h.settlement_cost).chain(
+                    h.against
+                        .iter()
+                        .flat_map(|a| [&a.cost, &a.variance, &a.explained, &a.unexplained]),
+                ),
+            );
+            headline::lines(h, &currency, &|d| money_dp(d, dp))
+        })
+        .collect();
+    let rejected_total = r.sources.iter().map(|s| s.rows_rejected).sum();
+    let v = &r.verdict;
+    View {
+        window: display::report_window_label(r),
+        settings: format!(
+            "window {} · buckets {}",
+            match (r.window.start, r.window.end) {
+                (Some(s), Some(e)) => format!(
+                    "[{}, {}) UTC",
+                    s.format("%Y-%m-%dT%H:%M:%SZ"),
+                    e.format("%Y-%m-%dT%H:%M:%SZ")
+                ),
+                _ => r.window.shown(|t| t.to_string()),
+            },
+            r.window.bucket
+        ),
+        currency: currency.clone(),
+        headlines,
+        bridges: r
+            .comparisons
+            .iter()
+            .map(|c| bridge(c, &currency, &r.window.bucket, tz))
+            .collect(),
+        sources: sources(r),
+        source_lines: source_lines(r),
+        rejected_total,
+        rejected: r
+            .rejected
+            .iter()
+            .take(REJECTED_SHOWN)
+            .map(|x| format!("{} {}: {}", x.source, x.origin, x.reason))
+            .collect(),
+        notes: r.notes.clone(),
+        verdict: (v.max_variance_pct.is_some() || v.max_unexplained_pct.is_some())
+            .then(|| (v.pass, v.failures.clone())),
+    }
+}
+
+fn strings<const N: usize>(cells: [&str; N]) -> Vec<String> {
+    cells.iter().map(|s| s.to_string()).collect()
+}
+
+fn bridge(c: &ComparisonReport, currency: &str, bucket: &str, tz: Tz) -> BridgeView {
+    let title = format!(
+        "{} → {}{}{}",
+        c.baseline,
+        c.reference,
+        c.evidence
+            .as_ref()
+            .map(|e| format!(" · evidence: {e}"))
+            .unwrap_or_default(),
+        c.reference_buckets
+            .as_ref()
+            .map(|b| format!(" · bill buckets {b}"))
+            .unwrap_or_default()
+    );
+    let t = &c.totals;
+    let f = display::foot_comparison(t);
+    let mut g = Grid {
+        header: strings([
+            "step",
+            "tokens",
+            &format!("cost {currency}"),
+            "records",
+            "method",
+        ]),
+        right: vec![1, 2, 3],
+        ..Grid::default()
+    };
+    g.strong.push(g.rows.len());
+    g.rows.push(vec![
+        format!("{} (baseline)", c.baseline),
+        count(t.baseline.tokens.total()),
+        money_dp(f.baseline, f.dp),
+        count(t.baseline.records as i64),
+        String::new(),
+    ]);
+    // Steps with nothing in them are named under the table instead of taking a row each.
+    for (s, shown) in t
+        .bridge
+        .iter()
+        .zip(&f.steps)
+        .filter(|(s, _)| !display::is_empty_step(s))
+    {
+        let last = s.cause == "unexplained";
+        g.rows.push(vec![
+            s.cause.to_string(),
+            signed_count(s.tokens.total()),
+            signed_money_dp(*shown, f.dp),
+            if last {
+                String::new()
+            } else {
+                count(s.records as i64)
+            },
+            if last {
+                String::new()
+            } else {
+                s.method.to_string()
+            },
+        ]);
+    }
+    if !f.rounding.is_zero() {
+        g.rows.push(vec![
+            "rounding".to_string(),
+            String::new(),
+            signed_money_dp(f.rounding, f.dp),
+            String::new(),
+            String::new(),
+        ]);
+    }
+    g.strong.push(g.rows.len());
+    g.rows.push(vec![
+        format!("{} (reference)", c.reference),
+        count(t.reference.tokens.total()),
+        money_dp(f.reference, f.dp),
+        count(t.reference.records as i64),
+        String::new(),
+    ]);
+    let summary = format!(
+        "variance {} tokens, {} {currency} ({:+.2}% of reference); unexplained {:+.3}%",
+        signed_count(t.variance.tokens.total()),
+        signed_money_dp(f.reference - f.baseline, f.dp),
+        t.variance.pct,
+        t.unexplained_pct
+    );
+    let mut lines = Vec::new();
+    let names = |method_is: fn(&str) -> bool| {
+        t.bridge
+            .iter()
+            .filter(|s| display::is_empty_step(s) && method_is(s.method))
+            .map(|s| s.cause)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (zero, unmeasured) = (
+        names(|m| m != "not_measured"),
+        names(|m| m == "not_measured"),
+    );
+    if !zero.is_empty() {
+        lines.push(format!("zero: {zero}"));
+    }
+    if !unmeasured.is_empty() {
+        lines.push(format!(
+            "not measured (their evidence is not among the inputs): {unmeasured}"
+        ));
+    }
+    for s in &t.bridge {
+        if s.cause != "unexplained" && (s.records > 0 || !s.cost.is_zero()) {
+            lines.push(format!("{}: {}", s.cause, s.note));
+        }
+    }
+    if !c.attribution.unattributed_api_keys.is_empty()
+        || !c.attribution.unattributed_projects.is_empty()
+    {
+        lines.push(format!(
+            "attribution ({}): baseline keys {:?} projects {:?}",
+            c.attribution.method, c.attribution.api_keys, c.attribution.projects
+        ));
+    }
+    BridgeView {
+        title,
+        table: g,
+        summary,
+        lines,
+        groups: groups(c, currency, bucket, tz),
+    }
+}
+
+/// The unexplained step's money of a comparison.
+pub fn unexplained(c: &Comparison) -> rust_decimal::Decimal {
+    c.bridge
+        .iter()
+        .find(|s| s.cause == "unexplained")
+        .map(|s| s.cost)
+        .unwrap_or_default()
+}
+
+/// Groups by |variance|, largest first (ties in report order).
+pub fn by_variance(c: &ComparisonReport) -> Vec<&Group> {
+    let mut gs: Vec<&Group> = c.groups.iter().collect();
+    gs.sort_by_key(|g| std::cmp::Reverse(g.comparison.variance.cost.abs()));
+    gs
+}
+
+fn groups(c: &ComparisonReport, currency: &str, bucket: &str, tz: Tz) -> Option<(String, Grid)> {
+    if c.groups.len() <= 1 {
+        return None;
+    }
+    let gs = by_variance(c);
+    let shown = &gs[..gs.len().min(TOP_GROUPS)];
+    let amounts: Vec<_> = shown
+        .iter()
+        .flat_map(|g| {
+            let c = &g.comparison;
+            [
+                c.baseline.cost,
+                c.reference.cost,
+                c.variance.cost,
+                unexplained(c),
+            ]
+        })
+        .collect();
+    let dp = display::precision(&amounts);
+    let mut grid = Grid {
+        header: strings([
+            &display::group_heading(bucket, tz),
+            "model",
+            "baseline",
+            "reference",
+            "variance",
+            "unexplained",
+        ]),
+        right: vec![2, 3, 4, 5],
+        ..Grid::default()
+    };
+    for g in shown {
+        let x = &g.comparison;
+        grid.rows.push(vec![
+            display::group_label(g.key.window_start, bucket, tz),
+            if g.key.model.is_empty() {
+                "(none)".to_string()
+            } else {
+                g.key.model.clone()
+            },
+            money_dp(x.baseline.cost, dp),
+            money_dp(x.reference.cost, dp),
+            signed_money_dp(x.variance.cost, dp),
+            signed_money_dp(unexplained(x), dp),
+        ]);
+    }
+    let caption = format!(
+        "groups by |variance| ({} of {}, {currency}; --format json has all):",
+        shown.len(),
+        gs.len()
+    );
+    Some((caption, grid))
+}
+
+fn sources(r: &Report) -> Grid {
+    let mut g = Grid {
+        header: strings([
+            "source", "role", "rows", "used", "rejected", "requests", "tokens", "cost", "unpriced",
+        ]),
+        right: vec![2, 3, 4, 5, 6, 7, 8],
+        ..Grid::default()
+    };
+    let dp = display::precision(r.sources.iter().map(|s| &s.cost));
+    for s in &r.sources {
+        g.rows.push(vec![
+            s.name.clone(),
+            s.role.to_string(),
+            count(s.rows_read as i64),
+            count(s.rows_used as i64),
+            count(s.rows_rejected as i64),
+            count(s.requests as i64),
+            count(s.tokens.total()),
+            money_dp(s.cost, dp),
+            count(s.unpriced_records as i64),
+        ]);
+    }
+    g
+}
+
+fn source_lines(r: &Report) -> Vec<String> {
+    let mut out = display::source_gap_lines(r);
+    for s in &r.sources {
+        if s.unpriced_records > 0 {
+            out.push(format!(
+                "{}: {} unpriced records, {} tokens (models: {})",
+                s.name,
+                s.unpriced_records,
+                count(s.unpriced_tokens.total()),
+                s.unpriced_models.join(", ")
+            ));
+        }
+    }
+    out
+}
