@@ -178,6 +178,33 @@ pub fn is_embedding_model(model: &str) -> bool {
         || m.starts_with("bge-")
 }
 
+/// True for models that bill thinking (reasoning) tokens: OpenAI's o-series and GPT-5,
+/// Gemini 2.5 and later, DeepSeek's reasoner, Claude 3.7 and the Claude 4 families, Qwen3/QwQ.
+/// Used where a source's total exceeds its parts and the difference must be named.
+pub fn thinks(model: &str) -> bool {
+    let m = canonical_model(model).to_ascii_lowercase();
+    let family = m.rsplit('/').next().unwrap_or(&m);
+    [
+        "o1",
+        "o3",
+        "o4",
+        "gpt-5",
+        "gemini-2.5",
+        "gemini-3",
+        "deepseek-reasoner",
+        "deepseek-r1",
+    ]
+    .iter()
+    .any(|p| family.starts_with(p))
+        || family.starts_with("claude-3-7")
+        || (family.starts_with("claude-")
+            && ["sonnet-4", "opus-4", "haiku-4"]
+                .iter()
+                .any(|f| family.contains(f)))
+        || family.starts_with("qwen3")
+        || family.starts_with("qwq")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

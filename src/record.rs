@@ -26,10 +26,14 @@ pub enum UsageClass {
     OutputReasoning,
     OutputAudio,
     OutputImage,
+    /// Tokens a source counts under a name no other class covers (an unknown usage key, or
+    /// a total larger than its parts for a model without reasoning). No price table prices
+    /// it, so a record holding it is valued only by what the source reported.
+    Other,
 }
 
 impl UsageClass {
-    pub const ALL: [UsageClass; 10] = [
+    pub const ALL: [UsageClass; 11] = [
         UsageClass::Input,
         UsageClass::InputCacheRead,
         UsageClass::InputCacheWrite5m,
@@ -40,6 +44,7 @@ impl UsageClass {
         UsageClass::OutputReasoning,
         UsageClass::OutputAudio,
         UsageClass::OutputImage,
+        UsageClass::Other,
     ];
     pub const COUNT: usize = Self::ALL.len();
 
@@ -62,6 +67,7 @@ impl UsageClass {
             UsageClass::OutputReasoning => "output_reasoning",
             UsageClass::OutputAudio => "output_audio",
             UsageClass::OutputImage => "output_image",
+            UsageClass::Other => "other",
         }
     }
 

@@ -84,6 +84,8 @@ pub struct SourceStats {
     pub rows_used: u64,
     pub rows_rejected: u64,
     pub without_usage: BTreeMap<&'static str, u64>,
+    /// What the adapters said about rows they used (`RecordSink::note`), with row counts.
+    pub notes: BTreeMap<&'static str, u64>,
     pub requests: u64,
     pub usage: Usage,
     pub money: Decimal,
@@ -100,6 +102,9 @@ impl SourceStats {
         self.rows_rejected += o.rows_rejected;
         for (r, n) in o.without_usage {
             *self.without_usage.entry(r).or_default() += n;
+        }
+        for (r, n) in o.notes {
+            *self.notes.entry(r).or_default() += n;
         }
         self.requests += o.requests;
         self.usage += o.usage;
@@ -336,6 +341,10 @@ impl RecordSink for SourceSink<'_> {
 
     fn wants_text(&self) -> bool {
         self.keep_text
+    }
+
+    fn note(&mut self, _line: u64, note: &'static str) {
+        *self.stats.notes.entry(note).or_default() += 1;
     }
 
     fn reject(&mut self, line: u64, reason: String) {
@@ -661,6 +670,11 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
                 .to_string(),
         );
     }
+    for src in &sources {
+        for (note, rows) in &src.stats.notes {
+            notes.push(format!("{}: {rows} row(s): {note}", src.name()));
+        }
+    }
     let verdict = verdict(&comparisons, opts);
     Ok(Report {
         schema: m::SCHEMA,
@@ -756,6 +770,14 @@ fn summarize(s: &Source) -> m::SourceSummary {
         rows_without_usage: st.without_usage.values().sum(),
         without_usage: st
             .without_usage
+            .iter()
+            .map(|(r, n)| m::ReasonCount {
+                reason: r.to_string(),
+                rows: *n,
+            })
+            .collect(),
+        row_notes: st
+            .notes
             .iter()
             .map(|(r, n)| m::ReasonCount {
                 reason: r.to_string(),

@@ -66,6 +66,9 @@ pub struct SourceSummary {
     pub rows_rejected: u64,
     pub rows_without_usage: u64,
     pub without_usage: Vec<ReasonCount>,
+    /// What the source's adapter said about rows it used (an unknown usage key kept as
+    /// `other`, a total that disagrees with its parts, …), with row counts.
+    pub row_notes: Vec<ReasonCount>,
     pub requests: u64,
     pub tokens: Usage,
     #[serde(with = "money_str")]

@@ -18,6 +18,7 @@
 
 use super::util::{self, json_count, json_decimal, json_object, parse_utc};
 use super::{Format, Head, InputError, InputFile, RecordSink, Row};
+use crate::catalog;
 use crate::record::{CallText, Money, Operation, Status, Usage, UsageClass, UsageRecord};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
@@ -276,7 +277,13 @@ fn emit(
     sink: &mut dyn RecordSink,
     prefix: &str,
 ) {
-    Row::emit(observation(keys, row, file, line), line, prefix, sink);
+    let result = observation(keys, row, file, line).map(|(row, notes)| {
+        for n in notes {
+            sink.note(line, n);
+        }
+        row
+    });
+    Row::emit(result, line, prefix, sink);
 }
 
 fn read_csv(
@@ -430,12 +437,15 @@ fn shown(v: &Value) -> String {
     out
 }
 
+/// One observation's row, and what the report must say about it.
+type Noted = (Row, Vec<&'static str>);
+
 fn observation(
     keys: &Keys,
     row: &Map<String, Value>,
     file: &InputFile,
     line: u64,
-) -> Result<Row, String> {
+) -> Result<Noted, String> {
     let id = get_str(row, keys.id)
         .ok_or_else(|| format!("{}: expected an observation id, got nothing", keys.id))?;
     let typ = get_str(row, keys.typ).ok_or_else(|| {
@@ -447,17 +457,18 @@ fn observation(
     let operation = match typ.to_ascii_uppercase().as_str() {
         "GENERATION" => Operation::Chat,
         "EMBEDDING" => Operation::Embedding,
-        "SPAN" => return Ok(Row::NoUsage("SPAN observation: no model usage")),
-        "EVENT" => return Ok(Row::NoUsage("EVENT observation: no model usage")),
+        "SPAN" => return Ok((Row::NoUsage("SPAN observation: no model usage"), vec![])),
+        "EVENT" => return Ok((Row::NoUsage("EVENT observation: no model usage"), vec![])),
         "AGENT" | "TOOL" | "CHAIN" | "RETRIEVER" | "EVALUATOR" | "GUARDRAIL" => {
             // Langfuse lets these "generation-like" types carry usage too, but instrumentations
             // often roll their children's usage up into them; only GENERATION and EMBEDDING
             // are counted, and the reason says when usage was left out.
-            return Ok(Row::NoUsage(if carries_usage(keys, row) {
+            let reason = if carries_usage(keys, row) {
                 "agent/tool/chain observation carrying usage or cost: not counted (only GENERATION and EMBEDDING are)"
             } else {
                 "agent/tool/chain observation: no model usage"
-            }));
+            };
+            return Ok((Row::NoUsage(reason), vec![]));
         }
         _ => {
             return Err(format!(
@@ -484,16 +495,16 @@ fn observation(
             shown(start_raw)
         )
     })?;
-    let usage = usage(keys, row, operation)?;
-    let cost = reported_cost(keys, row)?;
-
-    let mut rec = UsageRecord::call(id, file.origin(line), start);
-    rec.operation = operation;
     let model = keys
         .models
         .iter()
         .find_map(|k| get_str(row, k))
         .unwrap_or_default();
+    let (usage, notes) = usage_noted(keys, row, operation, &model)?;
+    let cost = reported_cost(keys, row)?;
+
+    let mut rec = UsageRecord::call(id, file.origin(line), start);
+    rec.operation = operation;
     rec.set_model(None, &model);
     rec.link.trace_id = get_str(row, keys.trace_id);
     rec.scope.workflow = get_str(row, keys.parent);
@@ -511,7 +522,7 @@ fn observation(
     if operation == Operation::Chat {
         rec.text = call_text(get(row, keys.input), get(row, keys.output));
     }
-    Ok(Row::Record(Box::new(rec)))
+    Ok((Row::Record(Box::new(rec)), notes))
 }
 
 /// A generation's input and output as text to recount; `None` when neither is there.
@@ -550,18 +561,35 @@ enum KeyKind {
     BaseOutput,
     /// A detail key, a class of its own.
     Detail(UsageClass),
+    /// A detail Langfuse leaves inside the plain count of its side: OpenInference's
+    /// `prompt_details.audio` (its OTel mapping nets only cache tokens out of `input`), the AI
+    /// SDK's unprefixed `accepted_prediction_tokens` / `rejected_prediction_tokens` (only
+    /// reasoning is netted out of `output`).
+    Within(UsageClass),
+    /// A count that overlaps others and is no class: LangChain's priority-tier keys
+    /// (`input_priority`, `output_priority_…`) repeat tokens of the classes beside them.
+    Overlap,
 }
 
 /// Classifies a usage-details key. Langfuse stores whatever keys the SDK sent, normalizing
-/// OpenAI's `*_tokens_details` to `input_<detail>` / `output_<detail>`; Anthropic keys arrive as
-/// the API names them.
+/// OpenAI's `*_tokens_details` to `input_<detail>` / `output_<detail>`, LangChain's
+/// `input_token_details` to `input_<key>` and Vertex modality lists to
+/// `input_modality_<m>` / `output_modality_<m>` / `cached_modality_<m>`; its OTel ingestion
+/// keeps the suffix of `gen_ai.usage.*` and OpenInference `llm.token_count.*` attributes
+/// (`prompt_details.audio`, `completion_details.reasoning`, …). `None`: a key of no known
+/// kind (kept as `other`).
 fn classify(key: &str) -> Option<KeyKind> {
     use UsageClass::*;
     let k = key.trim().to_ascii_lowercase();
+    let input_side = k.starts_with("input") || k.starts_with("prompt") || k.starts_with("cache");
+    let output_side = k.starts_with("output") || k.starts_with("completion");
     Some(match k.as_str() {
         "total" | "total_tokens" => KeyKind::Total,
         "input" | "input_tokens" | "prompt_tokens" => KeyKind::BaseInput,
         "output" | "output_tokens" | "completion_tokens" => KeyKind::BaseOutput,
+        "prompt_details.audio" => KeyKind::Within(InputAudio),
+        "accepted_prediction_tokens" | "rejected_prediction_tokens" => KeyKind::Within(Output),
+        _ if k.contains("priority") => KeyKind::Overlap,
         _ if k.contains("cache_read") || k.contains("cached") => KeyKind::Detail(InputCacheRead),
         _ if k.contains("cache_creation")
             || k.contains("cache_write")
@@ -573,13 +601,14 @@ fn classify(key: &str) -> Option<KeyKind> {
                 KeyKind::Detail(InputCacheWrite5m)
             }
         }
-        _ if k.contains("reasoning") => KeyKind::Detail(OutputReasoning),
-        _ if k.starts_with("input_audio") => KeyKind::Detail(InputAudio),
-        _ if k.starts_with("output_audio") => KeyKind::Detail(OutputAudio),
-        _ if k.starts_with("input_image") => KeyKind::Detail(InputImage),
-        _ if k.starts_with("output_image") => KeyKind::Detail(OutputImage),
-        // Other details (`output_accepted_prediction_tokens`, a provider's `input_text_tokens`,
-        // …) are billed as plain input/output; kept, by prefix, rather than dropped.
+        _ if k.contains("reasoning") || k.contains("thought") => KeyKind::Detail(OutputReasoning),
+        _ if k.contains("audio") && input_side => KeyKind::Detail(InputAudio),
+        _ if k.contains("audio") && output_side => KeyKind::Detail(OutputAudio),
+        _ if k.contains("image") && input_side => KeyKind::Detail(InputImage),
+        _ if k.contains("image") && output_side => KeyKind::Detail(OutputImage),
+        // Other details (`output_accepted_prediction_tokens`, `input_modality_text`, a
+        // provider's `input_text_tokens`, …) are billed as plain input/output; kept, by
+        // prefix, rather than dropped.
         _ if k.starts_with("input") => KeyKind::Detail(Input),
         _ if k.starts_with("output") => KeyKind::Detail(Output),
         _ => return None,
@@ -587,6 +616,13 @@ fn classify(key: &str) -> Option<KeyKind> {
 }
 
 /// Disjoint usage from a row's usage details (or, without them, from the legacy count columns).
+#[cfg(test)]
+fn usage(keys: &Keys, row: &Map<String, Value>, operation: Operation) -> Result<Usage, String> {
+    usage_noted(keys, row, operation, "").map(|(u, _)| u)
+}
+
+/// Disjoint usage from a row's usage details (or, without them, from the legacy count
+/// columns), and what the report must say about it.
 ///
 /// Langfuse normally stores `input` net of cached tokens and `output` net of reasoning (its
 /// OpenAI normalization subtracts the details; Anthropic's `input_tokens` already excludes
@@ -597,11 +633,24 @@ fn classify(key: &str) -> Option<KeyKind> {
 /// - only one side inclusive: subtract on that side.
 ///
 /// Without `total`, or with a `total` that fits none of these, the documented normalization
-/// (disjoint) is assumed. A `total` alone is input for an embedding (all its tokens are input)
-/// and rejected for a generation, whose split cannot be known.
-fn usage(keys: &Keys, row: &Map<String, Value>, operation: Operation) -> Result<Usage, String> {
+/// (disjoint) is assumed. Details Langfuse leaves inside their side (`KeyKind::Within`) are
+/// always taken out of it. A key of no known kind is kept in `other` (and noted), unless
+/// `total` shows it is already inside the other counts. A `total` larger than everything
+/// keeps the difference: reasoning for a model that thinks (Gemini through Vertex reports
+/// thinking only in the total), `other` otherwise, and says so. An aggregate cache-write
+/// count beside its 5m/1h split that equals the split's sum is not counted twice. A `total`
+/// alone is input for an embedding (all its tokens are input) and rejected for a generation,
+/// whose split cannot be known.
+fn usage_noted(
+    keys: &Keys,
+    row: &Map<String, Value>,
+    operation: Operation,
+    model: &str,
+) -> Result<(Usage, Vec<&'static str>), String> {
+    use UsageClass::*;
+    let mut notes = Vec::new();
     let Some(raw) = get(row, keys.usage_details) else {
-        return Ok(legacy_usage(keys, row)?.unwrap_or(Usage::ZERO));
+        return Ok((legacy_usage(keys, row)?.unwrap_or(Usage::ZERO), notes));
     };
     let label = keys.usage_details;
     let details_map = json_object(raw).ok_or_else(|| {
@@ -614,6 +663,15 @@ fn usage(keys: &Keys, row: &Map<String, Value>, operation: Operation) -> Result<
     let mut base_out: i64 = 0;
     let mut total: Option<i64> = None;
     let mut details = Usage::ZERO;
+    let mut within = Usage::ZERO;
+    let mut other: i64 = 0;
+    let mut unknown: Vec<&str> = Vec::new();
+    // Cache writes by key shape, to spot an aggregate repeated beside its split.
+    let (mut write_aggregate, mut write_split) = (0i64, 0i64);
+    let add = |a: i64, b: i64| {
+        a.checked_add(b)
+            .ok_or_else(|| format!("{label}: token counts too large"))
+    };
     for (k, v) in &details_map {
         if v.is_null() {
             continue;
@@ -631,58 +689,132 @@ fn usage(keys: &Keys, row: &Map<String, Value>, operation: Operation) -> Result<
                     total = Some(n);
                 }
             }
-            Some(KeyKind::BaseInput) => base_in = base_in.saturating_add(n),
-            Some(KeyKind::BaseOutput) => base_out = base_out.saturating_add(n),
-            Some(KeyKind::Detail(c)) => details[c] = details[c].saturating_add(n),
+            Some(KeyKind::BaseInput) => base_in = add(base_in, n)?,
+            Some(KeyKind::BaseOutput) => base_out = add(base_out, n)?,
+            Some(KeyKind::Detail(c)) => {
+                details[c] = add(details[c], n)?;
+                if matches!(c, InputCacheWrite5m | InputCacheWrite1h) {
+                    let lk = k.to_ascii_lowercase();
+                    let split = lk.contains("5m") || lk.contains("1h");
+                    if split {
+                        write_split = add(write_split, n)?;
+                    } else {
+                        write_aggregate = add(write_aggregate, n)?;
+                    }
+                }
+            }
+            Some(KeyKind::Within(c)) => within[c] = add(within[c], n)?,
+            Some(KeyKind::Overlap) => {
+                if n > 0 {
+                    notes.push(super::azure::static_reason(
+                        "usage key repeating other counts (priority tier), not counted",
+                        k,
+                    ));
+                }
+            }
             None => {
-                return Err(format!(
-                    "{label}: unknown usage key '{k}' (expected input*, output*, cache or total keys)"
-                ));
+                other = add(other, n)?;
+                if n > 0 {
+                    unknown.push(k);
+                }
             }
         }
+    }
+    if write_aggregate > 0 && write_split > 0 && write_aggregate == write_split {
+        // `cache_creation_input_tokens` beside `…ephemeral_5m/1h…` of the same sum.
+        details[InputCacheWrite5m] -= write_aggregate;
     }
     let only_total = total.is_some_and(|t| t > 0)
         && base_in == 0
         && base_out == 0
         && details.is_zero()
-        && !details_map
-            .iter()
-            .any(|(k, v)| !v.is_null() && !matches!(classify(k), Some(KeyKind::Total)));
+        && within.is_zero()
+        && other == 0;
     if only_total {
         let t = total.unwrap_or(0);
         return if operation == Operation::Embedding {
-            Ok(Usage::of(&[(UsageClass::Input, t)]))
+            Ok((Usage::of(&[(Input, t)]), notes))
         } else {
             Err(format!(
                 "{label}: only 'total' ({t}) is given; expected input and output counts"
             ))
         };
     }
-    let d_in = details.input_total();
-    let d_out = details.output_total();
-    let sum = |xs: &[i64]| xs.iter().fold(0i64, |a, &b| a.saturating_add(b));
+    // Details inside their side come out of it (when it holds them).
+    for (c, n) in within.iter() {
+        let base = if c.is_input() {
+            &mut base_in
+        } else {
+            &mut base_out
+        };
+        if *base >= n {
+            *base -= n;
+        }
+        details[c] = add(details[c], n)?;
+    }
+    let d_in = details.input_total() - within.input_total();
+    let d_out = details.output_total() - within.output_total();
+    let fixed = within.total();
+    let sum = |xs: &[i64]| xs.iter().try_fold(0i64, |a, &b| a.checked_add(b));
+    let fits =
+        |x: Option<i64>, t: i64| x == Some(t) || x.and_then(|x| x.checked_add(other)) == Some(t);
     let (net_in, net_out) = match total {
-        Some(t) if sum(&[base_in, base_out, d_in, d_out]) == t => (base_in, base_out),
+        Some(t) if fits(sum(&[base_in, base_out, d_in, d_out, fixed]), t) => (base_in, base_out),
         Some(t)
             if d_in + d_out > 0
-                && sum(&[base_in, base_out]) == t
+                && fits(sum(&[base_in, base_out, fixed]), t)
                 && base_in >= d_in
                 && base_out >= d_out =>
         {
             (base_in - d_in, base_out - d_out)
         }
-        Some(t) if d_in > 0 && sum(&[base_in, base_out, d_out]) == t && base_in >= d_in => {
+        Some(t)
+            if d_in > 0 && fits(sum(&[base_in, base_out, d_out, fixed]), t) && base_in >= d_in =>
+        {
             (base_in - d_in, base_out)
         }
-        Some(t) if d_out > 0 && sum(&[base_in, d_in, base_out]) == t && base_out >= d_out => {
+        Some(t)
+            if d_out > 0
+                && fits(sum(&[base_in, d_in, base_out, fixed]), t)
+                && base_out >= d_out =>
+        {
             (base_in, base_out - d_out)
         }
         _ => (base_in, base_out),
     };
     let mut u = details;
-    u[UsageClass::Input] = u[UsageClass::Input].saturating_add(net_in);
-    u[UsageClass::Output] = u[UsageClass::Output].saturating_add(net_out);
-    Ok(u)
+    u[Input] = add(u[Input], net_in)?;
+    u[Output] = add(u[Output], net_out)?;
+    let known = u.total();
+    match total {
+        Some(t) if other > 0 && known == t => {
+            notes.push(
+                "unknown usage key left out: the total shows its tokens are inside the other counts",
+            );
+            return Ok((u, notes));
+        }
+        Some(t) if t > add(known, other)? => {
+            let rest = t - known - other;
+            if catalog::thinks(model) {
+                u[OutputReasoning] = add(u[OutputReasoning], rest)?;
+                notes.push("total larger than its parts: the difference kept as output_reasoning (the model thinks)");
+            } else {
+                u[Other] = add(u[Other], rest)?;
+                notes.push("total larger than its parts: the difference kept as other");
+            }
+        }
+        _ => {}
+    }
+    if other > 0 {
+        u[Other] = add(u[Other], other)?;
+        for k in unknown {
+            notes.push(super::azure::static_reason(
+                "unknown usage key kept as other",
+                k,
+            ));
+        }
+    }
+    Ok((u, notes))
 }
 
 fn legacy_usage(keys: &Keys, row: &Map<String, Value>) -> Result<Option<Usage>, String> {
@@ -1603,10 +1735,11 @@ g3,t3,GENERATION,2026-10-01T08:00:02.000Z,llm,DEFAULT,gpt-4o-mini,\"{\"\"input\"
             usage_of(json!({"input": 10, "input_cache_read": 5, "output": 3})),
             Ok(want)
         );
-        // 99 fits no convention (10+5+3 = 18, 10+3 = 13): Langfuse's own normalization stands.
+        // 99 fits no convention (10+5+3 = 18, 10+3 = 13): Langfuse's own normalization stands,
+        // and the 81 the total has beyond the parts is kept (as `other`: no model named).
         assert_eq!(
             usage_of(json!({"input": 10, "input_cache_read": 5, "output": 3, "total": 99})),
-            Ok(want)
+            Ok(want + Usage::of(&[(Other, 81)]))
         );
         // An inclusive reading that would go negative is not taken: 10 + 3 = 13 but 20 > 10.
         let u = usage_of(json!({"input": 10, "cached_tokens": 20, "output": 3, "total": 13}));
@@ -1674,10 +1807,112 @@ g3,t3,GENERATION,2026-10-01T08:00:02.000Z,llm,DEFAULT,gpt-4o-mini,\"{\"\"input\"
         // `input_text_tokens` is not a known detail: billed as input, disjoint from `input`.
         let u = usage_of(json!({"input": 7, "input_text_tokens": 3, "output": 2, "total": 12}));
         assert_eq!(u, Ok(Usage::of(&[(Input, 10), (Output, 2)])));
-        let err = usage_of(json!({"input": 7, "image_count": 2})).unwrap_err();
-        assert!(err.contains("'image_count'"), "{err}");
+        // A key of no known kind is kept as `other` instead of rejecting the row.
+        let u = usage_of(json!({"input": 7, "image_count": 2}));
+        assert_eq!(u, Ok(Usage::of(&[(Input, 7), (Other, 2)])));
         let err = usage_of(json!({"input": -3})).unwrap_err();
         assert!(err.contains("usageDetails.input"), "{err}");
+    }
+
+    #[test]
+    fn keys_langfuse_and_its_integrations_write() {
+        // One observation per integration, in the UI export's JSONL shape; counts by hand.
+        let (_, s) = load("ui_export_integrations.jsonl");
+        assert!(s.rejected.is_empty(), "{:?}", s.rejected);
+        let u = |id: &str| rec(&s, id).usage;
+        // OpenInference audio details at 0 no longer reject the row.
+        assert_eq!(
+            u("obs-ui-int-001"),
+            Usage::of(&[(Input, 120), (Output, 30)])
+        );
+        // `prompt_details.audio` is inside `input` (only cache tokens are netted): 200 - 40.
+        assert_eq!(
+            u("obs-ui-int-002"),
+            Usage::of(&[
+                (Input, 160),
+                (InputCacheRead, 100),
+                (InputAudio, 40),
+                (Output, 50)
+            ])
+        );
+        // Gemini through Vertex: 2,023 - 5 - 845 = 1,173 thinking tokens.
+        assert_eq!(
+            u("obs-ui-int-003"),
+            Usage::of(&[(Input, 5), (Output, 845), (OutputReasoning, 1173)])
+        );
+        // The aggregate cache write beside its 5m/1h split is counted once: 12+3000+1000+250.
+        assert_eq!(
+            u("obs-ui-int-004"),
+            Usage::of(&[
+                (Input, 12),
+                (InputCacheRead, 3000),
+                (InputCacheWrite5m, 1000),
+                (Output, 250)
+            ])
+        );
+        // Priority-tier keys repeat the other counts.
+        assert_eq!(
+            u("obs-ui-int-005"),
+            Usage::of(&[(Input, 800), (InputCacheRead, 200), (Output, 100)])
+        );
+        // An unknown key: 900 + 120 + 300 = 1,320 = total, kept as other.
+        assert_eq!(
+            u("obs-ui-int-006"),
+            Usage::of(&[(Input, 900), (Output, 120), (Other, 300)])
+        );
+        // The AI SDK's prediction tokens are inside output: 400 + 90 = 490.
+        assert_eq!(
+            u("obs-ui-int-007"),
+            Usage::of(&[(Input, 400), (Output, 90)])
+        );
+        // LangChain's Vertex modality keys: audio input is its own class.
+        assert_eq!(
+            u("obs-ui-int-008"),
+            Usage::of(&[(Input, 60), (InputAudio, 240), (Output, 40)])
+        );
+        // Every total ties out with its classes.
+        for r in &s.records {
+            assert!(matches!(
+                r.usage.total(),
+                150 | 350 | 2023 | 4262 | 1100 | 1320 | 490 | 340
+            ));
+        }
+        let noted = |line: u64| -> Vec<&str> {
+            s.notes
+                .iter()
+                .filter(|(l, _)| *l == line)
+                .map(|(_, n)| *n)
+                .collect()
+        };
+        assert_eq!(
+            noted(3),
+            vec![
+                "total larger than its parts: the difference kept as output_reasoning (the model thinks)"
+            ]
+        );
+        assert!(noted(5).iter().all(|n| n.contains("priority")) && noted(5).len() == 2);
+        assert_eq!(
+            noted(6),
+            vec!["unknown usage key kept as other: tool_use_prompt_tokens"]
+        );
+        assert!(noted(1).is_empty() && noted(2).is_empty() && noted(4).is_empty());
+    }
+
+    #[test]
+    fn a_total_beyond_the_parts_is_reasoning_only_for_a_model_that_thinks() {
+        let r = row(json!({"usageDetails": {"input": 5, "output": 845, "total": 2023}}));
+        let (u, notes) = usage_noted(&CAMEL, &r, Operation::Chat, "gpt-4o").unwrap();
+        assert_eq!(u, Usage::of(&[(Input, 5), (Output, 845), (Other, 1173)]));
+        assert_eq!(
+            notes,
+            vec!["total larger than its parts: the difference kept as other"]
+        );
+        // An unknown key the total shows to be inside the other counts is left out.
+        let r =
+            row(json!({"usageDetails": {"input": 5, "output": 8, "search_units": 2, "total": 13}}));
+        let (u, notes) = usage_noted(&CAMEL, &r, Operation::Chat, "gpt-4o").unwrap();
+        assert_eq!(u, Usage::of(&[(Input, 5), (Output, 8)]));
+        assert_eq!(notes.len(), 1);
     }
 
     #[test]

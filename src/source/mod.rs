@@ -293,6 +293,10 @@ pub trait RecordSink {
     fn no_usage(&mut self, line: u64, reason: &'static str);
     /// A row that could not be understood; the reason says what was expected.
     fn reject(&mut self, line: u64, reason: String);
+    /// Something the report must say about a row that was used (a count kept under `other`,
+    /// a total that disagrees with its parts, a snapshot left out), given before its record.
+    /// Notes are grouped by text and counted.
+    fn note(&mut self, _line: u64, _note: &'static str) {}
     /// Whether records should carry their call text (`UsageRecord::text`). Adapters may skip
     /// reading large text columns when not.
     fn wants_text(&self) -> bool {
@@ -460,9 +464,13 @@ pub struct CollectSink {
     pub records: Vec<UsageRecord>,
     pub no_usage: Vec<(u64, &'static str)>,
     pub rejected: Vec<(u64, String)>,
+    pub notes: Vec<(u64, &'static str)>,
 }
 
 impl RecordSink for CollectSink {
+    fn note(&mut self, line: u64, note: &'static str) {
+        self.notes.push((line, note));
+    }
     fn record(&mut self, rec: UsageRecord) {
         self.records.push(rec);
     }
