@@ -349,7 +349,9 @@ fn read_tier(pos: usize, raw: RawTier, per: Decimal) -> Result<Tier, String> {
         .transpose()
         .map_err(|e| format!("{at}: {e}"))?;
     let price = match (raw.prices, raw.multiplier, raw.unpriced) {
-        (Some(p), None, false) => TierPrice::Prices(price_map(&format!("{at}: prices"), &p, per)?),
+        (Some(p), None, false) => {
+            TierPrice::Prices(Box::new(price_map(&format!("{at}: prices"), &p, per)?))
+        }
         (None, Some(m), false) => {
             let d = decimal(&format!("{at}: multiplier"), &m)?;
             if d <= Decimal::ZERO {

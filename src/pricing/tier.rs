@@ -110,7 +110,7 @@ impl Window {
 #[derive(Clone, Debug, PartialEq)]
 pub enum TierPrice {
     /// Per-token prices replacing the default's, class by class (the same classes).
-    Prices([Option<Decimal>; UsageClass::COUNT]),
+    Prices(Box<[Option<Decimal>; UsageClass::COUNT]>),
     /// The default prices times this factor.
     Multiplier(Decimal),
     /// Known to be priced differently, at a price that is not known: the record is unpriced.
