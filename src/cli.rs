@@ -44,6 +44,9 @@ pub enum Command {
     /// Write a simulated month (Dify, Langfuse and bill exports) with known planted causes.
     #[command(after_long_help = simulate_causes_help())]
     Simulate(SimulateArgs),
+    /// Fetch usage and cost pages from a provider's admin API (or Langfuse, or Dify's database)
+    /// into a directory that `reconcile DIR/*` reads.
+    Pull(Box<crate::pull::PullArgs>),
 }
 
 /// `--cause` names and what each AMOUNT means, for `simulate --help`.
@@ -260,6 +263,7 @@ fn dispatch(cli: Cli) -> Result<i32, RunError> {
         Command::Price(args) => crate::pricing::cli::run_price(&args).map_err(RunError::Usage),
         Command::Pricing(args) => crate::pricing::cli::run_pricing(&args).map_err(RunError::Usage),
         Command::Simulate(args) => simulate_cmd(&args),
+        Command::Pull(args) => crate::pull::run(&args).map_err(|e| RunError::Usage(e.to_string())),
     }
 }
 

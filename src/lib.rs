@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod cli;
 pub mod output;
 pub mod pricing;
+pub mod pull;
 pub mod reconcile;
 pub mod record;
 pub mod report;

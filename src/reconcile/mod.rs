@@ -154,9 +154,13 @@ impl Source {
 /// Sniffs every input and groups the files into sources by system.
 pub fn open_sources(paths: &[PathBuf], forced: Option<Format>) -> Result<Vec<Source>, RunError> {
     let mut by_system: BTreeMap<System, Source> = BTreeMap::new();
+    let plan = crate::pull::manifest::plan_inputs(paths);
     for (i, path) in paths.iter().enumerate() {
+        if plan.skip.contains_key(&i) {
+            continue;
+        }
         let file = InputFile::new(i as u32, path);
-        let format = match forced {
+        let format = match forced.or_else(|| plan.formats.get(&i).copied()) {
             Some(f) => f,
             None => {
                 let head = source::read_head(&file)?;
@@ -645,6 +649,14 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
     // the epoch).
     let window = window.or_else(|| app_hull.map(|h| calendar_span(&calendar, h.start, h.end)));
     let mut notes = Vec::new();
+    let mut skipped: Vec<_> = crate::pull::manifest::plan_inputs(paths)
+        .skip
+        .into_iter()
+        .collect();
+    skipped.sort();
+    for (i, why) in skipped {
+        notes.push(format!("{}: not read: {why}", paths[i].display()));
+    }
     let mut comparisons = Vec::new();
     for (c, _, _) in comps {
         if c.baseline_outside > 0 || c.reference_outside > 0 {
