@@ -659,3 +659,228 @@ fn key_file_is_read_instead_of_the_environment() {
     assert_eq!(server.seen().len(), 9);
     assert_secret_nowhere(OPENAI_KEY, &[&o], &dir);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Anthropic
+
+const ANTHROPIC_KEY: &str = "sk-ant-admin01-TESTKEY-never-printed-c41d";
+
+fn anthropic_usage_result(uncached: i64, write_5m: i64, read: i64, output: i64) -> String {
+    format!(
+        r#"{{"account_id": null, "api_key_id": "apikey_01App", "cache_creation": {{"ephemeral_1h_input_tokens": 0, "ephemeral_5m_input_tokens": {write_5m}}}, "cache_read_input_tokens": {read}, "context_window": "0-200k", "inference_geo": null, "model": "claude-sonnet-4-5-20250929", "output_tokens": {output}, "server_tool_use": {{"web_search_requests": 0}}, "service_account_id": null, "service_tier": "standard", "uncached_input_tokens": {uncached}, "workspace_id": "wrkspc_01App"}}"#
+    )
+}
+
+fn anthropic_page(day: &str, next_day: &str, results: &str, next: Option<&str>) -> String {
+    format!(
+        r#"{{"data": [{{"ending_at": "{next_day}T00:00:00Z", "results": [{results}], "starting_at": "{day}T00:00:00Z"}}], "has_more": {}, "next_page": {}}}"#,
+        next.is_some(),
+        next.map_or("null".to_string(), |n| format!("\"{n}\""))
+    )
+}
+
+#[test]
+fn anthropic_usage_and_cost_pages() {
+    let server = Server::start(Box::new(|seen: &Seen, _| {
+        assert_eq!(
+            seen.headers.get("x-api-key").map(String::as_str),
+            Some(ANTHROPIC_KEY)
+        );
+        assert_eq!(
+            seen.headers.get("anthropic-version").map(String::as_str),
+            Some("2023-06-01")
+        );
+        assert_eq!(seen.param("starting_at"), Some("2026-10-01T00:00:00Z"));
+        assert_eq!(seen.param("ending_at"), Some("2026-10-03T00:00:00Z"));
+        match (seen.path.as_str(), seen.param("page")) {
+            ("/v1/organizations/usage_report/messages", None) => {
+                let groups: Vec<&str> = seen
+                    .query
+                    .iter()
+                    .filter(|(k, _)| k == "group_by[]")
+                    .map(|(_, v)| v.as_str())
+                    .collect();
+                assert_eq!(
+                    groups,
+                    ["api_key_id", "workspace_id", "model", "service_tier"]
+                );
+                ok(anthropic_page(
+                    "2026-10-01",
+                    "2026-10-02",
+                    &anthropic_usage_result(4_000, 2_000, 8_000, 1_000),
+                    Some("page_MjAyNi0xMC0wMlQwMDowMDowMFo="),
+                ))
+            }
+            (
+                "/v1/organizations/usage_report/messages",
+                Some("page_MjAyNi0xMC0wMlQwMDowMDowMFo="),
+            ) => ok(anthropic_page(
+                "2026-10-02",
+                "2026-10-03",
+                &anthropic_usage_result(6_000, 0, 0, 2_000),
+                None,
+            )),
+            ("/v1/organizations/cost_report", None) => ok(anthropic_page(
+                "2026-10-01",
+                "2026-10-02",
+                r#"{"amount": "1.2", "context_window": "0-200k", "cost_type": "tokens", "currency": "USD", "description": "Claude Sonnet 4.5 Usage - Input Tokens", "inference_geo": null, "model": "claude-sonnet-4-5-20250929", "service_tier": "standard", "token_type": "uncached_input_tokens", "workspace_id": "wrkspc_01App"}"#,
+                None,
+            )),
+            other => panic!("unexpected request {other:?}"),
+        }
+    }));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pull");
+    let o = run(llm_recon()
+        .args([
+            "pull",
+            "anthropic",
+            "--from",
+            "2026-10-01",
+            "--to",
+            "2026-10-03",
+        ])
+        .args(["--base-url", &server.base, "--out"])
+        .arg(&dir)
+        .env("ANTHROPIC_ADMIN_KEY", ANTHROPIC_KEY));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(server.seen().len(), 3);
+    for f in [
+        "anthropic_usage_report_p0001.json",
+        "anthropic_usage_report_p0002.json",
+        "anthropic_cost_report_p0001.json",
+    ] {
+        assert!(dir.join(f).exists(), "{f}");
+    }
+    let records = normalized(&dir);
+    let usage: Vec<Value> = records
+        .iter()
+        .filter(|r| r["cost_only"] == false)
+        .cloned()
+        .collect();
+    assert_eq!(usage.len(), 2);
+    assert_eq!(sum_usage(&usage, "input"), 10_000);
+    assert_eq!(sum_usage(&usage, "input_cache_write_5m"), 2_000);
+    assert_eq!(sum_usage(&usage, "input_cache_read"), 8_000);
+    assert_eq!(sum_usage(&usage, "output"), 3_000);
+    // The cost line: "1.2" cents is $0.012.
+    let cost: Vec<&Value> = records.iter().filter(|r| r["cost_only"] == true).collect();
+    assert_eq!(cost.len(), 1);
+    assert_eq!(cost[0]["reported_cost"]["amount"], "0.012");
+    assert_secret_nowhere(ANTHROPIC_KEY, &[&o], &dir);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Langfuse
+
+const LANGFUSE_SECRET: &str = "sk-lf-SECRET-never-printed-91c2";
+/// base64("pk-lf-test-public:" + LANGFUSE_SECRET).
+const LANGFUSE_BASIC: &str =
+    "Basic cGstbGYtdGVzdC1wdWJsaWM6c2stbGYtU0VDUkVULW5ldmVyLXByaW50ZWQtOTFjMg==";
+
+fn langfuse_generation(id: &str, start: &str, input: i64, output: i64) -> String {
+    format!(
+        r#"{{"id": "{id}", "traceId": "tr-{id}", "startTime": "{start}", "endTime": "{start}", "projectId": "cm1proj", "parentObservationId": null, "type": "GENERATION", "name": "llm", "level": "DEFAULT", "statusMessage": null, "version": null, "environment": "default", "userId": null, "sessionId": null, "providedModelName": "gpt-4o-mini", "internalModelId": null, "modelParameters": null, "usageDetails": {{"input": "{input}", "output": "{output}", "total": "{}"}}, "costDetails": {{}}, "totalCost": null, "usagePricingTierName": null, "modelId": null, "inputPrice": null, "outputPrice": null, "totalPrice": null}}"#,
+        input + output
+    )
+}
+
+fn pull_langfuse(base: &str, dir: &Path, extra: &[&str]) -> Outcome {
+    run(llm_recon()
+        .args([
+            "pull",
+            "langfuse",
+            "--from",
+            "2026-10-01",
+            "--to",
+            "2026-10-03",
+            "--out",
+        ])
+        .arg(dir)
+        .args(extra)
+        .env("LANGFUSE_HOST", base)
+        .env("LANGFUSE_PUBLIC_KEY", "pk-lf-test-public")
+        .env("LANGFUSE_SECRET_KEY", LANGFUSE_SECRET))
+}
+
+#[test]
+fn langfuse_v2_cursor_pages_per_day() {
+    let server = Server::start(Box::new(|seen: &Seen, _| {
+        assert_eq!(seen.path, "/api/public/v2/observations");
+        assert_eq!(
+            seen.headers.get("authorization").map(String::as_str),
+            Some(LANGFUSE_BASIC)
+        );
+        assert!(seen.param("fields").unwrap().contains("usage"));
+        match (seen.param("fromStartTime"), seen.param("cursor")) {
+            (Some("2026-10-01T00:00:00Z"), None) => ok(format!(
+                r#"{{"data": [{}], "meta": {{"cursor": "eyJsYXN0IjoiZzEifQ=="}}}}"#,
+                langfuse_generation("g1", "2026-10-01T08:00:00.000Z", 1_000, 100)
+            )),
+            (Some("2026-10-01T00:00:00Z"), Some("eyJsYXN0IjoiZzEifQ==")) => ok(format!(
+                r#"{{"data": [{}], "meta": {{}}}}"#,
+                langfuse_generation("g2", "2026-10-01T09:00:00.000Z", 2_000, 200)
+            )),
+            (Some("2026-10-02T00:00:00Z"), None) => {
+                assert_eq!(seen.param("toStartTime"), Some("2026-10-03T00:00:00Z"));
+                ok(r#"{"data": [], "meta": {}}"#)
+            }
+            other => panic!("unexpected request {other:?}"),
+        }
+    }));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pull");
+    let o = pull_langfuse(&server.base, &dir, &[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(server.seen().len(), 3);
+    assert!(
+        dir.join("langfuse_observations_v2_2026-10-01_p0002.json")
+            .exists()
+    );
+    assert!(
+        dir.join("langfuse_observations_v2_2026-10-02_p0001.json")
+            .exists()
+    );
+    let records = normalized(&dir);
+    assert_eq!(records.len(), 2);
+    assert_eq!(sum_usage(&records, "input"), 3_000);
+    assert_eq!(sum_usage(&records, "output"), 300);
+    // Resume: October is over (and its 15 minutes of ingestion delay): nothing is fetched.
+    let again = pull_langfuse(&server.base, &dir, &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(server.seen().len(), 3);
+    assert_secret_nowhere(LANGFUSE_SECRET, &[&o, &again], &dir);
+}
+
+#[test]
+fn langfuse_v1_page_numbers() {
+    let server = Server::start(Box::new(|seen: &Seen, _| {
+        assert_eq!(seen.path, "/api/public/observations");
+        let page: u32 = seen.param("page").unwrap_or("1").parse().unwrap();
+        let day = &seen.param("fromStartTime").unwrap()[..10];
+        if day == "2026-10-02" {
+            return ok(
+                r#"{"data": [], "meta": {"page": 1, "limit": 100, "totalItems": 0, "totalPages": 0}}"#,
+            );
+        }
+        ok(format!(
+            r#"{{"data": [{}], "meta": {{"page": {page}, "limit": 100, "totalItems": 2, "totalPages": 2}}}}"#,
+            langfuse_generation(&format!("v1-{page}"), "2026-10-01T10:00:00.000Z", 500, 50)
+        ))
+    }));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pull");
+    let o = pull_langfuse(&server.base, &dir, &["--langfuse-api", "v1"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let pages: Vec<Option<String>> = server
+        .seen()
+        .iter()
+        .filter(|s| s.param("fromStartTime").unwrap().starts_with("2026-10-01"))
+        .map(|s| s.param("page").map(str::to_string))
+        .collect();
+    assert_eq!(pages, [None, Some("2".to_string())]);
+    let records = normalized(&dir);
+    assert_eq!(records.len(), 2);
+    assert_eq!(sum_usage(&records, "input"), 1_000);
+    assert_secret_nowhere(LANGFUSE_SECRET, &[&o], &dir);
+}

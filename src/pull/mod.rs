@@ -10,7 +10,9 @@
 //! fetched (today's bucket) is fetched again on the next run, into a new file; the manifest
 //! marks the old one superseded and `reconcile` reads the newer.
 
+pub mod anthropic;
 pub mod http;
+pub mod langfuse;
 pub mod manifest;
 pub mod openai;
 
@@ -43,6 +45,8 @@ pub enum PullError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum PullSource {
     Openai,
+    Anthropic,
+    Langfuse,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -73,6 +77,9 @@ pub struct PullArgs {
     /// Bucket width of the usage pages: 1d or 1h (cost pages are always daily).
     #[arg(long, default_value = "1d", value_parser = ["1d", "1h"])]
     pub bucket: String,
+    /// Langfuse: the observations API version (v1 for self-hosted servers before v4).
+    #[arg(long, value_enum, default_value_t = langfuse::Version::V2)]
+    pub langfuse_api: langfuse::Version,
     /// Attempts per request, the first included (429, 5xx, timeouts).
     #[arg(long, default_value_t = 6, hide = true)]
     pub attempts: u32,
@@ -205,6 +212,15 @@ pub fn run(args: &PullArgs) -> Result<i32, PullError> {
         PullSource::Openai => {
             let key = Secret::load("OPENAI_ADMIN_KEY", args.key_file.as_deref())?;
             let api = openai::OpenAi { key, bucket };
+            (pull_api(&api, args, tz, &policy)?, api.name())
+        }
+        PullSource::Anthropic => {
+            let key = Secret::load("ANTHROPIC_ADMIN_KEY", args.key_file.as_deref())?;
+            let api = anthropic::Anthropic { key, bucket };
+            (pull_api(&api, args, tz, &policy)?, api.name())
+        }
+        PullSource::Langfuse => {
+            let api = langfuse::Langfuse::from_env(args.key_file.as_deref(), args.langfuse_api)?;
             (pull_api(&api, args, tz, &policy)?, api.name())
         }
     };
