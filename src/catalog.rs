@@ -33,6 +33,44 @@ pub fn canonical_provider(hint: &str) -> Option<&'static str> {
     Some(p)
 }
 
+/// The bill that served a call: the name of the bill source (`openai`, `azure`, `anthropic`,
+/// `aws`, `gcp`, `alibaba`, `deepseek`) or the vendor's name when no bill format is known for it
+/// (`mistral`); empty when neither the source nor the catalog says.
+///
+/// What the app recorded wins: Dify's `model_provider` / plugin id
+/// (`langgenius/bedrock/bedrock` → `aws`, `…/azure_openai/…` → `azure`, `…/vertex_ai/…` →
+/// `gcp`), so Claude through Bedrock belongs to the AWS bill and gpt-4o through Azure to the
+/// Azure bill. An OpenAI-compatible endpoint (`openai_api_compatible`) says nothing about who
+/// bills it; there, and without a hint, the model's vendor from the catalog decides.
+pub fn serving_provider(hint: Option<&str>, model: &str) -> &'static str {
+    let recorded = hint
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| !h.ends_with("openai_api_compatible"))
+        .and_then(|h| canonical_provider(&h));
+    let vendor = recorded.or_else(|| provider_of_model(&canonical_model(model)));
+    match vendor {
+        Some("bedrock") => "aws",
+        Some("google") => "gcp",
+        Some(p) => p,
+        None => "",
+    }
+}
+
+/// The bill of a cloud as a FOCUS export names it in `ProviderName` (`Microsoft`, `AWS`,
+/// `Amazon Web Services`, `Google Cloud`), if it is one of those.
+pub fn serving_cloud(provider_name: &str) -> Option<&'static str> {
+    let p = provider_name.trim().to_ascii_lowercase();
+    if p.contains("microsoft") || p.contains("azure") {
+        Some("azure")
+    } else if p.contains("amazon") || p == "aws" {
+        Some("aws")
+    } else if p.contains("google") {
+        Some("gcp")
+    } else {
+        None
+    }
+}
+
 /// Provider implied by a model name alone.
 pub fn provider_of_model(model: &str) -> Option<&'static str> {
     let m = model.to_ascii_lowercase();
@@ -270,5 +308,55 @@ mod tests {
         assert_eq!(canonicalize(None, "my-finetune").provider, "");
         assert!(is_embedding_model("text-embedding-3-large"));
         assert!(!is_embedding_model("gpt-4o"));
+    }
+
+    #[test]
+    fn serving_bill_from_what_the_app_recorded() {
+        let cases = [
+            (Some("langgenius/openai/openai"), "gpt-4o", "openai"),
+            (
+                Some("langgenius/azure_openai/azure_openai"),
+                "gpt-4o",
+                "azure",
+            ),
+            (
+                Some("langgenius/anthropic/anthropic"),
+                "claude-3-5-haiku",
+                "anthropic",
+            ),
+            (
+                Some("langgenius/bedrock/bedrock"),
+                "anthropic.claude-3-7-sonnet-20250219-v1:0",
+                "aws",
+            ),
+            (
+                Some("langgenius/vertex_ai/vertex_ai"),
+                "gemini-2.0-flash",
+                "gcp",
+            ),
+            (Some("langgenius/tongyi/tongyi"), "qwen-max", "alibaba"),
+            (
+                Some("langgenius/deepseek/deepseek"),
+                "deepseek-chat",
+                "deepseek",
+            ),
+            // An OpenAI-compatible endpoint names no bill: the model's vendor decides.
+            (
+                Some("langgenius/openai_api_compatible/openai_api_compatible"),
+                "gpt-4o-mini",
+                "openai",
+            ),
+            (None, "claude-sonnet-4-5-20250929", "anthropic"),
+            (None, "gemini-2.5-pro", "gcp"),
+            (Some("mistralai"), "mistral-large", "mistral"),
+            (None, "my-finetune", ""),
+        ];
+        for (hint, model, want) in cases {
+            assert_eq!(serving_provider(hint, model), want, "{hint:?} {model}");
+        }
+        assert_eq!(serving_cloud("Microsoft"), Some("azure"));
+        assert_eq!(serving_cloud("Amazon Web Services"), Some("aws"));
+        assert_eq!(serving_cloud("Google Cloud"), Some("gcp"));
+        assert_eq!(serving_cloud("Oracle"), None);
     }
 }

@@ -418,6 +418,11 @@ pub struct UsageRecord {
     pub end: DateTime<Utc>,
     /// Canonical provider (`openai`, `anthropic`, `alibaba`, `deepseek`, …) or empty if unknown.
     pub provider: String,
+    /// The bill that served the call (`openai`, `azure`, `aws`, …; see
+    /// `catalog::serving_provider`), or empty if unknown. Bill lines: the bill's own cloud where
+    /// one export holds several (FOCUS).
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub serving: &'static str,
     /// The model name exactly as the source wrote it.
     pub model_raw: String,
     /// Canonical model (dated snapshot suffixes and vendor prefixes removed), see `catalog`.
@@ -456,6 +461,7 @@ impl UsageRecord {
             start: at,
             end: at,
             provider: String::new(),
+            serving: "",
             model_raw: String::new(),
             model: String::new(),
             operation: Operation::Chat,
@@ -493,6 +499,7 @@ impl UsageRecord {
         self.model_raw = raw.to_string();
         self.model = canon.model;
         self.provider = canon.provider;
+        self.serving = crate::catalog::serving_provider(provider_hint, raw);
     }
 
     pub fn is_bucket(&self) -> bool {

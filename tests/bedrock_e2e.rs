@@ -187,3 +187,84 @@ fn without_key_the_closest_principal_is_estimated() {
     assert_eq!(dec(&u["cost"]), d("0.096"));
     ties_out(&c["totals"], "totals (estimated)");
 }
+
+/// One Dify export of an app that calls Claude through Bedrock, gpt-4o-mini through OpenAI and
+/// Claude 3.5 Haiku through Anthropic directly, with the AWS bill and the OpenAI pages (no
+/// Anthropic bill): each bill is compared with the calls it served, and the Anthropic call is
+/// named under no bill.
+#[test]
+fn each_bill_sees_only_the_calls_it_served() {
+    let r = reconcile_json(&[
+        fixture("dify_messages_bedrock_openai.csv"),
+        fixture("cur2_bedrock_bill.csv"),
+        fixture("openai_usage_completions.json"),
+        fixture("openai_costs.json"),
+        "--key".into(),
+        APP.into(),
+        "--key".into(),
+        "key_Hd9sKq2LxW4mPz7R".into(),
+    ]);
+    let comparison = |reference: &str| {
+        r["comparisons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["baseline"] == "dify" && c["reference"] == reference)
+            .unwrap_or_else(|| panic!("no dify → {reference}"))
+            .clone()
+    };
+
+    // dify → aws: exactly the four Bedrock calls of the single-provider test (8000 / 2000
+    // tokens, $0.054), so the same bridge: alice's 38000 tokens / $0.096, nothing unexplained.
+    let aws = comparison("aws");
+    let t = &aws["totals"];
+    assert_eq!(t["baseline"]["records"], 4);
+    assert_eq!(t["baseline"]["tokens"]["input"], 8_000);
+    assert_eq!(t["baseline"]["tokens"]["output"], 2_000);
+    assert_eq!(dec(&t["baseline"]["cost"]), d("0.054"));
+    assert_eq!(step(t, "unattributed_traffic")["tokens"]["total"], 38_000);
+    assert_eq!(dec(&step(t, "unattributed_traffic")["cost"]), d("0.096"));
+    let u = step(t, "unexplained");
+    assert_eq!(u["tokens"]["total"], 0);
+    assert!(dec(&u["cost"]).is_zero());
+    ties_out(t, "aws totals");
+
+    // dify → openai: the two gpt-4o-mini calls, 2000 + 4000 input and 500 + 1000 output; Dify's
+    // prices (0.15 / 0.60 per 1M) make 0.0003 + 0.0003 + 0.0006 + 0.0006 = $0.0018, as the
+    // cost page bills. Every step is zero.
+    let openai = comparison("openai");
+    let t = &openai["totals"];
+    assert_eq!(t["baseline"]["records"], 2);
+    assert_eq!(t["baseline"]["tokens"]["input"], 6_000);
+    assert_eq!(t["baseline"]["tokens"]["output"], 1_500);
+    assert_eq!(dec(&t["baseline"]["cost"]), d("0.0018"));
+    assert_eq!(t["reference"]["tokens"]["total"], 7_500);
+    assert_eq!(dec(&t["reference"]["cost"]), d("0.0018"));
+    for s in t["bridge"].as_array().unwrap() {
+        assert_eq!(s["tokens"]["total"], 0, "{}", s["cause"]);
+        assert!(dec(&s["cost"]).is_zero(), "{}", s["cause"]);
+    }
+    ties_out(t, "openai totals");
+
+    // The Claude 3.5 Haiku call through Anthropic's own API: 1000 + 200 tokens, Dify's $0.0016
+    // (1000 × 0.8 + 200 × 4 per 1M); no Anthropic bill among the inputs.
+    let unbilled = r["unbilled"].as_array().unwrap();
+    assert_eq!(unbilled.len(), 1, "{unbilled:?}");
+    assert_eq!(unbilled[0]["source"], "dify");
+    assert_eq!(unbilled[0]["provider"], "anthropic");
+    assert_eq!(unbilled[0]["calls"], 1);
+    assert_eq!(unbilled[0]["tokens"]["total"], 1_200);
+    assert_eq!(dec(&unbilled[0]["cost"]), d("0.0016"));
+    let notes: Vec<&str> = r["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(
+        notes.contains(
+            &"dify: no bill for anthropic: 1 call, 1,200 tokens, $0.0016; not compared with any bill"
+        ),
+        "{notes:?}"
+    );
+}

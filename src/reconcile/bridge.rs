@@ -258,6 +258,8 @@ pub struct ComparisonSetup {
     pub calendar: Calendar,
     /// Book rates bills are valued at (report currency per unit), for the fx step's note.
     pub book_rates: Vec<(crate::record::Currency, Decimal)>,
+    /// Which baseline and evidence records the comparison sees (a bill: only its own calls).
+    pub route: super::route::Route,
 }
 
 pub struct ComparisonAcc {
@@ -1369,6 +1371,7 @@ output = "15.00"
                 bucket: BucketSize::Day,
             },
             book_rates: Vec::new(),
+            route: crate::reconcile::route::Route::All,
         });
         let unit = Some((dec!(0.000003), dec!(0.000015)));
         let usage = |pairs: &[(UsageClass, i64)]| Usage::of(pairs);
@@ -1495,6 +1498,7 @@ output = "15.00"
                 bucket: BucketSize::Day,
             },
             book_rates: Vec::new(),
+            route: crate::reconcile::route::Route::All,
         });
         // a1: 1000 in / 100 out, recorded at the table price: 0.002 + 0.0008 = 0.0028.
         let a1 = call("a1", 10, 1000, 0, 100);
@@ -1633,6 +1637,7 @@ output = "15.00"
                 bucket: BucketSize::Day,
             },
             book_rates: Vec::new(),
+            route: crate::reconcile::route::Route::All,
         });
         acc.add_baseline(
             &call("a", 3, 1000, 0, 0),

@@ -6,6 +6,7 @@
 pub mod bridge;
 pub mod parallel;
 pub mod recount;
+pub mod route;
 pub mod spotcheck;
 pub mod window;
 
@@ -17,6 +18,7 @@ use crate::source::{self, Format, InputError, InputFile, RecordSink, System};
 use bridge::{AttributionRule, CallIndex, ComparisonAcc, ComparisonSetup, Valuation};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
+use route::{Pending, Route, ServedByApp, Unbilled};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
@@ -520,10 +522,26 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
         })
         .or_else(|| trace.and_then(|t| calendar_hull(&calendar, held[t].iter().map(|(r, _)| r))));
 
-    // 3. Comparisons.
+    // 3. Comparisons. Each bill's sees only the calls it served; a trace call that names no
+    // provider takes the one its source's other calls name.
+    let mut routed_notes = Vec::new();
+    if let Some(t) = trace
+        && !bills.is_empty()
+    {
+        let mut served = ServedByApp::default();
+        held[t].iter().for_each(|(r, _)| served.learn(r));
+        let n = served.fill_in(&mut held[t]);
+        if n > 0 {
+            routed_notes.push(format!(
+                "{}: {n} calls that name no provider are routed to the only bill the source's other calls name",
+                sources[t].name()
+            ));
+        }
+    }
     let mut comps: Vec<(ComparisonAcc, usize, usize)> = Vec::new();
     if let Some(window) = window {
         for &b in &bills {
+            let route = Route::of_bill(sources[b].system, held[b].iter().map(|(r, _)| r));
             let grid = Grid::infer(
                 held[b]
                     .iter()
@@ -555,6 +573,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
                         grid,
                         calendar,
                         book_rates: opts.book_rates.clone(),
+                        route: route.clone(),
                     };
                     comps.push((ComparisonAcc::new(setup), base, b));
                 }
@@ -571,6 +590,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
                 grid: None,
                 calendar,
                 book_rates: opts.book_rates.clone(),
+                route: Route::All,
             };
             comps.push((ComparisonAcc::new(setup), a, t));
         }
@@ -578,11 +598,15 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
 
     // 4. Feed held records: references, trace baselines, retry evidence, the call index.
     let mut index = CallIndex::default();
+    let mut unbilled = Unbilled::default();
     for (i, recs) in held.iter().enumerate() {
         for (r, v) in recs {
             for (c, base, reference) in comps.iter_mut() {
                 if *reference == i {
                     c.add_reference(r, v);
+                }
+                if !c.setup.route.sees(r) {
+                    continue;
                 }
                 if *base == i {
                     c.add_baseline(r, v);
@@ -592,6 +616,16 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
                 } else if Some(i) == trace && r.link.auxiliary {
                     c.add_auxiliary_evidence(r, v);
                 }
+            }
+            if Some(i) == trace
+                && window.is_some_and(|w| w.contains(r.start))
+                && counts_for_a_bill(r, v)
+                && !bills.is_empty()
+                && !comps
+                    .iter()
+                    .any(|(c, _, _)| c.setup.route.is_bill() && c.setup.route.sees(r))
+            {
+                unbilled.add(sources[i].name(), r, v.money);
             }
             if Some(i) == trace
                 && r.link.status != Status::Error
@@ -617,6 +651,11 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
             prices,
             conv: conv.for_role(Role::App),
             hull: None,
+            source: sources[a].name(),
+            window,
+            served: ServedByApp::default(),
+            pending: Pending::default(),
+            unbilled: Unbilled::default(),
         };
         let mut slots: Vec<(usize, (ComparisonAcc, usize, usize))> = others;
         let positions: Vec<(usize, usize, usize)> =
@@ -633,6 +672,16 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
         app_hull = feed.hull;
         for (orig, part) in originals.iter_mut().zip(feed.comps) {
             orig.merge(part);
+        }
+        unbilled.merge(feed.unbilled);
+        for (bill, n) in feed
+            .pending
+            .settle(&feed.served, &mut originals, &mut unbilled)
+        {
+            routed_notes.push(format!(
+                "{}: {n} calls that name no provider of their own (iteration containers, chatflow messages read without their nodes, models the catalog does not know) are compared with the {bill} bill, the only one their app's other calls name",
+                sources[a].name()
+            ));
         }
         slots.extend(
             positions
@@ -687,6 +736,9 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
             notes.push(format!("{}: {rows} row(s): {note}", src.name()));
         }
     }
+    notes.extend(routed_notes);
+    let (unbilled, unbilled_notes) = unbilled.finish(opts.currency.as_str());
+    notes.extend(unbilled_notes);
     let verdict = verdict(&comparisons, opts);
     Ok(Report {
         schema: m::SCHEMA,
@@ -700,6 +752,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
         sources: sources.iter().map(summarize).collect(),
         comparisons,
         rejected,
+        unbilled,
         verdict,
         notes,
     })
@@ -880,6 +933,19 @@ struct AppFeed<'a> {
     prices: &'a PriceBook,
     conv: Conversion<'a>,
     hull: Option<Span>,
+    source: &'static str,
+    window: Option<Span>,
+    /// The bills each app's calls name, calls naming none held until the end, and calls whose
+    /// bill is not among the inputs.
+    served: ServedByApp,
+    pending: Pending,
+    unbilled: Unbilled,
+}
+
+/// A call a bill could have charged: it carries usage or money (a failed call with neither
+/// bills nothing, whoever served it).
+fn counts_for_a_bill(r: &UsageRecord, v: &Valuation) -> bool {
+    !r.usage.is_zero() || v.money.is_some_and(|m| !m.is_zero())
 }
 
 impl AppFeed<'_> {
@@ -914,7 +980,38 @@ impl AppFeed<'_> {
         let recount = matched
             .filter(|ev| bridge::classify_match(r, ev) == bridge::MatchKind::Drift)
             .and_then(|ev| recount::recount(r, ev));
-        for c in self.comps.iter_mut() {
+        // A bill comparison sees the calls its bill served; a call that names no bill waits,
+        // per app, for the app's other calls to name one.
+        self.served.learn(r);
+        let has_bill = self.comps.iter().any(|c| c.setup.route.is_bill());
+        let unknown = r.serving.is_empty() && has_bill;
+        if has_bill && self.window.is_some_and(|w| w.contains(r.start)) && counts_for_a_bill(r, v) {
+            if unknown {
+                self.pending
+                    .add_unbilled(self.source, r, v.money, &self.comps);
+            } else if !self
+                .comps
+                .iter()
+                .any(|c| c.setup.route.is_bill() && c.setup.route.sees(r))
+            {
+                self.unbilled.add(self.source, r, v.money);
+            }
+        }
+        let mut held = if unknown {
+            Some(self.pending.comps_for(r, &self.comps))
+        } else {
+            None
+        };
+        for (k, c) in self.comps.iter_mut().enumerate() {
+            let c = if !c.setup.route.is_bill() {
+                c
+            } else if let Some(h) = held.as_deref_mut() {
+                &mut h[k]
+            } else if c.setup.route.sees(r) {
+                c
+            } else {
+                continue;
+            };
             c.add_baseline(r, v);
             if let Some(ev) = matched {
                 c.add_drift(r, ev, unit);
@@ -932,6 +1029,11 @@ impl AppFeed<'_> {
             prices: self.prices,
             conv: self.conv,
             hull: None,
+            source: self.source,
+            window: self.window,
+            served: ServedByApp::default(),
+            pending: Pending::default(),
+            unbilled: Unbilled::default(),
         }
     }
 
@@ -939,6 +1041,9 @@ impl AppFeed<'_> {
         for (c, p) in self.comps.iter_mut().zip(o.comps) {
             c.merge(p);
         }
+        self.served.merge(o.served);
+        self.pending.merge(o.pending);
+        self.unbilled.merge(o.unbilled);
         self.hull = match (self.hull, o.hull) {
             (Some(a), Some(b)) => Some(a.hull(&b)),
             (a, b) => a.or(b),

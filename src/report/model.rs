@@ -26,6 +26,9 @@ pub struct Report {
     /// Rejected rows, in input order (at most `REJECTED_LISTED`; `sources[].rows_rejected` has
     /// every count).
     pub rejected: Vec<Rejection>,
+    /// App and trace calls whose serving bill is not among the inputs (with at least one bill
+    /// given), per source and provider: compared with no bill.
+    pub unbilled: Vec<Unbilled>,
     pub verdict: Verdict,
     /// Run-level remarks (e.g. records left out of every comparison).
     pub notes: Vec<String>,
@@ -41,6 +44,19 @@ impl WindowInfo {
             _ => "none (no --from/--to and no usage in any input)".to_string(),
         }
     }
+}
+
+/// Calls of one source served by a provider whose bill is not among the inputs.
+#[derive(Clone, Debug, Serialize)]
+pub struct Unbilled {
+    pub source: String,
+    /// The serving provider (`anthropic`, `aws`, …); empty when nothing says.
+    pub provider: String,
+    pub calls: u64,
+    pub tokens: Usage,
+    #[serde(with = "money_str")]
+    pub cost: Decimal,
+    pub unpriced_records: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -372,6 +372,10 @@ fn row<R: Fields + ?Sized>(
     let mut r = UsageRecord::bucket(id, file.origin(line), start, end);
     let hint = (azure_meter || microsoft).then_some("azure");
     r.set_model(hint, &model);
+    // One FOCUS file may hold several clouds' lines: each line names the bill it is on.
+    if let Some(cloud) = opt(cols.provider).and_then(crate::catalog::serving_cloud) {
+        r.serving = cloud;
+    }
     r.operation = Operation::Chat;
     r.service_tier = tier.map(str::to_string);
     r.scope.project = opt(cols.sub_account_name)

@@ -52,6 +52,10 @@ struct Keys {
     output: &'static str,
     /// First non-empty wins: the model name the caller provided.
     models: &'static [&'static str],
+    /// Observation metadata (a JSON object, or its text in CSV): Dify writes the serving
+    /// provider there (`model_provider` on a workflow node's generation, `ls_provider` on a
+    /// message's).
+    metadata: &'static str,
     usage_details: &'static str,
     cost_details: &'static str,
     /// Cost columns used only when `cost_details` says nothing.
@@ -78,6 +82,7 @@ const CAMEL: Keys = Keys {
     input: "input",
     output: "output",
     models: &["model", "providedModelName"],
+    metadata: "metadata",
     usage_details: "usageDetails",
     cost_details: "costDetails",
     total_cost: &["totalCost", "calculatedTotalCost"],
@@ -102,6 +107,7 @@ const SNAKE: Keys = Keys {
     input: "input",
     output: "output",
     models: &["provided_model_name", "model"],
+    metadata: "metadata",
     usage_details: "usage_details",
     cost_details: "cost_details",
     total_cost: &["total_cost"],
@@ -125,6 +131,7 @@ impl Keys {
             self.output,
             self.usage_details,
             self.cost_details,
+            self.metadata,
         ];
         c.extend(self.trace_name);
         c.extend(self.models);
@@ -505,7 +512,12 @@ fn observation(
 
     let mut rec = UsageRecord::call(id, file.origin(line), start);
     rec.operation = operation;
-    rec.set_model(None, &model);
+    let provider = get(row, keys.metadata).and_then(json_object).and_then(|m| {
+        ["model_provider", "ls_provider"]
+            .iter()
+            .find_map(|k| m.get(*k).and_then(Value::as_str).map(str::to_string))
+    });
+    rec.set_model(provider.as_deref(), &model);
     rec.link.trace_id = get_str(row, keys.trace_id);
     rec.scope.workflow = get_str(row, keys.parent);
     rec.scope.user = get_str(row, keys.user);
