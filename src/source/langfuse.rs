@@ -1213,6 +1213,35 @@ g3,t3,GENERATION,2026-10-01T08:00:02.000Z,llm,DEFAULT,gpt-4o-mini,\"{\"\"input\"
         assert_eq!(records + no_usage + rejected, rows);
     }
 
+    /// Dify writes the serving provider into a generation's metadata: `model_provider` on a
+    /// workflow node's generation, `ls_provider` on a message's (its Langfuse integration); the
+    /// blob export keeps the metadata as JSON text.
+    #[test]
+    fn serving_bill_from_the_generations_metadata() {
+        let text = concat!(
+            r#"{"id":"n1","traceId":"t1","type":"GENERATION","startTime":"2026-10-01T08:00:00.000Z","model":"anthropic.claude-3-7-sonnet-20250219-v1:0","metadata":{"node_type":"llm","model_provider":"langgenius/bedrock/bedrock","model_name":"anthropic.claude-3-7-sonnet-20250219-v1:0"},"usageDetails":{"input":10,"output":2}}"#,
+            "\n",
+            r#"{"id":"m1","traceId":"t2","type":"GENERATION","startTime":"2026-10-01T08:00:00.000Z","model":"gpt-4o","metadata":"{\"ls_provider\": \"langgenius/azure_openai/azure_openai\"}","usageDetails":{"input":10,"output":2}}"#,
+            "\n",
+            r#"{"id":"g1","traceId":"t3","type":"GENERATION","startTime":"2026-10-01T08:00:00.000Z","model":"gpt-4o-mini","metadata":{},"usageDetails":{"input":10,"output":2}}"#,
+            "\n",
+        );
+        let s = read_str(Format::LangfuseUiJsonl, text).unwrap();
+        let got: Vec<_> = s
+            .records
+            .iter()
+            .map(|r| (r.id.as_str(), r.serving, r.provider.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("n1", "aws", "anthropic"),
+                ("m1", "azure", "openai"),
+                ("g1", "openai", "openai")
+            ]
+        );
+    }
+
     // ------------------------------------------------------------------ sniffing
 
     #[test]
