@@ -5,7 +5,7 @@
 //! it as a user would (`llm-recon demo --dir`), and prints planted vs found per cause for the
 //! app → bill comparison, with the largest miss over all three comparisons in % of the variance.
 
-use llm_recon::simulate::{self, CAUSES, Config, Provider};
+use llm_recon::simulate::{self, Config, Provider};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use std::process::Command;
@@ -62,7 +62,7 @@ fn main() {
         )
         .expect("truth JSON");
         let comparisons = truth["comparisons"].as_array().expect("comparisons");
-        for cause in CAUSES {
+        for cause in simulate::causes() {
             // The largest miss of this cause over the three comparisons, in % of the variance.
             let mut worst = 0f64;
             for t in comparisons {

@@ -54,7 +54,7 @@ fn simulate_causes_help() -> String {
     let mut s = String::from(
         "Causes (--cause NAME=AMOUNT, repeatable; none = plant nothing; no --cause = the default mix):\n",
     );
-    for (name, what) in crate::simulate::CAUSE_HELP {
+    for (name, what) in crate::simulate::cause_help() {
         s.push_str(&format!("  {name}: {what}\n"));
     }
     s.push_str(

@@ -5,7 +5,7 @@
 use assert_cmd::Command;
 use llm_recon::pricing::PriceBook;
 use llm_recon::record::Currency;
-use llm_recon::simulate::{self, CAUSES, Config, Provider};
+use llm_recon::simulate::{self, Config, Provider};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -126,7 +126,7 @@ fn truth_ties_out_per_group_and_groups_sum_to_totals() {
             );
             // Every step the report knows appears, in bridge order.
             let keys: Vec<&String> = c["steps"].as_object().unwrap().keys().collect();
-            assert_eq!(keys.len(), CAUSES.len(), "{name}");
+            assert_eq!(keys.len(), simulate::causes().len(), "{name}");
         }
     }
 }
@@ -330,7 +330,7 @@ fn command_line_writes_the_world_and_refuses_bad_causes() {
         .output()
         .unwrap();
     let text = String::from_utf8(help.stdout).unwrap();
-    for (name, _) in simulate::CAUSE_HELP {
+    for (name, _) in simulate::cause_help() {
         assert!(text.contains(name), "--help names {name}");
     }
 }

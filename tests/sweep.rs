@@ -11,7 +11,7 @@ mod common;
 use common::*;
 
 use assert_cmd::Command;
-use llm_recon::simulate::{self, CAUSES, Config, Provider};
+use llm_recon::simulate::{self, Config, Provider};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -66,7 +66,7 @@ fn check_world(seed: u64, provider: Provider, causes: &[&str]) -> usize {
         let var_cost = dec(&c["variance"]["cost"]).abs();
         let tok_bound = (var_tokens as f64 / 100.0).max(1.0);
         let cost_bound = (var_cost / Decimal::ONE_HUNDRED).max(Decimal::new(1, 4));
-        for cause in CAUSES {
+        for cause in simulate::causes() {
             let planted = &t["steps"][cause];
             let found = c["bridge"]
                 .as_array()

@@ -1,21 +1,25 @@
 //! One comparison (baseline → reference) accumulated per group and turned into a waterfall.
 //!
-//! Records are fed one at a time (`add_baseline`, `add_reference`, `add_retry_evidence`,
-//! `add_drift`), so memory grows with the number of groups, not records. `finish` computes the
-//! steps in the design's order; each is measured on its own evidence and `unexplained` is the
-//! residual, so `baseline + Σ steps = reference` holds exactly, per class and in money, for every
-//! group, and totals are the sums of groups.
+//! Records are fed one at a time (`add_baseline`, `add_reference`, `add_unrecorded`,
+//! `add_drift`), so memory grows with the number of groups, not records. Each record is shown
+//! to every cause of [`causes::ALL`], which keeps its own evidence per group; `finish` walks the
+//! causes in order, each measured on its own evidence, and `unexplained` is the residual, so
+//! `baseline + Σ steps = reference` holds exactly, per class and in money, for every group, and
+//! totals are the sums of groups.
 
-use super::recount::{CallRecount, RecountAcc};
+use super::causes::{
+    self, Context, GroupPrices, GroupView, Matched, Measured, Place, RefScope, Tally,
+};
+use super::recount::CallRecount;
 use super::window::{Calendar, Grid, Span};
 use crate::pricing::PriceBook;
-use crate::record::{Operation, Usage, UsageClass, UsageRecord};
+use crate::record::{Operation, Usage, UsageRecord};
 use crate::report::model::{self as m, Attribution};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
-const EVIDENCE_SAMPLES: usize = 5;
+pub use super::causes::{MatchKind, classify_match};
 
 /// Money a record contributes, as its source decides it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,73 +37,7 @@ pub struct Valuation {
     pub fx: Decimal,
 }
 
-#[derive(Clone, Debug, Default)]
-struct Side {
-    records: u64,
-    requests: u64,
-    usage: Usage,
-    money: Decimal,
-    computed: Decimal,
-    cost_lines: u64,
-    unpriced: u64,
-    evidence: Vec<String>,
-    /// Book-rate differences inside `money`, and how many records carry one.
-    fx: Decimal,
-    fx_records: u64,
-}
-
-impl Side {
-    fn add(&mut self, rec: &UsageRecord, v: &Valuation) {
-        self.records += 1;
-        self.requests += rec.requests;
-        self.usage += rec.usage;
-        match v.money {
-            Some(x) => self.money += x,
-            None => self.unpriced += 1,
-        }
-        if let Some(c) = v.computed {
-            self.computed += c;
-        }
-        if rec.cost_only {
-            self.cost_lines += 1;
-        }
-        if !v.fx.is_zero() {
-            self.fx += v.fx;
-            self.fx_records += 1;
-        }
-        if self.evidence.len() < EVIDENCE_SAMPLES {
-            self.evidence.push(rec.id.clone());
-        }
-    }
-
-    fn merge(&mut self, o: &Side) {
-        self.records += o.records;
-        self.requests += o.requests;
-        self.usage += o.usage;
-        self.money += o.money;
-        self.computed += o.computed;
-        self.cost_lines += o.cost_lines;
-        self.unpriced += o.unpriced;
-        self.fx += o.fx;
-        self.fx_records += o.fx_records;
-        for e in &o.evidence {
-            if self.evidence.len() < EVIDENCE_SAMPLES {
-                self.evidence.push(e.clone());
-            }
-        }
-    }
-
-    /// Money of a set of reference records taken out as a step: the bill's own cost lines when
-    /// they cover them, else the table cost of their usage.
-    fn step_money(&self) -> Decimal {
-        if self.cost_lines > 0 {
-            // At the dated rates: the book-rate part is the fx step's.
-            self.money - self.fx
-        } else {
-            self.computed
-        }
-    }
-
+impl Tally {
     fn report(&self) -> m::Side {
         m::Side {
             requests: self.requests,
@@ -111,130 +49,19 @@ impl Side {
     }
 }
 
-/// Reference records of one (api key, project) scope, split by kind.
-#[derive(Clone, Debug, Default)]
-struct RefScope {
-    calls: Side,
-    embeddings: Side,
-}
-
-#[derive(Clone, Debug, Default)]
-struct Drift {
-    records: u64,
-    usage: Usage,
-    money: Decimal,
-    unpriced: u64,
-    evidence: Vec<String>,
-    /// How the drifting calls' counts are explained by recounting their text.
-    recount: RecountAcc,
-}
-
-/// Differences on matched calls that one cause explains (stopped streams, folded cache counts).
-#[derive(Clone, Debug, Default)]
-struct Delta {
-    records: u64,
-    usage: Usage,
-    money: Decimal,
-    unpriced: u64,
-    evidence: Vec<String>,
-}
-
-impl Delta {
-    fn add(&mut self, id: &str, usage: Usage, money: Option<Decimal>) {
-        self.records += 1;
-        self.usage += usage;
-        match money {
-            Some(m) => self.money += m,
-            None => self.unpriced += 1,
-        }
-        if self.evidence.len() < EVIDENCE_SAMPLES {
-            self.evidence.push(id.to_string());
-        }
-    }
-
-    fn merge(&mut self, o: &Delta) {
-        self.records += o.records;
-        self.usage += o.usage;
-        self.money += o.money;
-        self.unpriced += o.unpriced;
-        push_evidence(&mut self.evidence, &o.evidence);
-    }
-}
-
-/// How a baseline call's counts relate to the same call's provider-reported counts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MatchKind {
-    /// Same input and output totals.
-    Equal,
-    /// The user stopped the stream: the app kept what it re-estimated (Dify: 0), the provider
-    /// billed what it had generated.
-    Interrupted,
-    /// The app folded the provider's cache counts into its prompt count with billing weights
-    /// (Dify's Anthropic plugin: input + ⌊write_5m × 1.25⌋ + ⌊write_1h × 2⌋ + ⌊read × 0.1⌋).
-    CacheFolded,
-    /// Any other difference: another tokenizer or estimate, or framing.
-    Drift,
-}
-
-/// The prompt count Dify's Anthropic plugin records for provider-reported counts.
-pub fn folded_prompt_tokens(u: &Usage) -> i64 {
-    u[UsageClass::Input]
-        + u[UsageClass::InputCacheWrite5m] * 5 / 4
-        + u[UsageClass::InputCacheWrite1h] * 2
-        + u[UsageClass::InputCacheRead] / 10
-        + u[UsageClass::InputAudio]
-        + u[UsageClass::InputImage]
-}
-
-pub fn classify_match(base: &UsageRecord, evidence: &Usage) -> MatchKind {
-    let same_in = evidence.input_total() == base.usage.input_total();
-    let same_out = evidence.output_total() == base.usage.output_total();
-    if same_in && same_out {
-        return MatchKind::Equal;
-    }
-    if base.link.status == crate::record::Status::Interrupted {
-        return MatchKind::Interrupted;
-    }
-    let base_has_cache = UsageClass::CACHE.iter().any(|&c| base.usage[c] != 0);
-    let evidence_has_cache = UsageClass::CACHE.iter().any(|&c| evidence[c] != 0);
-    if !same_in
-        && evidence_has_cache
-        && !base_has_cache
-        && base.usage.input_total() == folded_prompt_tokens(evidence)
-    {
-        return MatchKind::CacheFolded;
-    }
-    MatchKind::Drift
-}
-
-#[derive(Clone, Debug, Default)]
-struct PriceGap {
-    records: u64,
-    money: Decimal,
-    evidence: Vec<String>,
-}
-
 #[derive(Clone, Debug, Default)]
 struct GroupAcc {
-    base: Side,
-    base_edge: Side,
-    base_embedding_records: u64,
-    base_cache_tokens: i64,
-    price_gap: PriceGap,
+    /// The baseline inside the report window, rows that repeat usage included (the app's rows
+    /// add up to them).
+    base: Tally,
+    /// Tokens of the baseline's own calls anywhere in the span (no repeats): its volume for
+    /// attribution.
+    base_traffic: i64,
     reference: BTreeMap<(Option<String>, Option<String>), RefScope>,
-    retries: Side,
-    /// The app's housekeeping calls seen in the trace (naming, suggested questions).
-    auxiliary: Side,
-    /// Baseline rows that repeat usage other baseline rows count.
-    double: Side,
-    interrupted: Delta,
-    folding: Delta,
-    drift: Drift,
-    /// Reference records that bill cache classes: the cache step's evidence.
-    ref_cache_records: u64,
-    ref_cache_evidence: Vec<String>,
-    /// A raw model name and instant to look the group's prices up by (for the cache step).
+    /// A raw model name and instant to look the group's prices up by.
     price_probe: Option<(String, DateTime<Utc>)>,
+    /// Each cause's evidence, in [`causes::ALL`]'s order.
+    causes: [Tally; causes::N],
 }
 
 #[derive(Clone, Debug, Default)]
@@ -273,44 +100,28 @@ pub struct ComparisonAcc {
     pub reference_outside: u64,
 }
 
-fn push_evidence(to: &mut Vec<String>, from: &[String]) {
-    for e in from {
-        if to.len() < EVIDENCE_SAMPLES {
-            to.push(e.clone());
-        }
-    }
-}
-
 impl GroupAcc {
     /// Adds another partial accumulation of the same group (a parallel reader's share).
     fn merge(&mut self, o: GroupAcc) {
         self.base.merge(&o.base);
-        self.base_edge.merge(&o.base_edge);
-        self.base_embedding_records += o.base_embedding_records;
-        self.base_cache_tokens += o.base_cache_tokens;
-        self.price_gap.records += o.price_gap.records;
-        self.price_gap.money += o.price_gap.money;
-        push_evidence(&mut self.price_gap.evidence, &o.price_gap.evidence);
+        self.base_traffic += o.base_traffic;
         for (k, s) in o.reference {
             let mine = self.reference.entry(k).or_default();
             mine.calls.merge(&s.calls);
             mine.embeddings.merge(&s.embeddings);
         }
-        self.retries.merge(&o.retries);
-        self.auxiliary.merge(&o.auxiliary);
-        self.double.merge(&o.double);
-        self.interrupted.merge(&o.interrupted);
-        self.folding.merge(&o.folding);
-        self.drift.records += o.drift.records;
-        self.drift.usage += o.drift.usage;
-        self.drift.money += o.drift.money;
-        self.drift.unpriced += o.drift.unpriced;
-        push_evidence(&mut self.drift.evidence, &o.drift.evidence);
-        self.drift.recount.merge(&o.drift.recount);
-        self.ref_cache_records += o.ref_cache_records;
-        push_evidence(&mut self.ref_cache_evidence, &o.ref_cache_evidence);
         if self.price_probe.is_none() {
             self.price_probe = o.price_probe;
+        }
+        for (mine, theirs) in self.causes.iter_mut().zip(&o.causes) {
+            mine.merge(theirs);
+        }
+    }
+
+    /// Shows every cause one event.
+    fn each_cause(&mut self, mut f: impl FnMut(&dyn causes::Cause, &mut Tally)) {
+        for (c, t) in causes::ALL.iter().zip(self.causes.iter_mut()) {
+            f(*c, t);
         }
     }
 }
@@ -388,37 +199,24 @@ impl ComparisonAcc {
             self.baseline_outside += 1;
             return false;
         }
-        let in_window = self.setup.window.contains(rec.start);
-        if rec.link.repeats.is_some() {
-            // Part of the app's own total inside the window, taken out by `double_counting`;
-            // outside the window it is no traffic at all.
-            if in_window {
-                let g = self.group(rec);
-                g.base.add(rec, v);
-                g.double.add(rec, v);
-            }
-            return in_window;
+        let at = Place {
+            in_window: self.setup.window.contains(rec.start),
+            repeats: rec.link.repeats.is_some(),
+        };
+        if at.repeats && !at.in_window {
+            // Outside the window a repeat is no traffic at all.
+            return false;
         }
         let g = self.group(rec);
-        if in_window {
+        if at.in_window {
             g.base.add(rec, v);
-        } else {
-            g.base_edge.add(rec, v);
         }
-        if rec.operation == Operation::Embedding {
-            g.base_embedding_records += 1;
+        g.each_cause(|c, t| c.on_baseline(rec, v, at, t));
+        if at.repeats {
+            // Part of the app's own total inside the window, taken out by `double_counting`.
+            return true;
         }
-        g.base_cache_tokens += UsageClass::CACHE.iter().map(|&c| rec.usage[c]).sum::<i64>();
-        if let (Some(r), Some(c)) = (v.reported, v.computed) {
-            let gap = c - r;
-            if !gap.is_zero() {
-                g.price_gap.records += 1;
-                g.price_gap.money += gap;
-                if g.price_gap.evidence.len() < EVIDENCE_SAMPLES {
-                    g.price_gap.evidence.push(rec.id.clone());
-                }
-            }
-        }
+        g.base_traffic += rec.usage.total();
         if g.price_probe.is_none() {
             g.price_probe = Some((rec.model_raw.clone(), rec.start));
         }
@@ -446,12 +244,7 @@ impl ComparisonAcc {
         } else {
             scope.calls.add(rec, v);
         }
-        if UsageClass::CACHE.iter().any(|&c| rec.usage[c] != 0) {
-            g.ref_cache_records += 1;
-            if g.ref_cache_evidence.len() < EVIDENCE_SAMPLES {
-                g.ref_cache_evidence.push(rec.id.clone());
-            }
-        }
+        g.each_cause(|c, t| c.on_reference(rec, v, t));
         if !rec.cost_only && !rec.model_raw.is_empty() {
             // The reference's raw names (dated snapshots) price the group best.
             g.price_probe = Some((rec.model_raw.clone(), rec.start));
@@ -459,32 +252,33 @@ impl ComparisonAcc {
         true
     }
 
-    /// A failed attempt seen by the evidence source (trace ERROR generation with usage).
-    pub fn add_retry_evidence(&mut self, rec: &UsageRecord, v: &Valuation) {
+    /// A call with usage the evidence source saw that an app's tables never record as a row
+    /// of their own (a failed attempt, a housekeeping call); the causes decide which is whose.
+    pub fn add_unrecorded(&mut self, rec: &UsageRecord, v: &Valuation) {
         if !self.setup.baseline_is_app || !self.setup.span.contains(rec.start) {
             return;
         }
         if rec.usage.is_zero() {
             return;
         }
-        self.group(rec).retries.add(rec, v);
+        self.group(rec)
+            .each_cause(|c, t| c.on_unrecorded(rec, v, t));
+    }
+
+    /// A failed attempt seen by the evidence source (trace ERROR generation with usage).
+    pub fn add_retry_evidence(&mut self, rec: &UsageRecord, v: &Valuation) {
+        self.add_unrecorded(rec, v);
     }
 
     /// An app housekeeping call (conversation naming, suggested questions) the evidence source
     /// saw and the app's tables never record.
     pub fn add_auxiliary_evidence(&mut self, rec: &UsageRecord, v: &Valuation) {
-        if !self.setup.baseline_is_app || !self.setup.span.contains(rec.start) {
-            return;
-        }
-        if rec.usage.is_zero() {
-            return;
-        }
-        self.group(rec).auxiliary.add(rec, v);
+        self.add_unrecorded(rec, v);
     }
 
     /// A baseline call matched to the same call in the evidence source: the difference between
     /// the provider-reported counts (evidence) and the baseline's counts, by input and output,
-    /// filed under the cause `classify_match` names.
+    /// for the cause `classify_match` names.
     pub fn add_drift(
         &mut self,
         base: &UsageRecord,
@@ -499,43 +293,18 @@ impl ComparisonAcc {
         if d_in == 0 && d_out == 0 {
             return;
         }
-        let priced = |d_in: i64, d_out: i64| {
-            prices.map(|(p_in, p_out)| Decimal::from(d_in) * p_in + Decimal::from(d_out) * p_out)
-        };
-        let in_out = |d_in: i64, d_out: i64| {
-            Usage::of(&[(UsageClass::Input, d_in), (UsageClass::Output, d_out)])
-        };
-        let (d_in, d_out) = match classify_match(base, evidence_usage) {
-            MatchKind::Equal => return,
-            MatchKind::Interrupted => {
-                let g = self.group(base);
-                g.interrupted
-                    .add(&base.id, in_out(d_in, d_out), priced(d_in, d_out));
-                return;
-            }
-            MatchKind::CacheFolded => {
-                let g = self.group(base);
-                g.folding.add(&base.id, in_out(d_in, 0), priced(d_in, 0));
-                if d_out == 0 {
-                    return;
-                }
-                (0, d_out)
-            }
-            MatchKind::Drift => (d_in, d_out),
-        };
-        let g = self.group(base);
-        g.drift.records += 1;
-        g.drift.usage[UsageClass::Input] += d_in;
-        g.drift.usage[UsageClass::Output] += d_out;
-        match prices {
-            Some((p_in, p_out)) => {
-                g.drift.money += Decimal::from(d_in) * p_in + Decimal::from(d_out) * p_out
-            }
-            None => g.drift.unpriced += 1,
+        let kind = classify_match(base, evidence_usage);
+        if kind == MatchKind::Equal {
+            return;
         }
-        if g.drift.evidence.len() < EVIDENCE_SAMPLES {
-            g.drift.evidence.push(base.id.clone());
-        }
+        let m = Matched {
+            base,
+            kind,
+            d_in,
+            d_out,
+            prices,
+        };
+        self.group(base).each_cause(|c, t| c.on_matched(&m, t));
     }
 
     /// The recount of a drifting call already passed to `add_drift` (same span rule).
@@ -543,7 +312,7 @@ impl ComparisonAcc {
         if !self.setup.span.contains(base.start) {
             return;
         }
-        self.group(base).drift.recount.add(recount);
+        self.group(base).each_cause(|c, t| c.on_recount(recount, t));
     }
 
     /// Decides which API keys / projects of the reference belong to the baseline.
@@ -552,8 +321,7 @@ impl ComparisonAcc {
         let mut projects: BTreeMap<String, i64> = BTreeMap::new();
         let mut baseline_tokens = 0i64;
         for g in self.groups.values() {
-            baseline_tokens +=
-                g.base.usage.total() - g.double.usage.total() + g.base_edge.usage.total();
+            baseline_tokens += g.base_traffic;
             for ((k, p), s) in &g.reference {
                 let t = s.calls.usage.total();
                 if let Some(k) = k {
@@ -637,13 +405,7 @@ impl ComparisonAcc {
         rate: &dyn Fn(crate::record::Currency, DateTime<Utc>) -> Option<Decimal>,
     ) -> m::ComparisonReport {
         let attribution = self.attribution(rule);
-        let unattributed = |k: &Option<String>, p: &Option<String>| {
-            k.as_ref()
-                .is_some_and(|k| attribution.unattributed_api_keys.contains(k))
-                || p.as_ref()
-                    .is_some_and(|p| attribution.unattributed_projects.contains(p))
-        };
-        let ctx = StepContext {
+        let cx = Context {
             setup: &self.setup,
             attribution: &attribution,
         };
@@ -660,44 +422,38 @@ impl ComparisonAcc {
             .collect();
         ordered.sort_by(|a, b| a.0.cmp(&b.0));
         for ((window_start, provider, model), g) in ordered {
-            let mut reference = Side::default();
-            let mut unattr = Side::default();
-            let mut embeddings = Side::default();
-            for ((k, p), s) in &g.reference {
+            let mut reference = Tally::default();
+            for s in g.reference.values() {
                 reference.merge(&s.calls);
                 reference.merge(&s.embeddings);
-                if unattributed(k, p) {
-                    unattr.merge(&s.calls);
-                    unattr.merge(&s.embeddings);
-                } else if g.base_embedding_records == 0 {
-                    embeddings.merge(&s.embeddings);
-                }
             }
-            let cache_prices = g.price_probe.as_ref().and_then(|(raw, at)| {
-                prices.lookup(provider, raw, model, *at).map(|e| {
-                    let r = rate(e.currency, *at);
-                    cache_price_deltas(|c| e.unit_price(c).zip(r).map(|(p, r)| p * r))
-                })
+            let group_prices = g.price_probe.as_ref().and_then(|(raw, at)| {
+                prices
+                    .lookup(provider, raw, model, *at)
+                    .map(|entry| GroupPrices {
+                        entry,
+                        rate: rate(entry.currency, *at),
+                    })
             });
-            let parts = GroupParts {
+            let mut view = GroupView {
+                cx: &cx,
                 base: &g.base,
-                edge: &g.base_edge,
                 reference: &reference,
-                unattributed: &unattr,
-                embeddings: &embeddings,
-                retries: &g.retries,
-                auxiliary: &g.auxiliary,
-                double: &g.double,
-                interrupted: &g.interrupted,
-                folding: &g.folding,
-                drift: &g.drift,
-                price_gap: &g.price_gap,
-                base_cache_tokens: g.base_cache_tokens,
-                ref_cache: (g.ref_cache_records, &g.ref_cache_evidence),
-                cache_prices,
+                scopes: &g.reference,
+                so_far: g.base.usage,
+                prices: group_prices,
             };
-            let comparison = ctx.bridge(&parts);
-            totals.add(&parts, &comparison);
+            let steps: Vec<Measured> = causes::ALL
+                .iter()
+                .zip(&g.causes)
+                .map(|(c, t)| {
+                    let m = c.measure(&view, t);
+                    view.so_far += m.tokens;
+                    m
+                })
+                .collect();
+            let comparison = render(&cx, &g.base, &reference, &steps);
+            totals.add(&g.base, &reference, &steps);
             groups.push(m::Group {
                 key: m::GroupKey {
                     window_start,
@@ -707,7 +463,7 @@ impl ComparisonAcc {
                 comparison,
             });
         }
-        let totals = totals.finish(&ctx);
+        let totals = render(&cx, &totals.base, &totals.reference, &totals.steps);
         m::ComparisonReport {
             baseline: self.setup.baseline.clone(),
             reference: self.setup.reference.clone(),
@@ -724,438 +480,61 @@ impl ComparisonAcc {
     }
 }
 
-/// Per cache class: (price of the class − price of uncached input), per token.
-type CachePrices = [(UsageClass, Option<Decimal>); 3];
-
-fn cache_price_deltas(unit: impl Fn(UsageClass) -> Option<Decimal>) -> CachePrices {
-    let input = unit(UsageClass::Input);
-    UsageClass::CACHE.map(|c| (c, unit(c).zip(input).map(|(p, i)| p - i)))
-}
-
-struct GroupParts<'a> {
-    base: &'a Side,
-    edge: &'a Side,
-    reference: &'a Side,
-    unattributed: &'a Side,
-    embeddings: &'a Side,
-    retries: &'a Side,
-    auxiliary: &'a Side,
-    double: &'a Side,
-    interrupted: &'a Delta,
-    folding: &'a Delta,
-    drift: &'a Drift,
-    price_gap: &'a PriceGap,
-    base_cache_tokens: i64,
-    ref_cache: (u64, &'a Vec<String>),
-    cache_prices: Option<CachePrices>,
-}
-
-struct StepContext<'a> {
-    setup: &'a ComparisonSetup,
-    attribution: &'a Attribution,
-}
-
-/// Step values in bridge order; one definition serves groups and totals.
-struct StepValues {
-    window: (Usage, Decimal, u64, Vec<String>),
-    unattributed: (Usage, Decimal, u64, Vec<String>),
-    embeddings: (Usage, Decimal, u64, Vec<String>),
-    auxiliary: (Usage, Decimal, u64, Vec<String>),
-    retries: (Usage, Decimal, u64, Vec<String>),
-    double: (Usage, Decimal, u64, Vec<String>),
-    interrupted: (Usage, Decimal, u64, Vec<String>, u64),
-    drift: (Usage, Decimal, u64, Vec<String>, u64, RecountAcc),
-    folding: (Usage, Decimal, u64, Vec<String>, u64),
-    cache: (Usage, Decimal, u64, Vec<String>, bool),
-    price: (Decimal, u64, Vec<String>),
-    fx: (Decimal, u64, Vec<String>),
-}
-
-impl StepContext<'_> {
-    fn values(&self, p: &GroupParts) -> StepValues {
-        let side = |s: &Side, money: Decimal| (s.usage, money, s.records, s.evidence.clone());
-        let window = side(p.edge, p.edge.money);
-        let unattributed = side(p.unattributed, p.unattributed.step_money());
-        let embeddings = side(p.embeddings, p.embeddings.step_money());
-        let retries = side(p.retries, p.retries.computed);
-        let auxiliary = side(p.auxiliary, p.auxiliary.computed);
-        let double = (
-            -p.double.usage,
-            -p.double.money,
-            p.double.records,
-            p.double.evidence.clone(),
-        );
-        let delta = |d: &Delta| (d.usage, d.money, d.records, d.evidence.clone(), d.unpriced);
-        let interrupted = delta(p.interrupted);
-        let folding = delta(p.folding);
-        let drift = (
-            p.drift.usage,
-            p.drift.money,
-            p.drift.records,
-            p.drift.evidence.clone(),
-            p.drift.unpriced,
-            p.drift.recount.clone(),
-        );
-        // Cache: what the reference bills in cache classes beyond what the baseline and the
-        // steps so far account for, moved out of plain input. Only for a baseline that shows no
-        // cache classes of its own in this group (an app folds them into input).
-        let explained = p.base.usage
-            + window.0
-            + unattributed.0
-            + embeddings.0
-            + auxiliary.0
-            + retries.0
-            + double.0
-            + interrupted.0
-            + drift.0
-            + folding.0;
-        let mut cache_usage = Usage::ZERO;
-        let mut cache_money = Decimal::ZERO;
-        let mut cache_priced = true;
-        if p.base_cache_tokens == 0 {
-            for c in UsageClass::CACHE {
-                let d = p.reference.usage[c] - explained[c];
-                if d == 0 {
-                    continue;
-                }
-                cache_usage[c] += d;
-                cache_usage[UsageClass::Input] -= d;
-                match p
-                    .cache_prices
-                    .and_then(|cp| cp.iter().find(|(k, _)| *k == c).and_then(|(_, x)| *x))
-                {
-                    Some(delta) => cache_money += Decimal::from(d) * delta,
-                    None => cache_priced = false,
-                }
-            }
-        }
-        let (cache_records, cache_evidence) = if cache_usage.is_zero() {
-            (0, Vec::new())
-        } else {
-            (p.ref_cache.0, p.ref_cache.1.clone())
-        };
-        StepValues {
-            window,
-            unattributed,
-            embeddings,
-            auxiliary,
-            retries,
-            double,
-            interrupted,
-            drift,
-            folding,
-            cache: (
-                cache_usage,
-                cache_money,
-                cache_records,
-                cache_evidence,
-                cache_priced,
-            ),
-            price: (
-                p.price_gap.money,
-                p.price_gap.records,
-                p.price_gap.evidence.clone(),
-            ),
-            fx: (
-                p.reference.fx,
-                p.reference.fx_records,
-                if p.reference.fx_records > 0 {
-                    p.reference.evidence.clone()
-                } else {
-                    Vec::new()
-                },
-            ),
-        }
-    }
-
-    fn bridge(&self, p: &GroupParts) -> m::Comparison {
-        let v = self.values(p);
-        self.render(p.base, p.reference, v)
-    }
-
-    fn render(&self, base: &Side, reference: &Side, v: StepValues) -> m::Comparison {
-        let setup = self.setup;
-        let has_evidence = setup.evidence.is_some() || !setup.baseline_is_app;
-        let mut steps = Vec::new();
-        let mut push = |cause: &'static str,
-                        tokens: Usage,
-                        cost: Decimal,
-                        records: u64,
-                        method: &'static str,
-                        evidence: Vec<String>,
-                        note: String| {
-            steps.push(m::Step {
-                cause,
-                tokens,
-                cost,
-                records,
+/// The waterfall of one group (or of the totals): each cause's step, then `unexplained`.
+fn render(cx: &Context, base: &Tally, reference: &Tally, steps: &[Measured]) -> m::Comparison {
+    let mut bridge: Vec<m::Step> = causes::ALL
+        .iter()
+        .zip(steps)
+        .map(|(c, s)| {
+            let (method, note) = c.describe(cx, s);
+            m::Step {
+                cause: c.name(),
+                tokens: s.tokens,
+                cost: s.cost,
+                records: s.records,
                 method,
-                evidence,
+                evidence: s.evidence.clone(),
                 note,
-            })
-        };
-        let (u, c, n, e) = v.window;
-        let nf = crate::report::count(n as i64);
-        push(
-            "window_misalignment",
-            u,
-            c,
-            n,
-            "measured",
-            e,
-            match setup.grid {
-                Some(g) => format!(
-                    "{nf} baseline records fall inside the reference's {} buckets but outside the report window (window in {}); valued at the baseline's own cost",
-                    super::window::width_name(g.width),
-                    setup.calendar.tz
-                ),
-                None => "both sides are cut at the same instants".to_string(),
-            },
-        );
-        let (u, c, n, e) = v.unattributed;
-        let who = self
-            .attribution
-            .unattributed_api_keys
-            .iter()
-            .map(|k| format!("key {k}"))
-            .chain(
-                self.attribution
-                    .unattributed_projects
-                    .iter()
-                    .map(|p| format!("project {p}")),
-            )
-            .collect::<Vec<_>>()
-            .join(", ");
-        push(
-            "unattributed_traffic",
-            u,
-            c,
-            n,
-            if self.attribution.method == "estimated" {
-                "estimated"
-            } else {
-                "measured"
-            },
-            e,
-            if who.is_empty() {
-                "no reference usage outside the baseline's keys/projects".to_string()
-            } else if self.attribution.method == "estimated" {
-                format!(
-                    "reference usage on {who}; the baseline was matched to {} by closest volume (set --key/--project to state it)",
-                    self.attribution
-                        .api_keys
-                        .iter()
-                        .chain(&self.attribution.projects)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            } else {
-                format!("reference usage on {who}, which the baseline does not cover")
-            },
-        );
-        let (u, c, n, e) = v.embeddings;
-        push(
-            "embeddings",
-            u,
-            c,
-            n,
-            "measured",
-            e,
-            "embedding usage in the reference on models the baseline records no embeddings for"
-                .to_string(),
-        );
-        // Steps measured on trace calls the app never records: nothing to see without a trace.
-        let seen_in_trace = |not_app: &str, no_trace: &str, measured: String| {
-            if !setup.baseline_is_app {
-                ("measured", not_app.to_string())
-            } else if setup.evidence.is_none() {
-                ("not_measured", no_trace.to_string())
-            } else {
-                ("measured", measured)
             }
-        };
-        let trace = setup.evidence.as_deref().unwrap_or("the trace");
-        let (u, c, n, e) = v.auxiliary;
-        let (method, note) = seen_in_trace(
-            "the baseline records the app's housekeeping calls",
-            "no trace among the inputs: conversation naming and suggested questions cannot be seen",
-            format!(
-                "{} conversation-naming / suggested-question calls in {trace} that the app's tables never record; valued at table prices",
-                crate::report::count(n as i64)
-            ),
-        );
-        push("auxiliary_calls", u, c, n, method, e, note);
-        let (u, c, n, e) = v.retries;
-        let (method, note) = seen_in_trace(
-            "the baseline records every attempt",
-            "no trace among the inputs: failed attempts cannot be seen",
-            format!(
-                "{} failed attempts with usage in {trace} (level ERROR) that the app does not record; valued at table prices",
-                crate::report::count(n as i64)
-            ),
-        );
-        push("retries", u, c, n, method, e, note);
-        let (u, c, n, e) = v.double;
-        let nf = crate::report::count(n as i64);
-        push(
-            "double_counting",
-            u,
-            c,
-            n,
-            "measured",
-            e,
-            format!(
-                "{nf} baseline rows repeat usage its other rows already count (iteration/loop container rows carry their children's sum; rows exported twice); the baseline includes them as its rows add up, this step takes them out"
-            ),
-        );
-        // Steps measured on app calls matched one to one with the trace's.
-        let matched = |no_trace: &str, measured: String| -> (&'static str, String) {
-            if !setup.baseline_is_app {
-                (
-                    "not_measured",
-                    "the baseline carries provider-reported counts".to_string(),
-                )
-            } else if !has_evidence {
-                ("not_measured", no_trace.to_string())
-            } else {
-                ("measured", measured)
-            }
-        };
-        let (u, c, n, e, unpriced) = v.interrupted;
-        let (method, note) = matched(
-            "no trace among the inputs to match stopped calls against",
-            format!(
-                "{} calls the user stopped mid-stream: the app recorded its own re-estimate (Dify: 0 tokens), the provider billed what it had read and generated{}",
-                crate::report::count(n as i64),
-                unpriced_note(unpriced)
-            ),
-        );
-        push("streaming_interruption", u, c, n, method, e, note);
-        let (u, c, n, e, unpriced, recount) = v.drift;
-        let (method, note) = matched(
-            "no trace among the inputs to match calls against",
-            format!(
-                "{} matched calls (message id = trace id, node execution id = generation id) whose app counts differ from the provider-reported counts{}{}",
-                crate::report::count(n as i64),
-                unpriced_note(unpriced),
-                recount.describe(n, u.total())
-            ),
-        );
-        push("tokenizer_drift", u, c, n, method, e, note);
-        let (u, c, n, e, unpriced) = v.folding;
-        let (method, note) = matched(
-            "no trace among the inputs to match calls against",
-            format!(
-                "{} matched calls whose app prompt count is the provider's input + ⌊cache write × 1.25 (× 2 for 1h)⌋ + ⌊cache read × 0.1⌋ (Dify's Anthropic plugin): the token difference at the input price{}",
-                crate::report::count(n as i64),
-                unpriced_note(unpriced)
-            ),
-        );
-        push("cache_write_folding", u, c, n, method, e, note);
-        let (u, c, n, e, priced) = v.cache;
-        let nf = crate::report::count(n as i64);
-        push(
-            "cache_hits",
-            u,
-            c,
-            n,
-            "measured",
-            e,
-            format!(
-                "{} cached input tokens on {nf} reference records billed in cache classes that the baseline counts as plain input{}",
-                crate::report::count(UsageClass::CACHE.iter().map(|&k| u[k]).sum::<i64>()),
-                if priced {
-                    ""
-                } else {
-                    "; some cache prices unknown, their money stays unexplained"
-                }
-            ),
-        );
-        let (c, n, e) = v.price;
-        let nf = crate::report::count(n as i64);
-        push(
-            "price_mismatch",
-            Usage::ZERO,
-            c,
-            n,
-            "measured",
-            e,
-            format!(
-                "{nf} baseline records whose recorded cost differs from the price table in force at the call's time"
-            ),
-        );
-        let (c, n, e) = v.fx;
-        let nf = crate::report::count(n as i64);
-        let rates = setup
-            .book_rates
-            .iter()
-            .map(|(cur, r)| format!("{r} per {cur}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        push(
-            "fx",
-            Usage::ZERO,
-            c,
-            n,
-            "measured",
-            e,
-            if n > 0 {
-                format!(
-                    "{nf} reference records valued at the book rate ({rates}) instead of the dated rate in force on each record's day"
-                )
-            } else if setup.book_rates.is_empty() {
-                "money in other currencies is converted at the dated rate in force on each record's day (bundled ECB reference rates or --fx-rates); no book rate given".to_string()
-            } else {
-                format!("no reference money in the book-rate currencies ({rates})")
-            },
-        );
-        let explained_usage = steps.iter().fold(Usage::ZERO, |a, s| a + s.tokens);
-        let explained_money: Decimal = steps.iter().map(|s| s.cost).sum();
-        let variance_usage = reference.usage - base.usage;
-        let variance_money = reference.money - base.money;
-        let unexplained_usage = variance_usage - explained_usage;
-        let unexplained_money = variance_money - explained_money;
-        steps.push(m::Step {
-            cause: "unexplained",
-            tokens: unexplained_usage,
-            cost: unexplained_money,
-            records: 0,
-            method: "measured",
-            evidence: Vec::new(),
-            note: "what the measured steps leave: reference − baseline − Σ steps".to_string(),
-        });
-        let (pct, unexplained_pct) = if !reference.money.is_zero() {
-            (
-                pct_of(variance_money, reference.money),
-                pct_of(unexplained_money, reference.money),
-            )
-        } else {
-            let r = Decimal::from(reference.usage.total());
-            (
-                pct_of(Decimal::from(variance_usage.total()), r),
-                pct_of(Decimal::from(unexplained_usage.total()), r),
-            )
-        };
-        m::Comparison {
-            baseline: base.report(),
-            reference: reference.report(),
-            variance: m::Variance {
-                tokens: variance_usage,
-                cost: variance_money,
-                pct,
-            },
-            bridge: steps,
-            unexplained_pct,
-        }
-    }
-}
-
-fn unpriced_note(unpriced: u64) -> String {
-    if unpriced > 0 {
-        format!("; {unpriced} of them unpriced, their money stays unexplained")
+        })
+        .collect();
+    let explained_usage = bridge.iter().fold(Usage::ZERO, |a, s| a + s.tokens);
+    let explained_money: Decimal = bridge.iter().map(|s| s.cost).sum();
+    let variance_usage = reference.usage - base.usage;
+    let variance_money = reference.money - base.money;
+    let unexplained_usage = variance_usage - explained_usage;
+    let unexplained_money = variance_money - explained_money;
+    bridge.push(m::Step {
+        cause: causes::unexplained::NAME,
+        tokens: unexplained_usage,
+        cost: unexplained_money,
+        records: 0,
+        method: "measured",
+        evidence: Vec::new(),
+        note: causes::unexplained::NOTE.to_string(),
+    });
+    let (pct, unexplained_pct) = if !reference.money.is_zero() {
+        (
+            pct_of(variance_money, reference.money),
+            pct_of(unexplained_money, reference.money),
+        )
     } else {
-        String::new()
+        let r = Decimal::from(reference.usage.total());
+        (
+            pct_of(Decimal::from(variance_usage.total()), r),
+            pct_of(Decimal::from(unexplained_usage.total()), r),
+        )
+    };
+    m::Comparison {
+        baseline: base.report(),
+        reference: reference.report(),
+        variance: m::Variance {
+            tokens: variance_usage,
+            cost: variance_money,
+            pct,
+        },
+        bridge,
+        unexplained_pct,
     }
 }
 
@@ -1168,74 +547,30 @@ fn pct_of(x: Decimal, of: Decimal) -> f64 {
 }
 
 /// Sums of every group's sides and steps, so totals are exactly the sum of groups.
-#[derive(Default)]
 struct Totals {
-    base: Side,
-    reference: Side,
-    steps: BTreeMap<&'static str, (Usage, Decimal, u64, Vec<String>)>,
-    drift_unpriced: u64,
-    interrupted_unpriced: u64,
-    folding_unpriced: u64,
-    drift_recount: RecountAcc,
-    cache_unpriced: bool,
+    base: Tally,
+    reference: Tally,
+    steps: Vec<Measured>,
+}
+
+impl Default for Totals {
+    fn default() -> Self {
+        Totals {
+            base: Tally::default(),
+            reference: Tally::default(),
+            steps: vec![Measured::default(); causes::N],
+        }
+    }
 }
 
 impl Totals {
-    fn add(&mut self, p: &GroupParts, c: &m::Comparison) {
-        self.base.merge(p.base);
-        self.reference.merge(p.reference);
-        self.drift_unpriced += p.drift.unpriced;
-        self.interrupted_unpriced += p.interrupted.unpriced;
-        self.folding_unpriced += p.folding.unpriced;
-        self.drift_recount.merge(&p.drift.recount);
-        for s in &c.bridge {
-            let t = self.steps.entry(s.cause).or_default();
-            t.0 += s.tokens;
-            t.1 += s.cost;
-            t.2 += s.records;
-            for e in &s.evidence {
-                if t.3.len() < EVIDENCE_SAMPLES {
-                    t.3.push(e.clone());
-                }
-            }
-            if s.cause == "cache_hits" && s.note.contains("unknown") {
-                self.cache_unpriced = true;
-            }
+    fn add(&mut self, base: &Tally, reference: &Tally, steps: &[Measured]) {
+        self.base.merge(base);
+        self.reference.merge(reference);
+        for (t, s) in self.steps.iter_mut().zip(steps) {
+            t.merge(s);
         }
     }
-
-    fn finish(mut self, ctx: &StepContext) -> m::Comparison {
-        let mut take = |cause: &str| self.steps.remove(cause).unwrap_or_default();
-        let (du, dm, dn, de) = take("tokenizer_drift");
-        let (iu, im, inn, ie) = take("streaming_interruption");
-        let (fu, fm, fnn, fe) = take("cache_write_folding");
-        let (cu, cm, cn, ce) = take("cache_hits");
-        let (_, pm, pn, pe) = take("price_mismatch");
-        let (_, xm, xn, xe) = take("fx");
-        let v = StepValues {
-            window: take("window_misalignment"),
-            unattributed: take("unattributed_traffic"),
-            embeddings: take("embeddings"),
-            auxiliary: take("auxiliary_calls"),
-            retries: take("retries"),
-            double: take("double_counting"),
-            interrupted: (iu, im, inn, ie, self.interrupted_unpriced),
-            drift: (du, dm, dn, de, self.drift_unpriced, self.drift_recount),
-            folding: (fu, fm, fnn, fe, self.folding_unpriced),
-            cache: (cu, cm, cn, ce, !self.cache_unpriced),
-            price: (pm, pn, pe),
-            fx: (xm, xn, xe),
-        };
-        ctx.render(&self.base, &self.reference, v)
-    }
-}
-
-/// Distinct values helper for notes.
-pub fn distinct<I: IntoIterator<Item = String>>(it: I) -> Vec<String> {
-    it.into_iter()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect()
 }
 
 /// Index of the evidence source's calls for matching baseline calls one to one.
@@ -1283,7 +618,7 @@ impl CallIndex {
 mod tests {
     use super::*;
     use crate::reconcile::window::BucketSize;
-    use crate::record::{Currency, Money, Origin, Status};
+    use crate::record::{Currency, Money, Origin, Status, UsageClass};
     use rust_decimal_macros::dec;
 
     const TABLE: &str = r#"

@@ -4,6 +4,7 @@
 //! source (the big one: a month of Dify rows) streams straight into the comparisons.
 
 pub mod bridge;
+pub mod causes;
 pub mod parallel;
 pub mod recount;
 pub mod route;

@@ -9,6 +9,7 @@
 //! Spot checks are meant for a window of minutes to days: the calls of the window are held.
 
 use super::bridge::Valuation;
+use super::causes::{self, SpotPair};
 use super::{RunError, Span};
 use crate::pricing::PriceBook;
 use crate::record::{Currency, Role, Status, UsageClass, UsageRecord};
@@ -243,50 +244,33 @@ fn match_calls(app: &[Call], trace: &[Call]) -> Vec<SpotRow> {
 }
 
 fn row(app: Option<&Call>, trace: Option<&Call>, how: &'static str, conf: f64) -> SpotRow {
-    let mut causes = Vec::new();
-    match (app, trace) {
-        (Some(a), Some(t)) => {
-            let (au, tu) = (&a.rec.usage, &t.rec.usage);
-            if a.rec.link.repeats.is_some() {
-                causes.push("double_counting");
-            } else {
-                match super::bridge::classify_match(&a.rec, tu) {
-                    super::bridge::MatchKind::Equal => {}
-                    super::bridge::MatchKind::Interrupted => causes.push("streaming_interruption"),
-                    super::bridge::MatchKind::CacheFolded => causes.push("cache_write_folding"),
-                    super::bridge::MatchKind::Drift if au.is_zero() => {
-                        causes.push("app_recorded_no_tokens")
-                    }
-                    super::bridge::MatchKind::Drift => causes.push("tokenizer_drift"),
-                }
+    let pair = SpotPair {
+        app: app.map(|a| &a.rec),
+        app_reported: app.and_then(|a| a.reported),
+        app_computed: app.and_then(|a| a.computed),
+        trace: trace.map(|t| &t.rec),
+        kind: match (app, trace) {
+            (Some(a), Some(t)) if a.rec.link.repeats.is_none() => {
+                Some(causes::classify_match(&a.rec, &t.rec.usage))
             }
-            let cached = |u: &crate::record::Usage| UsageClass::CACHE.iter().any(|&c| u[c] != 0);
-            if cached(tu) && !cached(au) {
-                causes.push("cache_hits");
-            }
-            // Dify rounds each side to 7 decimals: a difference within that is rounding.
-            if let (Some(r), Some(c)) = (a.reported, a.computed)
-                && (r - c).abs() > Decimal::new(1, 7)
-            {
-                causes.push("price_mismatch");
-            }
-            if causes.is_empty() {
-                causes.push("agrees");
-            }
-        }
-        (Some(a), None) if a.rec.link.repeats.is_some() => causes.push("double_counting"),
-        (Some(_), None) => causes.push("not_in_trace"),
-        (None, Some(t)) if t.rec.link.auxiliary && t.rec.link.status != Status::Error => {
-            causes.push("auxiliary_calls")
-        }
-        (None, Some(t)) if t.rec.link.status == Status::Error && !t.rec.usage.is_zero() => {
-            causes.push("retries")
-        }
-        (None, Some(t)) if t.rec.link.status == Status::Error => causes.push("failed_no_usage"),
-        (None, Some(t)) if t.rec.operation.is_auxiliary_model_call() => causes.push("embeddings"),
-        (None, Some(_)) => causes.push("not_in_app"),
-        (None, None) => {}
+            _ => None,
+        },
+    };
+    let mut labels: Vec<&'static str> = causes::ALL
+        .iter()
+        .filter_map(|c| c.spot_label(&pair))
+        .collect();
+    if labels.is_empty() {
+        // Rows no cause explains.
+        labels.extend(match (app, trace) {
+            (Some(_), Some(_)) => Some("agrees"),
+            (Some(_), None) => Some("not_in_trace"),
+            (None, Some(t)) if t.rec.link.status == Status::Error => Some("failed_no_usage"),
+            (None, Some(_)) => Some("not_in_app"),
+            (None, None) => None,
+        });
     }
+    let causes = labels;
     let first = app.or(trace).map(|c| &c.rec);
     SpotRow {
         at: first.map(|r| r.start).unwrap_or_default(),

@@ -17,103 +17,31 @@ pub mod openai;
 pub mod truth;
 pub mod world;
 
+use crate::reconcile::causes::{self, Amount};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use std::path::{Path, PathBuf};
 
-/// The bridge steps, in the report's order. `fx` is never planted (every bill is in USD).
-pub const CAUSES: [&str; 13] = [
-    "window_misalignment",
-    "unattributed_traffic",
-    "embeddings",
-    "auxiliary_calls",
-    "retries",
-    "double_counting",
-    "streaming_interruption",
-    "tokenizer_drift",
-    "cache_write_folding",
-    "cache_hits",
-    "price_mismatch",
-    "fx",
-    "unexplained",
-];
+/// Number of bridge steps (every cause of the report, then `unexplained`).
+pub const STEPS: usize = causes::N + 1;
 
-/// Index of a cause in [`CAUSES`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(usize)]
-pub enum Cause {
-    WindowMisalignment = 0,
-    UnattributedTraffic,
-    Embeddings,
-    AuxiliaryCalls,
-    Retries,
-    DoubleCounting,
-    StreamingInterruption,
-    TokenizerDrift,
-    CacheWriteFolding,
-    CacheHits,
-    PriceMismatch,
-    Fx,
-    Unexplained,
+/// The bridge steps, in the report's order: the report's own list of causes, so the truth
+/// plants no cause the report does not measure. `fx` is never planted (every bill is in USD).
+pub fn causes() -> Vec<&'static str> {
+    causes::step_names().collect()
 }
 
-/// What each cause's AMOUNT means (also the `--help` text and the README table).
-pub const CAUSE_HELP: [(&str, &str); 12] = [
-    (
-        "window_misalignment",
-        "app traffic rate in the bill's UTC days outside the report window (the hours before the first and after the last local midnight), relative to the rate inside (1 = the same); nothing to plant when --tz has UTC's midnights",
-    ),
-    (
-        "unattributed_traffic",
-        "another key/project's tokens on the bill, as a fraction of the app's billed chat tokens",
-    ),
-    (
-        "embeddings",
-        "embedding tokens on the app's key (a query embedding per message plus indexing jobs), as a fraction of the app's billed chat tokens (OpenAI only)",
-    ),
-    (
-        "auxiliary_calls",
-        "share of answered messages followed by a conversation-naming (first message) or suggested-questions call",
-    ),
-    (
-        "retries",
-        "share of Answer calls whose first attempt timed out at the gateway after being billed",
-    ),
-    (
-        "double_counting",
-        "share of runs with an iteration container; the node export is also split into two files that overlap by max(1, round(AMOUNT × days)) UTC days",
-    ),
-    (
-        "streaming_interruption",
-        "share of Answer calls the user stopped mid-stream",
-    ),
-    (
-        "tokenizer_drift",
-        "share of classifier calls that went through an OpenAI-compatible stream without usage, so Dify estimated them (OpenAI only)",
-    ),
-    (
-        "cache_write_folding",
-        "share of Answer calls that write the prompt cache (5m, a quarter 1h); Dify's Anthropic plugin folds cache writes and reads into prompt_tokens (Anthropic only)",
-    ),
-    (
-        "cache_hits",
-        "share of Answer calls that read from the prompt cache",
-    ),
-    (
-        "price_mismatch",
-        "relative error of Dify's configured unit prices (table × (1 + AMOUNT), stored to 4 decimals)",
-    ),
-    (
-        "unexplained",
-        "share of messages with an extra app-key call seen only on the bill",
-    ),
-];
+/// Each plantable cause and what its AMOUNT means (also the `--help` text and the README table).
+pub fn cause_help() -> Vec<(&'static str, &'static str)> {
+    causes::plants().map(|(n, p)| (n, p.amount)).collect()
+}
 
 /// Which provider bills the world.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Provider {
-    Openai,
-    Anthropic,
+    /// (Also the index of its default amounts in a cause's plant.)
+    Openai = 0,
+    Anthropic = 1,
 }
 
 impl Provider {
@@ -136,43 +64,37 @@ pub struct Config {
     pub start: NaiveDate,
     pub tz: Tz,
     pub provider: Provider,
-    /// Planted amount per cause (index of [`CAUSES`]); 0 = not planted.
-    pub amounts: [f64; 13],
+    /// Planted amount per step (index of [`causes`]); 0 = not planted.
+    pub amounts: [f64; STEPS],
     /// Write the node executions as one export even when double counting is planted: only
     /// iteration containers then repeat usage (no overlapping second export).
     pub one_node_export: bool,
 }
 
+impl Config {
+    /// The planted amount of a step, by name.
+    pub fn amount(&self, cause: &str) -> f64 {
+        self.amounts[causes::step_index(cause)]
+    }
+}
+
 /// The default realistic mix (no `--cause`).
-pub fn default_amounts(provider: Provider) -> [f64; 13] {
-    let mut a = [0.0; 13];
-    a[Cause::WindowMisalignment as usize] = 1.0;
-    a[Cause::UnattributedTraffic as usize] = 1.5;
-    a[Cause::AuxiliaryCalls as usize] = 0.3;
-    a[Cause::Retries as usize] = 0.04;
-    a[Cause::DoubleCounting as usize] = 0.15;
-    a[Cause::StreamingInterruption as usize] = 0.02;
-    a[Cause::CacheHits as usize] = 0.6;
-    a[Cause::PriceMismatch as usize] = 0.5;
-    a[Cause::Unexplained as usize] = 0.005;
-    match provider {
-        Provider::Openai => {
-            a[Cause::Embeddings as usize] = 0.12;
-            a[Cause::TokenizerDrift as usize] = 0.10;
-        }
-        Provider::Anthropic => a[Cause::CacheWriteFolding as usize] = 0.3,
+pub fn default_amounts(provider: Provider) -> [f64; STEPS] {
+    let mut a = [0.0; STEPS];
+    for (name, p) in causes::plants() {
+        a[causes::step_index(name)] = p.default[provider as usize];
     }
     a
 }
 
 /// Parses `--cause` values: none (the default mix), `none` (nothing planted), or
 /// `NAME=AMOUNT`, each at most once.
-pub fn parse_causes(list: &[String], provider: Provider) -> Result<[f64; 13], String> {
+pub fn parse_causes(list: &[String], provider: Provider) -> Result<[f64; STEPS], String> {
     if list.is_empty() {
         return Ok(default_amounts(provider));
     }
-    let mut a = [0.0; 13];
-    let mut seen = [false; 13];
+    let mut a = [0.0; STEPS];
+    let mut seen = [false; STEPS];
     for item in list {
         if item == "none" {
             if list.len() > 1 {
@@ -183,15 +105,20 @@ pub fn parse_causes(list: &[String], provider: Provider) -> Result<[f64; 13], St
         let (name, amount) = item.split_once('=').ok_or_else(|| {
             format!("--cause {item}: expected NAME=AMOUNT (e.g. retries=0.05) or none")
         })?;
-        let i = CAUSES
-            .iter()
-            .position(|c| *c == name && *c != "fx")
+        let plant = causes::plants()
+            .find(|(n, _)| *n == name)
+            .map(|(_, p)| p)
             .ok_or_else(|| {
                 format!(
                     "--cause {name}: unknown cause; expected one of {}",
-                    CAUSE_HELP.map(|(n, _)| n).join(", ")
+                    cause_help()
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             })?;
+        let i = causes::step_index(name);
         let v: f64 = amount
             .parse()
             .ok()
@@ -201,25 +128,16 @@ pub fn parse_causes(list: &[String], provider: Provider) -> Result<[f64; 13], St
             return Err(format!("--cause {name} given twice"));
         }
         seen[i] = true;
-        let share = !matches!(
-            name,
-            "window_misalignment" | "unattributed_traffic" | "embeddings" | "price_mismatch"
-        );
-        if v < 0.0 && name != "price_mismatch" {
+        if v < 0.0 && plant.kind != Amount::Relative {
             return Err(format!("--cause {item}: AMOUNT must not be negative"));
         }
-        if share && v > 1.0 {
+        if plant.kind == Amount::Share && v > 1.0 {
             return Err(format!("--cause {item}: AMOUNT is a share, at most 1"));
         }
-        if name == "price_mismatch" && v <= -1.0 {
+        if plant.kind == Amount::Relative && v <= -1.0 {
             return Err(format!("--cause {item}: AMOUNT must be above -1"));
         }
-        let only = match name {
-            "embeddings" | "tokenizer_drift" => Some(Provider::Openai),
-            "cache_write_folding" => Some(Provider::Anthropic),
-            _ => None,
-        };
-        if let Some(p) = only
+        if let Some(p) = plant.only
             && p != provider
             && v != 0.0
         {
@@ -429,9 +347,9 @@ mod tests {
     fn causes_parse_and_check() {
         let p = Provider::Openai;
         assert_eq!(parse_causes(&[], p).unwrap(), default_amounts(p));
-        assert_eq!(parse_causes(&["none".into()], p).unwrap(), [0.0; 13]);
+        assert_eq!(parse_causes(&["none".into()], p).unwrap(), [0.0; STEPS]);
         let a = parse_causes(&["retries=0.05".into()], p).unwrap();
-        assert_eq!(a[Cause::Retries as usize], 0.05);
+        assert_eq!(a[causes::step_index("retries")], 0.05);
         assert_eq!(a.iter().filter(|v| **v != 0.0).count(), 1);
         assert!(parse_causes(&["retries=2".into()], p).is_err());
         assert!(parse_causes(&["fx=1".into()], p).is_err());

@@ -17,7 +17,13 @@ use super::dify::{NODES, NODES_2};
 use super::fmt::{J, plain, rfc3339};
 use super::world::add_tokens;
 use super::world::{CLASS_NAMES, CR, IN, OUT, Role, Step, Tokens, W1, W5, World, input_total};
-use super::{CAUSES, Cause, Provider};
+use super::{Provider, STEPS};
+use crate::reconcile::causes::{
+    self as causes, auxiliary_calls, cache_hits, cache_write_folding, double_counting, embeddings,
+    price_mismatch, retries, streaming_interruption, tokenizer_drift, unattributed_traffic,
+    unexplained, window_misalignment,
+};
+
 use crate::catalog;
 use crate::reconcile::window::{BucketSize, Calendar};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -59,12 +65,12 @@ impl Acc {
 struct Group {
     base: Acc,
     reference: Acc,
-    steps: [Acc; 13],
+    steps: [Acc; STEPS],
 }
 
 type Key = (DateTime<Utc>, usize);
 /// Adds a step amount: (comparison, time, model, cause, tokens, cost, times).
-type StepFn<'a> = dyn FnMut(usize, DateTime<Utc>, usize, Cause, &Tokens, Decimal, i64) + 'a;
+type StepFn<'a> = dyn FnMut(usize, DateTime<Utc>, usize, &'static str, &Tokens, Decimal, i64) + 'a;
 
 struct Comp {
     baseline: &'static str,
@@ -109,7 +115,7 @@ fn plant(w: &World, comps: &mut [Comp; 3]) {
     let mut step = |c: usize,
                     t: DateTime<Utc>,
                     m: usize,
-                    cause: Cause,
+                    cause: &'static str,
                     tok: &Tokens,
                     cost: Decimal,
                     times: i64| {
@@ -118,7 +124,8 @@ fn plant(w: &World, comps: &mut [Comp; 3]) {
         } else {
             utc.floor(t)
         };
-        comps[c].groups.entry((key, m)).or_default().steps[cause as usize].add(tok, cost, times);
+        comps[c].groups.entry((key, m)).or_default().steps[causes::step_index(cause)]
+            .add(tok, cost, times);
     };
     for c in &w.calls {
         let m = &w.models[c.model];
@@ -129,14 +136,14 @@ fn plant(w: &World, comps: &mut [Comp; 3]) {
             step(LF_BILL, c.t, c.model, cause, &c.u, table, 1);
         };
         match c.role {
-            Role::Other => bills(&mut step, Cause::UnattributedTraffic),
-            Role::Embedding => bills(&mut step, Cause::Embeddings),
-            Role::Unexplained => bills(&mut step, Cause::Unexplained),
+            Role::Other => bills(&mut step, unattributed_traffic::NAME),
+            Role::Embedding => bills(&mut step, embeddings::NAME),
+            Role::Unexplained => bills(&mut step, unexplained::NAME),
             Role::Aux(_) | Role::Retry => {
                 let cause = if c.role == Role::Retry {
-                    Cause::Retries
+                    retries::NAME
                 } else {
-                    Cause::AuxiliaryCalls
+                    auxiliary_calls::NAME
                 };
                 step(DIFY_BILL, c.t, c.model, cause, &c.u, table, 1);
                 if inw {
@@ -146,7 +153,7 @@ fn plant(w: &World, comps: &mut [Comp; 3]) {
                         LF_BILL,
                         c.t,
                         c.model,
-                        Cause::WindowMisalignment,
+                        window_misalignment::NAME,
                         &c.u,
                         table,
                         1,
@@ -160,7 +167,7 @@ fn plant(w: &World, comps: &mut [Comp; 3]) {
                         LF_BILL,
                         c.t,
                         c.model,
-                        Cause::WindowMisalignment,
+                        window_misalignment::NAME,
                         &c.u,
                         table,
                         1,
@@ -177,16 +184,16 @@ fn plant(w: &World, comps: &mut [Comp; 3]) {
                         |cause, tok: Tokens, cost| step(k, c.t, c.model, cause, &tok, cost, 1);
                     let table_dify =
                         Decimal::from(d.prompt) * p[IN] + Decimal::from(d.completion) * p[OUT];
-                    s(Cause::PriceMismatch, [0; 5], table_dify - d.price());
+                    s(price_mismatch::NAME, [0; 5], table_dify - d.price());
                     let di = input_total(&c.u) - d.prompt;
                     let dout = c.u[OUT] - d.completion;
                     let moved = Decimal::from(di) * p[IN] + Decimal::from(dout) * p[OUT];
                     let cause = if c.role == Role::Stopped {
-                        Some(Cause::StreamingInterruption)
+                        Some(streaming_interruption::NAME)
                     } else if d.drift {
-                        Some(Cause::TokenizerDrift)
+                        Some(tokenizer_drift::NAME)
                     } else if di != 0 {
-                        Some(Cause::CacheWriteFolding)
+                        Some(cache_write_folding::NAME)
                     } else {
                         None
                     };
@@ -199,7 +206,7 @@ fn plant(w: &World, comps: &mut [Comp; 3]) {
                             let mut tok = [0; 5];
                             tok[IN] = -x;
                             tok[kk] = x;
-                            s(Cause::CacheHits, tok, Decimal::from(x) * (p[kk] - p[IN]));
+                            s(cache_hits::NAME, tok, Decimal::from(x) * (p[kk] - p[IN]));
                         }
                     }
                 }
@@ -266,11 +273,11 @@ fn plant(w: &World, comps: &mut [Comp; 3]) {
                 if !w.in_window(t) {
                     // Real traffic at the edges counts once; repeats there are nothing.
                     if !container && occ > 0 {
-                        step(DIFY_BILL, t, m, Cause::WindowMisalignment, &tok, cost, 1);
+                        step(DIFY_BILL, t, m, window_misalignment::NAME, &tok, cost, 1);
                     }
                 } else if extra > 0 {
-                    step(DIFY_BILL, t, m, Cause::DoubleCounting, &tok, cost, -extra);
-                    step(DIFY_LF, t, m, Cause::DoubleCounting, &tok, cost, -extra);
+                    step(DIFY_BILL, t, m, double_counting::NAME, &tok, cost, -extra);
+                    step(DIFY_LF, t, m, double_counting::NAME, &tok, cost, -extra);
                 }
             }
         }
@@ -718,7 +725,7 @@ pub fn write(w: &World, out: &Path, files: &[String]) -> Result<(), String> {
     for c in &comps {
         let mut base = Acc::default();
         let mut reference = Acc::default();
-        let mut steps = [Acc::default(); 13];
+        let mut steps = [Acc::default(); STEPS];
         let mut groups = Vec::new();
         for ((t, m), g) in &c.groups {
             if g.base.is_zero() && g.reference.is_zero() && g.steps.iter().all(Acc::is_zero) {
@@ -740,8 +747,7 @@ pub fn write(w: &World, out: &Path, files: &[String]) -> Result<(), String> {
                 (
                     "steps",
                     J::Map(
-                        CAUSES
-                            .iter()
+                        causes::step_names()
                             .zip(g.steps.iter())
                             .filter(|(_, s)| !s.is_zero())
                             .map(|(k, s)| (k.to_string(), s.json()))
@@ -759,8 +765,7 @@ pub fn write(w: &World, out: &Path, files: &[String]) -> Result<(), String> {
             (
                 "steps",
                 J::Map(
-                    CAUSES
-                        .iter()
+                    causes::step_names()
                         .zip(steps.iter())
                         .map(|(k, s)| (k.to_string(), s.json()))
                         .collect(),
@@ -773,8 +778,7 @@ pub fn write(w: &World, out: &Path, files: &[String]) -> Result<(), String> {
     let count =
         |f: &dyn Fn(&super::world::Call) -> bool| w.calls.iter().filter(|c| f(c)).count() as i64;
     let cfg = &w.cfg;
-    let planted: Vec<(String, J)> = CAUSES
-        .iter()
+    let planted: Vec<(String, J)> = causes::step_names()
         .zip(cfg.amounts.iter())
         .filter(|(_, a)| **a != 0.0)
         .map(|(k, a)| (k.to_string(), J::Num(format!("{a}"))))

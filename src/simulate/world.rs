@@ -1,7 +1,13 @@
 //! The underlying world: every provider request (what the bill counts), the workflow runs that
 //! made the app's requests, and what Dify recorded about each.
 
-use super::{Cause, Config, Provider, Rng};
+use super::{Config, Provider, Rng};
+use crate::reconcile::causes::{
+    auxiliary_calls, cache_hits, cache_write_folding, double_counting, embeddings, price_mismatch,
+    retries, streaming_interruption, tokenizer_drift, unattributed_traffic, unexplained,
+    window_misalignment,
+};
+
 use crate::catalog;
 use crate::pricing::PriceBook;
 use crate::reconcile::window::{BucketSize, Calendar};
@@ -297,7 +303,7 @@ fn model_list(cfg: &Config, at: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec
             ),
         ],
     };
-    let factor = Decimal::try_from(1.0 + cfg.amounts[Cause::PriceMismatch as usize])
+    let factor = Decimal::try_from(1.0 + cfg.amount(price_mismatch::NAME))
         .map_err(|e| format!("--cause price_mismatch: {e}"))?
         .round_dp(6);
     let mut out = Vec::new();
@@ -375,7 +381,7 @@ impl World {
             if f == we { we } else { f + Duration::days(1) }
         };
         let models = model_list(cfg, span_start, span_end)?;
-        let amt = |c: Cause| cfg.amounts[c as usize];
+        let amt = |c: &str| cfg.amount(c);
         let mut rng = Rng::new(cfg.seed);
 
         let openai = cfg.provider == Provider::Openai;
@@ -444,7 +450,7 @@ impl World {
             .map(|_| win_hours.sample(&mut rng, |t| in_win(t) && in_win(t + margin)))
             .collect();
         let edge_runs = if w_edge > 0.0 {
-            (amt(Cause::WindowMisalignment) * cfg.calls as f64 * w_edge / w_win).round() as usize
+            (amt(window_misalignment::NAME) * cfg.calls as f64 * w_edge / w_win).round() as usize
         } else {
             0
         };
@@ -479,7 +485,7 @@ impl World {
             let query = rng.index(QUERIES.len());
             let mut steps = Vec::new();
 
-            if amt(Cause::Embeddings) > 0.0 {
+            if amt(embeddings::NAME) > 0.0 {
                 calls.push(Call {
                     t: t0,
                     elapsed: 0.1,
@@ -504,7 +510,7 @@ impl World {
                 cp: Decimal::ZERO,
                 drift: false,
             };
-            if openai && rng.chance(amt(Cause::TokenizerDrift)) {
+            if openai && rng.chance(amt(tokenizer_drift::NAME)) {
                 rec.drift = true;
                 rec.prompt = (p as f64 * rng.uniform(0.30, 0.60)).round() as i64;
                 rec.completion = (c + rng.int(-3, 3)).max(1);
@@ -526,7 +532,7 @@ impl World {
             clock = clock + secs_f(elapsed) + rng.secs(0.005, 0.03);
 
             // iteration over 2-3 chunks: the container row repeats its children's sum
-            if rng.chance(amt(Cause::DoubleCounting)) {
+            if rng.chance(amt(double_counting::NAME)) {
                 let start = clock;
                 let id = rng.u128();
                 clock += rng.secs(0.005, 0.02);
@@ -566,7 +572,7 @@ impl World {
             // the answer, maybe after a billed gateway timeout, maybe rejected outright
             let big = &models[BIG];
             let prompt = rng.int(1200, 6000);
-            if rng.chance(amt(Cause::Retries)) {
+            if rng.chance(amt(retries::NAME)) {
                 let elapsed = rng.uniform(60.0, 60.4);
                 calls.push(Call {
                     t: clock,
@@ -598,14 +604,14 @@ impl World {
             } else {
                 let mut u: Tokens = [0; 5];
                 if openai {
-                    if rng.chance(amt(Cause::CacheHits)) {
+                    if rng.chance(amt(cache_hits::NAME)) {
                         u[CR] = 1024 + 128 * rng.int(0, (prompt - 1024) / 128);
                     }
                 } else {
-                    if rng.chance(amt(Cause::CacheHits)) {
+                    if rng.chance(amt(cache_hits::NAME)) {
                         u[CR] = rng.int(prompt / 4, prompt / 2);
                     }
-                    if rng.chance(amt(Cause::CacheWriteFolding)) {
+                    if rng.chance(amt(cache_write_folding::NAME)) {
                         let w = rng.int(256, prompt - u[CR] - 100);
                         u[if rng.chance(0.25) { W1 } else { W5 }] = w;
                     }
@@ -614,7 +620,7 @@ impl World {
                 u[OUT] = rng.int(80, 900);
                 let mut elapsed = rng.uniform(1.5, 12.0);
                 let mut role = Role::Answer;
-                let rec = if rng.chance(amt(Cause::StreamingInterruption)) {
+                let rec = if rng.chance(amt(streaming_interruption::NAME)) {
                     // the user stopped the stream: the provider reports what it generated
                     let full = u[OUT];
                     u[OUT] = rng.int(1, full);
@@ -665,7 +671,7 @@ impl World {
 
             // conversation naming / suggested questions: Langfuse and the bill only
             let mut aux = None;
-            if !failed && !stopped && rng.chance(amt(Cause::AuxiliaryCalls)) {
+            if !failed && !stopped && rng.chance(amt(auxiliary_calls::NAME)) {
                 let kind = if dialogue == 1 {
                     AuxKind::Name
                 } else {
@@ -690,7 +696,7 @@ impl World {
             }
 
             // an app-key call nothing but the bill sees
-            if rng.chance(amt(Cause::Unexplained)) {
+            if rng.chance(amt(unexplained::NAME)) {
                 let t = t0 + rng.secs(1.0, 1800.0);
                 let u = [rng.int(1200, 6000), 0, 0, 0, rng.int(80, 900)];
                 if t < span_end {
@@ -731,7 +737,7 @@ impl World {
             .filter(|c| c.role != Role::Embedding)
             .map(|c| c.u.iter().sum::<i64>())
             .sum();
-        let target = (amt(Cause::UnattributedTraffic) * app_tokens as f64) as i64;
+        let target = (amt(unattributed_traffic::NAME) * app_tokens as f64) as i64;
         let mut other = 0i64;
         while other < target {
             let t = span_start + Duration::microseconds(rng.int(0, span_us - 1));
@@ -756,7 +762,7 @@ impl World {
             });
         }
         // knowledge-base indexing on the app's key, in batches of at most 8,000 tokens
-        let target = (amt(Cause::Embeddings) * app_tokens as f64) as i64;
+        let target = (amt(embeddings::NAME) * app_tokens as f64) as i64;
         let mut emb: i64 = calls
             .iter()
             .filter(|c| c.role == Role::Embedding)
@@ -784,9 +790,9 @@ impl World {
             }
         }
 
-        let node_cut = (amt(Cause::DoubleCounting) > 0.0 && !cfg.one_node_export).then(|| {
+        let node_cut = (amt(double_counting::NAME) > 0.0 && !cfg.one_node_export).then(|| {
             let n = (span_end - span_start).num_days();
-            let k = ((amt(Cause::DoubleCounting) * cfg.days as f64).round() as i64).clamp(1, n);
+            let k = ((amt(double_counting::NAME) * cfg.days as f64).round() as i64).clamp(1, n);
             let h = (n - k) / 2;
             (
                 span_start + Duration::days(h + k),

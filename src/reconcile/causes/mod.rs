@@ -1,0 +1,460 @@
+//! The causes of the bridge, one module each, in the report's order ([`ALL`]).
+//!
+//! A cause is a value of [`Cause`]: it owns which records are its evidence (`on_*`, filling its
+//! own [`Tally`] per group), how that is measured and valued per group (`measure`), its method
+//! and note (`describe`), its spot-check label and how the simulator plants it. The bridge
+//! (`super::bridge`) keeps only what every cause shares — the two sides, the groups, the totals
+//! and `unexplained`, the residual — and walks this list, so the report, the spot check and the
+//! simulator's truth all read the same causes.
+
+pub mod auxiliary_calls;
+pub mod cache_hits;
+pub mod cache_write_folding;
+pub mod double_counting;
+pub mod embeddings;
+pub mod fx;
+pub mod price_mismatch;
+pub mod retries;
+pub mod streaming_interruption;
+pub mod tokenizer_drift;
+pub mod unattributed_traffic;
+pub mod unexplained;
+pub mod window_misalignment;
+
+use super::bridge::{ComparisonSetup, Valuation};
+use super::recount::{CallRecount, RecountAcc};
+use crate::pricing::PriceEntry;
+use crate::record::{Status, Usage, UsageClass, UsageRecord};
+use crate::report::model::Attribution;
+use crate::simulate::Provider;
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+
+/// Evidence record ids kept per step.
+pub const EVIDENCE_SAMPLES: usize = 5;
+
+/// The measured causes, in bridge order; `unexplained` (the residual) follows them.
+pub const ALL: [&dyn Cause; 12] = [
+    &window_misalignment::WindowMisalignment,
+    &unattributed_traffic::UnattributedTraffic,
+    &embeddings::Embeddings,
+    &auxiliary_calls::AuxiliaryCalls,
+    &retries::Retries,
+    &double_counting::DoubleCounting,
+    &streaming_interruption::StreamingInterruption,
+    &tokenizer_drift::TokenizerDrift,
+    &cache_write_folding::CacheWriteFolding,
+    &cache_hits::CacheHits,
+    &price_mismatch::PriceMismatch,
+    &fx::Fx,
+];
+
+/// Number of measured causes.
+pub const N: usize = ALL.len();
+
+/// Every step of the bridge, in order: the measured causes, then `unexplained`.
+pub fn step_names() -> impl Iterator<Item = &'static str> {
+    ALL.iter().map(|c| c.name()).chain([unexplained::NAME])
+}
+
+/// Position of a step in [`step_names`]; panics on a name that is not a step (a typo in the
+/// program, not in user input).
+pub fn step_index(name: &str) -> usize {
+    step_names()
+        .position(|n| n == name)
+        .unwrap_or_else(|| panic!("{name} is not a bridge step"))
+}
+
+/// One cause of the gap between a baseline and a reference.
+pub trait Cause: Sync {
+    /// The step's name in the report (`cause`), the spot check and the simulator.
+    fn name(&self) -> &'static str;
+
+    /// A baseline record inside the compared span (`at` says where it falls).
+    fn on_baseline(&self, _rec: &UsageRecord, _v: &Valuation, _at: Place, _t: &mut Tally) {}
+
+    /// A reference record (bill line or trace call) inside the compared span.
+    fn on_reference(&self, _rec: &UsageRecord, _v: &Valuation, _t: &mut Tally) {}
+
+    /// A call with usage the evidence source (the trace) saw and an app baseline never records
+    /// as its own row: failed attempts, housekeeping calls.
+    fn on_unrecorded(&self, _rec: &UsageRecord, _v: &Valuation, _t: &mut Tally) {}
+
+    /// A baseline call matched one to one with the evidence source's count of the same call,
+    /// the two differing.
+    fn on_matched(&self, _m: &Matched, _t: &mut Tally) {}
+
+    /// The recount of a drifting matched call's text.
+    fn on_recount(&self, _r: &CallRecount, _t: &mut Tally) {}
+
+    /// The step's value in one group, from its tally and what the group shares.
+    fn measure(&self, g: &GroupView, t: &Tally) -> Measured;
+
+    /// `(method, note)` of a measured step (a group's or the totals').
+    fn describe(&self, cx: &Context, m: &Measured) -> (&'static str, String);
+
+    /// The spot check's label for one row (a matched pair, or a call of one side), if this
+    /// cause explains it.
+    fn spot_label(&self, _p: &SpotPair) -> Option<&'static str> {
+        None
+    }
+
+    /// How `simulate --cause NAME=AMOUNT` plants it (`None`: never planted).
+    fn plant(&self) -> Option<&'static Plant> {
+        None
+    }
+}
+
+/// Where a baseline record falls.
+#[derive(Clone, Copy, Debug)]
+pub struct Place {
+    pub in_window: bool,
+    /// The record repeats usage other baseline rows count (a container, a row exported twice).
+    pub repeats: bool,
+}
+
+/// How a baseline call's counts relate to the same call's provider-reported counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatchKind {
+    /// Same input and output totals.
+    Equal,
+    /// The user stopped the stream: the app kept what it re-estimated (Dify: 0), the provider
+    /// billed what it had generated.
+    Interrupted,
+    /// The app folded the provider's cache counts into its prompt count with billing weights
+    /// (see [`cache_write_folding::folded_prompt_tokens`]).
+    CacheFolded,
+    /// Any other difference: another tokenizer or estimate, or framing.
+    Drift,
+}
+
+pub fn classify_match(base: &UsageRecord, evidence: &Usage) -> MatchKind {
+    let same_in = evidence.input_total() == base.usage.input_total();
+    let same_out = evidence.output_total() == base.usage.output_total();
+    if same_in && same_out {
+        return MatchKind::Equal;
+    }
+    if base.link.status == Status::Interrupted {
+        return MatchKind::Interrupted;
+    }
+    let base_has_cache = UsageClass::CACHE.iter().any(|&c| base.usage[c] != 0);
+    let evidence_has_cache = UsageClass::CACHE.iter().any(|&c| evidence[c] != 0);
+    if !same_in
+        && evidence_has_cache
+        && !base_has_cache
+        && base.usage.input_total() == cache_write_folding::folded_prompt_tokens(evidence)
+    {
+        return MatchKind::CacheFolded;
+    }
+    MatchKind::Drift
+}
+
+/// A matched call that differs: provider-reported − baseline counts.
+pub struct Matched<'a> {
+    pub base: &'a UsageRecord,
+    pub kind: MatchKind,
+    pub d_in: i64,
+    pub d_out: i64,
+    /// Table input/output prices per token in the report currency, if priced.
+    pub prices: Option<(Decimal, Decimal)>,
+}
+
+impl Matched<'_> {
+    /// `d_in` input and `d_out` output tokens, and their money at the table prices.
+    pub fn delta(&self, d_in: i64, d_out: i64) -> (Usage, Option<Decimal>) {
+        (
+            Usage::of(&[(UsageClass::Input, d_in), (UsageClass::Output, d_out)]),
+            self.prices
+                .map(|(p_in, p_out)| Decimal::from(d_in) * p_in + Decimal::from(d_out) * p_out),
+        )
+    }
+}
+
+/// Records accumulated for one purpose in one group: a side of the comparison, or one cause's
+/// evidence (each cause decides what its tally's fields mean).
+#[derive(Clone, Debug, Default)]
+pub struct Tally {
+    pub records: u64,
+    pub requests: u64,
+    pub usage: Usage,
+    pub money: Decimal,
+    pub computed: Decimal,
+    pub cost_lines: u64,
+    pub unpriced: u64,
+    pub evidence: Vec<String>,
+    /// Book-rate differences inside `money`, and how many records carry one.
+    pub fx: Decimal,
+    pub fx_records: u64,
+    /// How drifting calls' counts are explained by recounting their text.
+    pub recount: RecountAcc,
+}
+
+impl Tally {
+    /// A record at its own usage and valuation.
+    pub fn add(&mut self, rec: &UsageRecord, v: &Valuation) {
+        self.records += 1;
+        self.requests += rec.requests;
+        self.usage += rec.usage;
+        match v.money {
+            Some(x) => self.money += x,
+            None => self.unpriced += 1,
+        }
+        if let Some(c) = v.computed {
+            self.computed += c;
+        }
+        if rec.cost_only {
+            self.cost_lines += 1;
+        }
+        if !v.fx.is_zero() {
+            self.fx += v.fx;
+            self.fx_records += 1;
+        }
+        self.note_evidence(&rec.id);
+    }
+
+    /// One record's difference (`money` `None`: unpriced).
+    pub fn add_delta(&mut self, id: &str, usage: Usage, money: Option<Decimal>) {
+        self.records += 1;
+        self.usage += usage;
+        match money {
+            Some(m) => self.money += m,
+            None => self.unpriced += 1,
+        }
+        self.note_evidence(id);
+    }
+
+    pub fn note_evidence(&mut self, id: &str) {
+        if self.evidence.len() < EVIDENCE_SAMPLES {
+            self.evidence.push(id.to_string());
+        }
+    }
+
+    pub fn merge(&mut self, o: &Tally) {
+        self.records += o.records;
+        self.requests += o.requests;
+        self.usage += o.usage;
+        self.money += o.money;
+        self.computed += o.computed;
+        self.cost_lines += o.cost_lines;
+        self.unpriced += o.unpriced;
+        self.fx += o.fx;
+        self.fx_records += o.fx_records;
+        push_evidence(&mut self.evidence, &o.evidence);
+        self.recount.merge(&o.recount);
+    }
+
+    /// Money of a set of reference records taken out as a step: the bill's own cost lines when
+    /// they cover them, else the table cost of their usage.
+    pub fn step_money(&self) -> Decimal {
+        if self.cost_lines > 0 {
+            // At the dated rates: the book-rate part is the fx step's.
+            self.money - self.fx
+        } else {
+            self.computed
+        }
+    }
+
+    /// The tally as a step: its own usage, the given money, records and evidence.
+    pub fn step(&self, money: Decimal) -> Measured {
+        Measured {
+            tokens: self.usage,
+            cost: money,
+            records: self.records,
+            evidence: self.evidence.clone(),
+            unpriced: self.unpriced,
+            recount: self.recount.clone(),
+        }
+    }
+}
+
+pub fn push_evidence(to: &mut Vec<String>, from: &[String]) {
+    for e in from {
+        if to.len() < EVIDENCE_SAMPLES {
+            to.push(e.clone());
+        }
+    }
+}
+
+/// Reference records of one (api key, project) scope, split by kind.
+#[derive(Clone, Debug, Default)]
+pub struct RefScope {
+    pub calls: Tally,
+    pub embeddings: Tally,
+}
+
+/// What a cause measures from a group. Totals are the sums of groups' values.
+#[derive(Clone, Debug, Default)]
+pub struct Measured {
+    pub tokens: Usage,
+    pub cost: Decimal,
+    pub records: u64,
+    pub evidence: Vec<String>,
+    /// Records (or classes) whose money is unknown and stays unexplained.
+    pub unpriced: u64,
+    pub recount: RecountAcc,
+}
+
+impl Measured {
+    pub fn merge(&mut self, o: &Measured) {
+        self.tokens += o.tokens;
+        self.cost += o.cost;
+        self.records += o.records;
+        push_evidence(&mut self.evidence, &o.evidence);
+        self.unpriced += o.unpriced;
+        self.recount.merge(&o.recount);
+    }
+}
+
+/// What every cause of a comparison may read: its setup and who the baseline is on the bill.
+pub struct Context<'a> {
+    pub setup: &'a ComparisonSetup,
+    pub attribution: &'a Attribution,
+}
+
+impl Context<'_> {
+    /// A reference scope on keys/projects the baseline does not cover.
+    pub fn unattributed(&self, key: &Option<String>, project: &Option<String>) -> bool {
+        key.as_ref()
+            .is_some_and(|k| self.attribution.unattributed_api_keys.contains(k))
+            || project
+                .as_ref()
+                .is_some_and(|p| self.attribution.unattributed_projects.contains(p))
+    }
+
+    /// Method and note of a step measured on calls only the trace sees (housekeeping calls,
+    /// failed attempts): nothing to see without a trace.
+    pub fn seen_in_trace(
+        &self,
+        not_app: &str,
+        no_trace: &str,
+        measured: String,
+    ) -> (&'static str, String) {
+        if !self.setup.baseline_is_app {
+            ("measured", not_app.to_string())
+        } else if self.setup.evidence.is_none() {
+            ("not_measured", no_trace.to_string())
+        } else {
+            ("measured", measured)
+        }
+    }
+
+    /// Method and note of a step measured on app calls matched one to one with the trace's.
+    pub fn matched(&self, no_trace: &str, measured: String) -> (&'static str, String) {
+        let has_evidence = self.setup.evidence.is_some() || !self.setup.baseline_is_app;
+        if !self.setup.baseline_is_app {
+            (
+                "not_measured",
+                "the baseline carries provider-reported counts".to_string(),
+            )
+        } else if !has_evidence {
+            ("not_measured", no_trace.to_string())
+        } else {
+            ("measured", measured)
+        }
+    }
+
+    /// The name of the evidence source, for notes.
+    pub fn trace(&self) -> &str {
+        self.setup.evidence.as_deref().unwrap_or("the trace")
+    }
+}
+
+/// The price entry in force for a group, with its rate to the report currency.
+#[derive(Clone, Copy)]
+pub struct GroupPrices<'a> {
+    pub entry: &'a PriceEntry,
+    /// Report currency per unit of the entry's currency (`None`: no rate that day).
+    pub rate: Option<Decimal>,
+}
+
+impl GroupPrices<'_> {
+    /// Per-token price of a class in the report currency.
+    pub fn unit(&self, c: UsageClass) -> Option<Decimal> {
+        self.entry.unit_price(c).zip(self.rate).map(|(p, r)| p * r)
+    }
+}
+
+/// What a group shares with every cause when it is measured.
+pub struct GroupView<'a> {
+    pub cx: &'a Context<'a>,
+    /// The baseline inside the report window (rows that repeat usage included).
+    pub base: &'a Tally,
+    /// The whole reference.
+    pub reference: &'a Tally,
+    pub scopes: &'a BTreeMap<(Option<String>, Option<String>), RefScope>,
+    /// The baseline plus every step before this one.
+    pub so_far: Usage,
+    pub prices: Option<GroupPrices<'a>>,
+}
+
+/// One row of the spot check: an app call and its trace call, or a call of one side alone.
+pub struct SpotPair<'a> {
+    pub app: Option<&'a UsageRecord>,
+    /// The app call's recorded and table cost.
+    pub app_reported: Option<Decimal>,
+    pub app_computed: Option<Decimal>,
+    pub trace: Option<&'a UsageRecord>,
+    /// How the pair's counts relate (matched pairs of a call that is not a repeat).
+    pub kind: Option<MatchKind>,
+}
+
+/// How much of a cause `simulate` plants and what AMOUNT means.
+pub struct Plant {
+    /// What AMOUNT means (the `--help` text).
+    pub amount: &'static str,
+    pub kind: Amount,
+    /// The default mix's amount in an OpenAI and in an Anthropic world.
+    pub default: [f64; 2],
+    /// The only provider whose world has it.
+    pub only: Option<Provider>,
+}
+
+/// The range of an AMOUNT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Amount {
+    /// A share of calls, in [0, 1].
+    Share,
+    /// A non-negative ratio.
+    Ratio,
+    /// A relative error, above −1.
+    Relative,
+}
+
+/// Every plantable step, in bridge order, with its plant.
+pub fn plants() -> impl Iterator<Item = (&'static str, &'static Plant)> {
+    ALL.iter()
+        .filter_map(|c| c.plant().map(|p| (c.name(), p)))
+        .chain([(unexplained::NAME, &unexplained::PLANT)])
+}
+
+/// `"; N of them unpriced, …"` for a note, or nothing.
+pub fn unpriced_note(unpriced: u64) -> String {
+    if unpriced > 0 {
+        format!("; {unpriced} of them unpriced, their money stays unexplained")
+    } else {
+        String::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every step has one name, `unexplained` closes the list, and a cause only one provider's
+    /// world has is planted by default only there.
+    #[test]
+    fn the_list_names_each_step_once_and_plants_sensibly() {
+        let names: Vec<_> = step_names().collect();
+        let unique: std::collections::BTreeSet<_> = names.iter().collect();
+        assert_eq!(unique.len(), names.len());
+        assert_eq!(names.last(), Some(&"unexplained"));
+        assert_eq!(step_index("retries"), 4);
+        for (name, p) in plants() {
+            if let Some(only) = p.only {
+                let other = 1 - only as usize;
+                assert_eq!(p.default[other], 0.0, "{name}");
+            }
+        }
+        assert!(!plants().any(|(n, _)| n == fx::NAME));
+    }
+}

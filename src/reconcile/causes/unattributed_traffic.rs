@@ -1,0 +1,69 @@
+//! `unattributed_traffic`: reference usage on API keys / projects the baseline does not cover
+//! (`--key`/`--project`, or the key closest in volume: `estimated`), at the bill's money.
+
+use super::{Amount, Cause, Context, GroupView, Measured, Plant, Tally};
+
+pub const NAME: &str = "unattributed_traffic";
+
+pub struct UnattributedTraffic;
+
+static PLANT: Plant = Plant {
+    amount: "another key/project's tokens on the bill, as a fraction of the app's billed chat tokens",
+    kind: Amount::Ratio,
+    default: [1.5, 1.5],
+    only: None,
+};
+
+impl Cause for UnattributedTraffic {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    /// Evidence: the reference's scopes, which the bridge keeps for every cause.
+    fn measure(&self, g: &GroupView, _t: &Tally) -> Measured {
+        let mut side = Tally::default();
+        for ((k, p), s) in g.scopes {
+            if g.cx.unattributed(k, p) {
+                side.merge(&s.calls);
+                side.merge(&s.embeddings);
+            }
+        }
+        side.step(side.step_money())
+    }
+
+    fn describe(&self, cx: &Context, _m: &Measured) -> (&'static str, String) {
+        let a = cx.attribution;
+        let who = a
+            .unattributed_api_keys
+            .iter()
+            .map(|k| format!("key {k}"))
+            .chain(
+                a.unattributed_projects
+                    .iter()
+                    .map(|p| format!("project {p}")),
+            )
+            .collect::<Vec<_>>()
+            .join(", ");
+        let estimated = a.method == "estimated";
+        let note = if who.is_empty() {
+            "no reference usage outside the baseline's keys/projects".to_string()
+        } else if estimated {
+            format!(
+                "reference usage on {who}; the baseline was matched to {} by closest volume (set --key/--project to state it)",
+                a.api_keys
+                    .iter()
+                    .chain(&a.projects)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else {
+            format!("reference usage on {who}, which the baseline does not cover")
+        };
+        (if estimated { "estimated" } else { "measured" }, note)
+    }
+
+    fn plant(&self) -> Option<&'static Plant> {
+        Some(&PLANT)
+    }
+}
