@@ -207,9 +207,13 @@ pub fn tokens_per_unit(unit: &str) -> Option<i64> {
     azure::block_size(n)
 }
 
+/// What a meter (or the SKU price details) says: model, class, service tier, and whether it
+/// was an Azure meter name.
+type MeterRead = (String, UsageClass, Option<&'static str>, bool);
+
 /// Model and class from a meter or description text of a provider other than Microsoft: a full
 /// model id and the words `input`, `cached input` / `cache read`, or `output`.
-fn meter_of(text: &str) -> Result<(String, UsageClass, Option<&'static str>, bool), String> {
+fn meter_of(text: &str) -> Result<MeterRead, String> {
     let lower = text.to_ascii_lowercase();
     let words: Vec<&str> = lower
         .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')' | ':'))
@@ -446,9 +450,7 @@ fn row<R: Fields + ?Sized>(
 /// `TokenDirection` (`Input`/`Output`) and `TokenCacheAction` (`Read`/`Write`, absent or
 /// `None` for uncached). `None` when the details name no model; a model name the catalog does
 /// not know stays as written (the record is unpriced, not rejected).
-fn sku_price_details_model(
-    raw: &str,
-) -> Result<Option<(String, UsageClass, Option<&'static str>, bool)>, String> {
+fn sku_price_details_model(raw: &str) -> Result<Option<MeterRead>, String> {
     let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(raw) else {
         return Ok(None);
     };
