@@ -13,8 +13,8 @@
 //! key is the record's API key, the workspace its project; `input_token` is input and
 //! `output_token` output. Any other amount type is rejected with its name.
 //!
-//! Times are the bill's, UTC+8: a `账单日期` day (or, without one, the `账期` month) becomes a
-//! `[start, end)` bucket in UTC. Money is `应付金额` in CNY unless a currency column says
+//! Times are the bill's, UTC+8: a detail export's own `账单开始时间` / `账单结束时间`, else the day of `消费时间` or `账单日期`, else the `账期`
+//! month, becomes a `[start, end)` bucket in UTC. Money is `应付金额` in CNY unless a currency column says
 //! otherwise. Quantities are converted to tokens from `用量单位` (tokens, thousands or millions
 //! of tokens); a unit not listed is rejected with its name, never guessed.
 //!
@@ -43,9 +43,12 @@ enum Col {
     Unit,
     Amount,
     Currency,
+    Consumed,
+    UsageStart,
+    UsageEnd,
 }
 
-const COLS: [(Col, &[&str]); 10] = [
+const COLS: [(Col, &[&str]); 13] = [
     (Col::Cycle, &["账期", "Billing Cycle"]),
     (Col::Product, &["产品", "Product Name", "Product"]),
     (Col::ProductDetail, &["产品明细", "Product Detail"]),
@@ -65,6 +68,11 @@ const COLS: [(Col, &[&str]); 10] = [
         ],
     ),
     (Col::Currency, &["币种", "Currency"]),
+    // Detail exports (Statistic Period = Detail) carry the line's own times; the API names
+    // them `UsageStartTime` / `UsageEndTime`.
+    (Col::Consumed, &["消费时间", "Consumption Time"]),
+    (Col::UsageStart, &["账单开始时间", "Usage Start Time"]),
+    (Col::UsageEnd, &["账单结束时间", "Usage End Time"]),
 ];
 
 /// Columns a file must have to be read.
@@ -235,7 +243,20 @@ fn to_tokens(usage: Decimal, per_unit: i64) -> Option<i64> {
     i64::try_from(t.trunc()).ok()
 }
 
-/// The line's bucket: its day if the bill gives one, else its month, both in UTC+8.
+/// A bill time `2026-10-05 13:00:00` (or `2026-10-05T13:00:00`), UTC+8, in UTC.
+fn bill_time(s: &str) -> Option<DateTime<Utc>> {
+    let t = s.trim().replace('T', " ");
+    let naive = chrono::NaiveDateTime::parse_from_str(&t, "%Y-%m-%d %H:%M:%S")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(&t, "%Y-%m-%d %H:%M"))
+        .ok()?;
+    utc8()
+        .from_local_datetime(&naive)
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The line's bucket, in UTC+8: the line's own usage start and end when the export has them,
+/// else the day of its consumption time or billing date, else (a monthly bill) its `账期`.
 fn bucket(row: &Row) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
     let tz = utc8();
     let at = |d: NaiveDate| -> Option<DateTime<Utc>> {
@@ -243,6 +264,28 @@ fn bucket(row: &Row) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
             .single()
             .map(|t| t.with_timezone(&Utc))
     };
+    if let (Some(a), Some(b)) = (row.get(Col::UsageStart), row.get(Col::UsageEnd)) {
+        let start = bill_time(a).ok_or_else(|| {
+            format!("账单开始时间: expected a time like 2026-10-05 13:00:00, got '{a}'")
+        })?;
+        let end = bill_time(b).ok_or_else(|| {
+            format!("账单结束时间: expected a time like 2026-10-05 14:00:00, got '{b}'")
+        })?;
+        if end <= start {
+            return Err(format!(
+                "账单结束时间 '{b}' is not after 账单开始时间 '{a}'"
+            ));
+        }
+        return Ok((start, end));
+    }
+    if let Some(c) = row.get(Col::Consumed) {
+        let day = c.get(..10).unwrap_or(c);
+        let d = NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| {
+            format!("消费时间: expected a time like 2026-10-05 13:00:00, got '{c}'")
+        })?;
+        let start = at(d).ok_or_else(|| format!("消费时间: no such day '{c}'"))?;
+        return Ok((start, start + Duration::days(1)));
+    }
     if let Some(day) = row.get(Col::Date) {
         let d = NaiveDate::parse_from_str(day, "%Y-%m-%d")
             .map_err(|_| format!("账单日期: expected a date like 2026-10-05, got '{day}'"))?;
@@ -459,6 +502,38 @@ mod tests {
         assert!(unpack("i-bp1f2g3h").unwrap_err().contains("'i-bp1f2g3h'"));
         assert!(unpack("1;;qwen;input_token;app").is_err());
         assert!(unpack("1;w;qwen;input_token;app;0;x").is_err());
+    }
+
+    #[test]
+    fn a_detail_line_keeps_its_own_times_not_the_month() {
+        let (_, s) = read_fixture("bill-details-detail-zh.csv");
+        assert!(s.rejected.is_empty(), "{:?}", s.rejected);
+        assert_eq!(s.records.len(), 3);
+        let t = |r: &UsageRecord| (r.start.to_rfc3339(), r.end.to_rfc3339());
+        // 2026-10-05 13:00–14:00 in UTC+8 is 05:00–06:00 UTC, not the whole of 账期 2026-10.
+        assert_eq!(
+            t(&s.records[0]),
+            (
+                "2026-10-05T05:00:00+00:00".into(),
+                "2026-10-05T06:00:00+00:00".into()
+            )
+        );
+        assert_eq!(s.records[0].usage[Input], 120_500);
+        assert_eq!(
+            t(&s.records[1]),
+            (
+                "2026-10-05T05:00:00+00:00".into(),
+                "2026-10-05T06:00:00+00:00".into()
+            )
+        );
+        // Only 消费时间: the day it names, in UTC+8.
+        assert_eq!(
+            t(&s.records[2]),
+            (
+                "2026-10-05T16:00:00+00:00".into(),
+                "2026-10-06T16:00:00+00:00".into()
+            )
+        );
     }
 
     #[test]

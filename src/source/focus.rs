@@ -22,8 +22,12 @@
 //! - Window: `[ChargePeriodStart, ChargePeriodEnd)` (End is exclusive), UTC.
 //! - Tokens: `ConsumedQuantity` in `ConsumedUnit` when the unit counts tokens, else
 //!   `PricingQuantity` in `PricingUnit` (`1000 Tokens` → × 1000).
-//! - Money: `BilledCost` in `BillingCurrency` — the invoiced amount, what the finance team pays
-//!   for the period. `EffectiveCost` (commitment purchases amortized over usage) is not used.
+//! - FOCUS 1.3 AI rows name the model in `SkuPriceDetails` (`ModelId`, else `ModelFamily`) and
+//!   the class in its `TokenDirection` / `TokenCacheAction`; `SkuMeter` is then only "Input
+//!   Tokens". `CredentialId` (else `PrincipalId`) is the key.
+//! - Money: `EffectiveCost` in `BillingCurrency` when the row has it, else `BilledCost`: usage
+//!   covered by a commitment bills 0 (the purchase row carries the money, kept out as a row
+//!   without usage) yet costs its amortized share; a row where the two differ is noted.
 
 use super::azure;
 use super::util::{self, Fields};
@@ -89,6 +93,10 @@ struct Cols {
     resource_name: Option<usize>,
     sub_account_id: Option<usize>,
     sub_account_name: Option<usize>,
+    effective_cost: Option<usize>,
+    sku_price_details: Option<usize>,
+    credential: Option<usize>,
+    principal: Option<usize>,
     identity: Vec<(String, usize)>,
 }
 
@@ -120,7 +128,7 @@ pub fn read(
         )
     })?;
     util::each_csv_record(&mut rdr, file, sink, |rec, line, sink| {
-        Row::emit(row(file, &cols, rec, line), line, "", sink)
+        emit(row(file, &cols, rec, line), line, "", sink)
     })
 }
 
@@ -138,7 +146,7 @@ fn read_parquet(file: &InputFile, sink: &mut dyn RecordSink) -> Result<(), Input
     table.for_each_row(file, &mut |n, values| {
         let prefix = format!("row {n}: ");
         match values {
-            Ok(values) => Row::emit(row(file, &cols, values, n), n, &prefix, sink),
+            Ok(values) => emit(row(file, &cols, values, n), n, &prefix, sink),
             Err(why) => sink.reject(n, format!("{prefix}{why}")),
         }
     })
@@ -176,6 +184,10 @@ fn columns(names: &[String]) -> Result<Cols, String> {
         resource_name: find("ResourceName"),
         sub_account_id: find("SubAccountId"),
         sub_account_name: find("SubAccountName"),
+        effective_cost: find("EffectiveCost"),
+        sku_price_details: find("SkuPriceDetails"),
+        credential: find("CredentialId"),
+        principal: find("PrincipalId"),
         identity,
     })
 }
@@ -195,9 +207,13 @@ pub fn tokens_per_unit(unit: &str) -> Option<i64> {
     azure::block_size(n)
 }
 
+/// What a meter (or the SKU price details) says: model, class, service tier, and whether it
+/// was an Azure meter name.
+type MeterRead = (String, UsageClass, Option<&'static str>, bool);
+
 /// Model and class from a meter or description text of a provider other than Microsoft: a full
 /// model id and the words `input`, `cached input` / `cache read`, or `output`.
-fn meter_of(text: &str) -> Result<(String, UsageClass, Option<&'static str>, bool), String> {
+fn meter_of(text: &str) -> Result<MeterRead, String> {
     let lower = text.to_ascii_lowercase();
     let words: Vec<&str> = lower
         .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')' | ':'))
@@ -226,23 +242,42 @@ fn meter_of(text: &str) -> Result<(String, UsageClass, Option<&'static str>, boo
     Ok((model.to_string(), class, tier, false))
 }
 
+/// Hands a row's outcome and its note to the sink.
+fn emit(
+    result: Result<(Row, Option<&'static str>), String>,
+    line: u64,
+    prefix: &str,
+    sink: &mut dyn RecordSink,
+) {
+    let result = result.map(|(row, note)| {
+        if let Some(n) = note {
+            sink.note(line, n);
+        }
+        row
+    });
+    Row::emit(result, line, prefix, sink);
+}
+
 /// One FOCUS row, CSV or Parquet, to its outcome.
 fn row<R: Fields + ?Sized>(
     file: &InputFile,
     cols: &Cols,
     rec: &R,
     line: u64,
-) -> Result<Row, String> {
+) -> Result<(Row, Option<&'static str>), String> {
     let field = |i: usize| rec.get(i).and_then(util::opt_str);
     let opt = |i: Option<usize>| i.and_then(field);
     let category = field(cols.category).unwrap_or("");
     match category.to_ascii_lowercase().as_str() {
         "usage" => {}
         "tax" | "credit" | "purchase" | "adjustment" => {
-            return Ok(Row::NoUsage(azure::static_reason(
-                "not a usage charge (ChargeCategory)",
-                category,
-            )));
+            return Ok((
+                Row::NoUsage(azure::static_reason(
+                    "not a usage charge (ChargeCategory)",
+                    category,
+                )),
+                None,
+            ));
         }
         _ => {
             return Err(format!(
@@ -251,8 +286,9 @@ fn row<R: Fields + ?Sized>(
         }
     }
     if opt(cols.class).is_some_and(|c| c.eq_ignore_ascii_case("correction")) {
-        return Ok(Row::NoUsage(
-            "correction of an earlier billing period (ChargeClass Correction)",
+        return Ok((
+            Row::NoUsage("correction of an earlier billing period (ChargeClass Correction)"),
+            None,
         ));
     }
     let service = field(cols.service_category).unwrap_or("");
@@ -262,10 +298,10 @@ fn row<R: Fields + ?Sized>(
         } else {
             service
         };
-        return Ok(Row::NoUsage(azure::static_reason(
-            "not an AI service charge",
-            shown,
-        )));
+        return Ok((
+            Row::NoUsage(azure::static_reason("not an AI service charge", shown)),
+            None,
+        ));
     }
     let consumed_unit = opt(cols.consumed_u);
     let pricing_unit = opt(cols.pricing_u);
@@ -273,15 +309,22 @@ fn row<R: Fields + ?Sized>(
         || pricing_unit.and_then(tokens_per_unit).is_some();
     let generative = opt(cols.subcategory).is_some_and(|s| s.eq_ignore_ascii_case("Generative AI"));
     if !generative && !token_unit {
-        return Ok(Row::NoUsage(azure::static_reason(
-            "AI service charge without LLM tokens",
-            opt(cols.subcategory).unwrap_or("(no ServiceSubcategory)"),
-        )));
+        return Ok((
+            Row::NoUsage(azure::static_reason(
+                "AI service charge without LLM tokens",
+                opt(cols.subcategory).unwrap_or("(no ServiceSubcategory)"),
+            )),
+            None,
+        ));
     }
     // Microsoft's rows carry the Azure meter name: only the Azure meter reader applies there,
     // so a meter it rejects is not re-read loosely from the description.
     let microsoft =
         opt(cols.provider).is_some_and(|p| p.to_ascii_lowercase().contains("microsoft"));
+    let from_details = opt(cols.sku_price_details)
+        .map(sku_price_details_model)
+        .transpose()?
+        .flatten();
     let candidates = if microsoft {
         vec![cols.sku_meter, cols.x_meter]
     } else {
@@ -290,9 +333,9 @@ fn row<R: Fields + ?Sized>(
     // The first meter text that reads; the reject names the first one present.
     let texts: Vec<&str> = candidates.into_iter().filter_map(opt).collect();
     let first = texts.first().copied().unwrap_or("");
-    let mut parsed = None;
+    let mut parsed = from_details;
     let mut why = String::from("no SkuMeter, x_SkuMeterName or ChargeDescription");
-    for t in &texts {
+    for t in texts.iter().filter(|_| parsed.is_none()) {
         let read = if microsoft {
             azure::parse_meter(t).map(|m| (m.model, m.class, m.tier, true))
         } else {
@@ -348,8 +391,15 @@ fn row<R: Fields + ?Sized>(
         format!("quantity: expected a non-negative number of '{unit_name}', got '{raw_q}'")
     })?;
     let raw_cost = field(cols.billed_cost).unwrap_or("");
-    let cost = util::parse_decimal(raw_cost)
+    let billed = util::parse_decimal(raw_cost)
         .ok_or_else(|| format!("BilledCost: expected a decimal amount, got '{raw_cost}'"))?;
+    // Usage is valued at EffectiveCost when the row has it: usage covered by a commitment
+    // bills 0 (the purchase row carries the money) yet costs its amortized share.
+    let cost = match opt(cols.effective_cost) {
+        Some(raw) => util::parse_decimal(raw)
+            .ok_or_else(|| format!("EffectiveCost: expected a decimal amount, got '{raw}'"))?,
+        None => billed,
+    };
     let raw_cur = field(cols.currency).unwrap_or("");
     let currency = Currency::parse(raw_cur).ok_or_else(|| {
         format!("BillingCurrency: expected a currency code like USD, got '{raw_cur}'")
@@ -381,12 +431,52 @@ fn row<R: Fields + ?Sized>(
     r.scope.project = opt(cols.sub_account_name)
         .or(opt(cols.sub_account_id))
         .map(str::to_string);
-    r.scope.api_key = opt(cols.resource_name)
+    // FOCUS 1.3 names who called: the credential (API key) first, else the principal.
+    r.scope.api_key = opt(cols.credential)
+        .or(opt(cols.principal))
         .map(str::to_string)
+        .or_else(|| opt(cols.resource_name).map(str::to_string))
         .or_else(|| resource.and_then(azure::resource_name));
+    r.scope.user = opt(cols.principal).map(str::to_string);
     r.usage = Usage::of(&[(class, tokens)]);
     r.reported_cost = Some(Money::new(cost, currency));
-    Ok(Row::Record(Box::new(r)))
+    let note = (cost != billed).then_some(
+        "usage valued at EffectiveCost, which differs from BilledCost (commitment or discount)",
+    );
+    Ok((Row::Record(Box::new(r)), note))
+}
+
+/// Model and class from `SkuPriceDetails` (FOCUS 1.3 AI rows): `ModelId` (else `ModelFamily`),
+/// `TokenDirection` (`Input`/`Output`) and `TokenCacheAction` (`Read`/`Write`, absent or
+/// `None` for uncached). `None` when the details name no model; a model name the catalog does
+/// not know stays as written (the record is unpriced, not rejected).
+fn sku_price_details_model(raw: &str) -> Result<Option<MeterRead>, String> {
+    let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(raw) else {
+        return Ok(None);
+    };
+    let text = |k: &str| {
+        m.get(k)
+            .and_then(|v| v.as_str())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    };
+    let Some(model) = text("ModelId").or(text("ModelFamily")) else {
+        return Ok(None);
+    };
+    let direction = text("TokenDirection").unwrap_or("");
+    let cache = text("TokenCacheAction").unwrap_or("").to_ascii_lowercase();
+    let class = match (direction.to_ascii_lowercase().as_str(), cache.as_str()) {
+        ("input", "" | "none") => UsageClass::Input,
+        ("input", "read") => UsageClass::InputCacheRead,
+        ("input", "write") => UsageClass::InputCacheWrite5m,
+        ("output", "" | "none") => UsageClass::Output,
+        _ => {
+            return Err(format!(
+                "SkuPriceDetails: expected TokenDirection Input or Output (TokenCacheAction Read, Write or none), got '{direction}' / '{cache}'"
+            ));
+        }
+    };
+    Ok(Some((model.to_string(), class, None, false)))
 }
 
 #[cfg(test)]
@@ -405,6 +495,62 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("fixtures/focus")
             .join(name)
+    }
+
+    #[test]
+    fn ai_rows_of_focus_1_3_read_model_and_class_from_sku_price_details() {
+        let (format, s) = read_all(&fixture("focus_1_3_ai_tokens.csv")).unwrap();
+        assert_eq!(format, Format::FocusCsv);
+        assert!(s.rejected.is_empty(), "{:?}", s.rejected);
+        let got: Vec<(&str, Usage, Decimal)> = s
+            .records
+            .iter()
+            .map(|r| (r.model.as_str(), r.usage, r.reported_cost.unwrap().amount))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("gpt-4.1", Usage::of(&[(Input, 1_000_000)]), dec!(2)),
+                (
+                    "gpt-4.1",
+                    Usage::of(&[(InputCacheRead, 500_000)]),
+                    dec!(0.25)
+                ),
+                ("gpt-4.1", Usage::of(&[(Output, 100_000)]), dec!(0.8)),
+                // Under a commitment: BilledCost 0, EffectiveCost 20 (2.5M × $8).
+                ("gpt-4.1", Usage::of(&[(Output, 2_500_000)]), dec!(20)),
+                // A model the tables do not know stays a record (priced by nothing here).
+                ("acme-reasoner-2", Usage::of(&[(Input, 10_000)]), dec!(0.05)),
+            ]
+        );
+        assert_eq!(s.records[4].provider, "");
+        let r = &s.records[0];
+        assert_eq!(r.scope.api_key.as_deref(), Some("cred-key-01"));
+        assert_eq!(r.scope.user.as_deref(), Some("svc-support@acme.example"));
+        // The purchase and the credit stay out of token variance.
+        assert_eq!(
+            s.no_usage,
+            vec![
+                (6, "not a usage charge (ChargeCategory): Purchase"),
+                (8, "not a usage charge (ChargeCategory): Credit"),
+            ]
+        );
+        assert_eq!(
+            s.notes,
+            vec![(
+                5,
+                "usage valued at EffectiveCost, which differs from BilledCost (commitment or discount)"
+            )]
+        );
+    }
+
+    #[test]
+    fn sku_price_details_with_an_unknown_direction_is_rejected_naming_it() {
+        let e = sku_price_details_model(r#"{"ModelId":"gpt-4.1","TokenDirection":"Sideways"}"#)
+            .unwrap_err();
+        assert!(e.contains("'Sideways'"), "{e}");
+        // No model in the details: the meter readers decide.
+        assert_eq!(sku_price_details_model(r#"{"CoreCount":4}"#), Ok(None));
     }
 
     #[test]
