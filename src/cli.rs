@@ -7,10 +7,10 @@ use crate::pricing::PriceBook;
 use crate::reconcile::bridge::AttributionRule;
 use crate::reconcile::window::BucketSize;
 use crate::reconcile::{self, Options, RunError};
-use crate::record::{Currency, UsageRecord};
+use crate::record::Currency;
 use crate::report::{self, OutputFormat};
 use crate::source::Format;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use rust_decimal::Decimal;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -25,6 +25,9 @@ use std::str::FromStr;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// No progress bar on stderr (it is shown only on a terminal, for reads over a second).
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -186,18 +189,14 @@ pub struct DemoArgs {
     pub output: OutputArgs,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum RecordFormat {
-    Jsonl,
-    Csv,
-}
-
 #[derive(Args, Debug, Clone)]
 pub struct NormalizeArgs {
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    #[arg(long, value_enum, default_value_t = RecordFormat::Jsonl)]
-    pub format: RecordFormat,
+    /// Output format: JSON lines, CSV, or Parquet (FOCUS-aligned columns; needs --output or a
+    /// redirected stdout).
+    #[arg(long, value_enum, default_value_t = crate::normalized::RecordFormat::Jsonl)]
+    pub format: crate::normalized::RecordFormat,
     #[arg(long, value_name = "FORMAT")]
     pub input_format: Option<String>,
     #[arg(long, short = 'o')]
@@ -221,6 +220,7 @@ pub fn main_with(cli: Cli) -> i32 {
 }
 
 fn dispatch(cli: Cli) -> Result<i32, RunError> {
+    crate::progress::set_quiet(cli.quiet);
     match cli.command {
         Command::Reconcile(args) => reconcile_cmd(&args),
         Command::Demo(args) => {
@@ -400,13 +400,24 @@ fn reconcile_cmd(args: &ReconcileArgs) -> Result<i32, RunError> {
             .map_err(RunError::Usage)?;
     }
     let prices = load_prices(args.pricing.as_deref())?;
+    crate::progress::begin(&args.files);
+    let result = reconcile_with(args, &opts, &prices);
+    crate::progress::finish();
+    result
+}
+
+fn reconcile_with(
+    args: &ReconcileArgs,
+    opts: &Options,
+    prices: &PriceBook,
+) -> Result<i32, RunError> {
     if args.spot_check || args.call.is_some() {
-        let window = reconcile::explicit_window(&opts)?;
+        let window = reconcile::explicit_window(opts)?;
         let s = reconcile::spotcheck::spot_check(
             &args.files,
             opts.input_format,
             window,
-            &prices,
+            prices,
             opts.currency,
             args.call.as_deref(),
         )?;
@@ -424,7 +435,7 @@ fn reconcile_cmd(args: &ReconcileArgs) -> Result<i32, RunError> {
         )?;
         return Ok(0);
     }
-    let report = reconcile::run(&args.files, &opts, &prices)?;
+    let report = reconcile::run(&args.files, opts, prices)?;
     let text = report::render(&report, args.output.format);
     emit(
         args.output.output.as_deref(),
@@ -435,6 +446,8 @@ fn reconcile_cmd(args: &ReconcileArgs) -> Result<i32, RunError> {
 }
 
 fn emit(path: Option<&Path>, inputs: &[PathBuf], bytes: &[u8]) -> Result<(), RunError> {
+    // The bar goes before the report reaches the terminal, or clearing it would erase report lines.
+    crate::progress::finish();
     crate::output::emit(path, inputs, bytes).map_err(RunError::Usage)
 }
 
@@ -448,138 +461,135 @@ fn reconcile_inputs(args: &ReconcileArgs) -> Vec<PathBuf> {
     inputs
 }
 
-const CSV_COLUMNS: &[&str] = &[
-    "source",
-    "origin",
-    "id",
-    "start",
-    "end",
-    "provider",
-    "model_raw",
-    "model",
-    "operation",
-    "status",
-    "service_tier",
-    "app",
-    "workflow",
-    "node",
-    "project",
-    "api_key",
-    "user",
-    "trace_id",
-    "requests",
-];
-
 fn normalize_cmd(args: &NormalizeArgs) -> Result<i32, RunError> {
+    use crate::normalized::{self, RecordFormat, Row};
     if let Some(out) = &args.output {
         crate::output::refuse_input_as_output(out, &args.files).map_err(RunError::Usage)?;
     }
     let prices = load_prices(None)?;
     let forced = input_format(args.input_format.as_deref())?;
-    let mut buf: Vec<u8> = Vec::new();
-    let mut csv_out = (args.format == RecordFormat::Csv).then(|| {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        let mut header: Vec<&str> = CSV_COLUMNS.to_vec();
-        header.extend(crate::record::UsageClass::ALL.iter().map(|c| c.name()));
-        header.extend([
-            "reported_cost",
-            "reported_currency",
-            "computed_cost",
-            "price_entry",
-            "cost_only",
-        ]);
-        let _ = w.write_record(&header);
-        w
-    });
     let files: Vec<String> = args.files.iter().map(|p| p.display().to_string()).collect();
-    let mut write = |source: &str, r: &UsageRecord| match csv_out.as_mut() {
-        Some(w) => {
-            let o = |s: &Option<String>| s.clone().unwrap_or_default();
-            let mut row = vec![
-                source.to_string(),
-                format!(
-                    "{}:{}",
-                    files
-                        .get(r.origin.file as usize)
-                        .cloned()
-                        .unwrap_or_default(),
-                    r.origin.line
-                ),
-                r.id.clone(),
-                r.start.to_rfc3339(),
-                r.end.to_rfc3339(),
-                r.provider.clone(),
-                r.model_raw.clone(),
-                r.model.clone(),
-                r.operation.name().to_string(),
-                format!("{:?}", r.link.status).to_lowercase(),
-                o(&r.service_tier),
-                o(&r.scope.app),
-                o(&r.scope.workflow),
-                o(&r.scope.node),
-                o(&r.scope.project),
-                o(&r.scope.api_key),
-                o(&r.scope.user),
-                o(&r.link.trace_id),
-                r.requests.to_string(),
-            ];
-            row.extend(r.usage.0.iter().map(|n| n.to_string()));
-            row.push(
-                r.reported_cost
-                    .map(|m| m.amount.normalize().to_string())
-                    .unwrap_or_default(),
-            );
-            row.push(
-                r.reported_cost
-                    .map(|m| m.currency.to_string())
-                    .unwrap_or_default(),
-            );
-            row.push(
-                r.computed_cost
-                    .as_ref()
-                    .map(|c| c.cost.amount.normalize().to_string())
-                    .unwrap_or_default(),
-            );
-            row.push(
-                r.computed_cost
-                    .as_ref()
-                    .map(|c| c.entry.clone())
-                    .unwrap_or_default(),
-            );
-            row.push(r.cost_only.to_string());
-            let _ = w.write_record(&row);
-        }
-        None => {
-            let mut v = serde_json::to_value(r).unwrap_or_default();
-            if let Some(obj) = v.as_object_mut() {
-                obj.insert("source".into(), source.into());
-                obj.insert(
-                    "origin".into(),
-                    format!(
-                        "{}:{}",
-                        files
-                            .get(r.origin.file as usize)
-                            .cloned()
-                            .unwrap_or_default(),
-                        r.origin.line
-                    )
-                    .into(),
-                );
-            }
-            let _ = serde_json::to_writer(&mut buf, &v);
-            buf.push(b'\n');
-        }
-    };
-    let summary = reconcile::normalize(&args.files, forced, &prices, Currency::USD, &mut write)?;
-    if let Some(w) = csv_out {
-        buf = w.into_inner().unwrap_or_default();
+    let out = Output::open(args.output.as_deref());
+    if out.is_terminal() && args.format == RecordFormat::Parquet {
+        return Err(RunError::Usage(
+            "--format parquet writes a binary file: give --output FILE or redirect stdout".into(),
+        ));
     }
-    emit(args.output.as_deref(), &args.files, &buf)?;
-    for r in summary.iter().take(20) {
+    let target = out.describe();
+    let mut writer = normalized::writer(args.format, out.writer())
+        .map_err(|e| RunError::Usage(format!("{target}: cannot write: {e}")))?;
+    let mut failed: Option<std::io::Error> = None;
+    crate::progress::begin(&args.files);
+    let rejected = reconcile::for_each_record(
+        &args.files,
+        forced,
+        &prices,
+        Currency::USD,
+        &mut |role, source, record, valuation| {
+            if failed.is_some() {
+                return;
+            }
+            let file = files.get(record.origin.file as usize).map_or("", |f| f);
+            let row = Row {
+                source,
+                role,
+                origin: format!("{file}:{}", record.origin.line),
+                record,
+                valuation,
+            };
+            if let Err(e) = writer.write(&row) {
+                failed = Some(e);
+            }
+        },
+    );
+    crate::progress::finish();
+    let rejected = rejected?;
+    let finished = match failed {
+        Some(e) => Err(e),
+        None => writer.finish(),
+    };
+    out.commit(finished)?;
+    for r in rejected.iter().take(20) {
         eprintln!("rejected {} {}: {}", r.source, r.origin, r.reason);
     }
-    if summary.len() > 20 {
-        eprintln!("… {} more rejected rows", summary.len() - 20);
+    if rejected.len() > 20 {
+        eprintln!("… {} more rejected rows", rejected.len() - 20);
     }
     Ok(0)
+}
+
+/// Where `normalize` writes: stdout, or a file written beside its final name and renamed into
+/// place once complete (a failed run leaves no half-written file).
+enum Output {
+    Stdout,
+    File { path: PathBuf, partial: PathBuf },
+}
+
+impl Output {
+    fn open(path: Option<&Path>) -> Output {
+        let Some(path) = path else {
+            return Output::Stdout;
+        };
+        let mut partial = path.as_os_str().to_owned();
+        partial.push(".partial");
+        Output::File {
+            path: path.to_path_buf(),
+            partial: PathBuf::from(partial),
+        }
+    }
+
+    fn is_terminal(&self) -> bool {
+        use std::io::IsTerminal;
+        matches!(self, Output::Stdout) && std::io::stdout().is_terminal()
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Output::Stdout => "stdout".into(),
+            Output::File { path, .. } => path.display().to_string(),
+        }
+    }
+
+    fn writer(&self) -> Box<dyn std::io::Write + Send> {
+        match self {
+            Output::Stdout => Box::new(std::io::stdout()),
+            Output::File { partial, .. } => match std::fs::File::create(partial) {
+                Ok(f) => Box::new(f),
+                Err(e) => Box::new(FailingWriter(e.to_string())),
+            },
+        }
+    }
+
+    /// Moves the finished file into place, or reports why it could not be written.
+    fn commit(self, finished: std::io::Result<()>) -> Result<(), RunError> {
+        match (self, finished) {
+            // A closed pipe (`| head`) is not an error worth reporting; a full disk is.
+            (Output::Stdout, Ok(())) => Ok(()),
+            (Output::Stdout, Err(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            (Output::Stdout, Err(e)) => Err(RunError::Usage(format!(
+                "cannot write to standard output: {e}"
+            ))),
+            (Output::File { path, partial }, Ok(())) => std::fs::rename(&partial, &path)
+                .map_err(|e| RunError::Usage(format!("{}: cannot write: {e}", path.display()))),
+            (Output::File { path, partial }, Err(e)) => {
+                let _ = std::fs::remove_file(&partial);
+                Err(RunError::Usage(format!(
+                    "{}: cannot write: {e}",
+                    path.display()
+                )))
+            }
+        }
+    }
+}
+
+/// A file that could not be created: the first write says why.
+struct FailingWriter(String);
+
+impl std::io::Write for FailingWriter {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::Error::other(self.0.clone()))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -6,8 +6,10 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod normalized;
 pub mod output;
 pub mod pricing;
+pub mod progress;
 pub mod pull;
 pub mod reconcile;
 pub mod record;

@@ -314,6 +314,17 @@ pub enum Status {
     CacheHit,
 }
 
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Error => "error",
+            Status::Interrupted => "interrupted",
+            Status::CacheHit => "cache_hit",
+        }
+    }
+}
+
 /// Which of the three views a source is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]

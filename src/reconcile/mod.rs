@@ -890,7 +890,7 @@ fn verdict(comparisons: &[m::ComparisonReport], opts: &Options) -> m::Verdict {
 }
 
 /// Reads every input and hands each counted record to `out` with its source's name; returns the
-/// rejected rows. Backs `llm-recon normalize`.
+/// rejected rows.
 pub fn normalize(
     paths: &[PathBuf],
     forced: Option<Format>,

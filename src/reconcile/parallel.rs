@@ -127,7 +127,7 @@ pub fn open_piece(path: &Path, header: &[u8], piece: Piece) -> io::Result<PieceR
     use std::io::{Seek, SeekFrom};
     let mut f = File::open(path)?;
     f.seek(SeekFrom::Start(piece.start))?;
-    let raw = io::Cursor::new(header.to_vec()).chain(f.take(piece.len));
+    let raw = io::Cursor::new(header.to_vec()).chain(crate::progress::Counted(f.take(piece.len)));
     // A CRLF CSV (its header says so) has its line ends normalized so `file:line` stays right;
     // pieces end after a `\n`, so no pair is split. Others are read as they are.
     Ok(if header.ends_with(b"\r\n") {
@@ -137,7 +137,7 @@ pub fn open_piece(path: &Path, header: &[u8], piece: Piece) -> io::Result<PieceR
     })
 }
 
-type Raw = io::Chain<io::Cursor<Vec<u8>>, io::Take<File>>;
+type Raw = io::Chain<io::Cursor<Vec<u8>>, crate::progress::Counted<io::Take<File>>>;
 
 /// The reader of one piece: plain, or normalizing CRLF line ends. An enum rather than a boxed
 /// trait object: the reader sits under the CSV parser's inner loop.

@@ -391,7 +391,7 @@ pub fn sniff(head: &Head) -> Option<Format> {
 pub fn open(file: &InputFile) -> Result<Box<dyn BufRead>, InputError> {
     let f = std::fs::File::open(&file.path)
         .map_err(|e| InputError::new(file, None, format!("cannot open: {e}")))?;
-    let mut r = std::io::BufReader::with_capacity(256 * 1024, f);
+    let mut r = std::io::BufReader::with_capacity(256 * 1024, crate::progress::Counted(f));
     let head = r
         .fill_buf()
         .map_err(|e| InputError::new(file, None, format!("cannot read: {e}")))?;
