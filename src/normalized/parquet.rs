@@ -130,6 +130,11 @@ pub const COLUMNS: &[(&str, Kind, &str)] = &[
     ("x_tokens_output_audio", Kind::Int, "audio output tokens"),
     ("x_tokens_output_image", Kind::Int, "image output tokens"),
     (
+        "x_tokens_other",
+        Kind::Int,
+        "tokens of a kind the source names that no other class fits",
+    ),
+    (
         "ConsumedQuantity",
         Kind::Int,
         "all tokens (the sum of the x_tokens_ columns)",
@@ -417,6 +422,17 @@ mod tests {
                 "{name} twice"
             );
         }
+        // One column per usage class, in the classes' order.
+        let token_columns: Vec<&str> = COLUMNS
+            .iter()
+            .map(|c| c.0)
+            .filter(|n| n.starts_with("x_tokens_"))
+            .collect();
+        let classes: Vec<String> = UsageClass::ALL
+            .iter()
+            .map(|c| format!("x_tokens_{}", c.name()))
+            .collect();
+        assert_eq!(token_columns, classes);
         // FOCUS names are PascalCase, ours are x_-prefixed: nothing else.
         assert!(
             COLUMNS
