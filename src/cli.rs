@@ -105,9 +105,10 @@ pub struct WindowArgs {
     /// End of the report window (exclusive), same forms as --from.
     #[arg(long)]
     pub to: Option<String>,
-    /// Time zone that decides where days and months begin (IANA name, e.g. Asia/Shanghai).
-    #[arg(long, default_value = "UTC")]
-    pub tz: String,
+    /// Time zone that decides where days and months begin (IANA name, e.g. Asia/Shanghai;
+    /// default UTC, or with --dify-db the workspace owner's).
+    #[arg(long)]
+    pub tz: Option<String>,
     /// Display bucket: 1h, 1d or 1mo (never finer than the bill's own buckets).
     #[arg(long, default_value = "1d")]
     pub bucket: String,
@@ -133,7 +134,7 @@ pub struct OutputArgs {
 pub struct ReconcileArgs {
     /// Export files of the app (Dify), the trace store (Langfuse) and the bills, in any order;
     /// each is sniffed (see README, Input formats).
-    #[arg(required = true, value_name = "FILE")]
+    #[arg(required_unless_present = "dify_db", value_name = "FILE")]
     pub files: Vec<PathBuf>,
     #[command(flatten)]
     pub window: WindowArgs,
@@ -149,6 +150,13 @@ pub struct ReconcileArgs {
     /// Read every file as this format instead of sniffing it.
     #[arg(long, value_name = "FORMAT")]
     pub input_format: Option<String>,
+    /// Read the app's rows from Dify's PostgreSQL (messages and node executions of the window,
+    /// needs --from/--to) instead of, or beside, exported files.
+    #[arg(long, value_name = "URL")]
+    pub dify_db: Option<String>,
+    /// The Dify database password, from this file's first line (else PGPASSWORD).
+    #[arg(long, value_name = "PATH")]
+    pub dify_db_password_file: Option<PathBuf>,
     /// Directory of extra price tables (*.toml) that override the bundled ones.
     #[arg(long, value_name = "DIR")]
     pub pricing: Option<PathBuf>,
@@ -340,12 +348,40 @@ fn input_format(name: Option<&str>) -> Result<Option<Format>, RunError> {
 }
 
 fn reconcile_cmd(args: &ReconcileArgs) -> Result<i32, RunError> {
-    let tz: chrono_tz::Tz = args.window.tz.parse().map_err(|_| {
+    let tz_name = args.window.tz.as_deref().unwrap_or("UTC");
+    let mut tz: chrono_tz::Tz = tz_name.parse().map_err(|_| {
         RunError::Usage(format!(
-            "--tz {}: expected an IANA time zone like UTC or Asia/Shanghai",
-            args.window.tz
+            "--tz {tz_name}: expected an IANA time zone like UTC or Asia/Shanghai"
         ))
     })?;
+    // Dify's tables are read into a temporary directory, removed when the run ends.
+    let mut files = args.files.clone();
+    let _dify_dir = match &args.dify_db {
+        None => None,
+        Some(url) => {
+            let (Some(from), Some(to)) = (&args.window.from, &args.window.to) else {
+                return Err(RunError::Usage(
+                    "--dify-db needs --from and --to (the window to read)".into(),
+                ));
+            };
+            let dir =
+                crate::pull::dify_db::TempDir::new().map_err(|e| RunError::Usage(e.to_string()))?;
+            let export = crate::pull::dify_db::export(
+                &crate::pull::dify_db::DbRequest {
+                    url,
+                    password_file: args.dify_db_password_file.as_deref(),
+                    from,
+                    to,
+                    tz: args.window.tz.as_ref().map(|_| tz),
+                },
+                dir.path(),
+            )
+            .map_err(|e| RunError::Usage(e.to_string()))?;
+            tz = export.tz;
+            files.extend(export.files.iter().map(|(f, _)| dir.path().join(f)));
+            Some(dir)
+        }
+    };
     let bucket = BucketSize::parse(&args.window.bucket).ok_or_else(|| {
         RunError::Usage(format!(
             "--bucket {}: expected 1h, 1d or 1mo",
@@ -403,7 +439,7 @@ fn reconcile_cmd(args: &ReconcileArgs) -> Result<i32, RunError> {
     if args.spot_check || args.call.is_some() {
         let window = reconcile::explicit_window(&opts)?;
         let s = reconcile::spotcheck::spot_check(
-            &args.files,
+            &files,
             opts.input_format,
             window,
             &prices,
@@ -424,7 +460,7 @@ fn reconcile_cmd(args: &ReconcileArgs) -> Result<i32, RunError> {
         )?;
         return Ok(0);
     }
-    let report = reconcile::run(&args.files, &opts, &prices)?;
+    let report = reconcile::run(&files, &opts, &prices)?;
     let text = report::render(&report, args.output.format);
     emit(
         args.output.output.as_deref(),
