@@ -122,12 +122,33 @@ pub struct OutputArgs {
     /// Write the report to this file instead of stdout.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
-    /// Fail (exit 1) when |variance| exceeds this percent of the reference, in any comparison.
-    #[arg(long, value_name = "PCT")]
+    /// Fail (exit 1) when |variance| exceeds this percent of the reference, in any comparison
+    /// (`5` or `5%`).
+    #[arg(long, value_name = "PCT", value_parser = parse_pct)]
     pub max_variance: Option<f64>,
-    /// Fail (exit 1) when |unexplained| exceeds this percent of the reference, in any comparison.
-    #[arg(long, value_name = "PCT")]
+    /// Fail (exit 1) when |unexplained| exceeds this percent of the reference, in any comparison
+    /// (`0.5` or `0.5%`).
+    #[arg(long, value_name = "PCT", value_parser = parse_pct)]
     pub max_unexplained: Option<f64>,
+    /// With a threshold, pass (exit 0) a run that compares nothing or finds no usage in the
+    /// window, instead of failing it.
+    #[arg(long)]
+    pub allow_empty: bool,
+}
+
+/// A threshold in percent as people write it: `5`, `5%`, `0.5 %`; finite and not negative.
+pub fn parse_pct(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let t = t.strip_suffix('%').unwrap_or(t).trim_end();
+    let v: f64 = t
+        .parse()
+        .map_err(|_| format!("expected a percentage like 5 or 5%, got '{text}'"))?;
+    if !v.is_finite() || v < 0.0 {
+        return Err(format!(
+            "expected a finite percentage of at least 0, got '{text}'"
+        ));
+    }
+    Ok(v)
 }
 
 #[derive(Args, Debug, Clone)]
@@ -429,6 +450,7 @@ fn reconcile_cmd(args: &ReconcileArgs) -> Result<i32, RunError> {
         input_format: input_format(args.input_format.as_deref())?,
         max_variance_pct: args.output.max_variance,
         max_unexplained_pct: args.output.max_unexplained,
+        allow_empty: args.output.allow_empty,
         ..Options::default()
     };
     if let Some(out) = &args.output.output {
@@ -436,6 +458,15 @@ fn reconcile_cmd(args: &ReconcileArgs) -> Result<i32, RunError> {
             .map_err(RunError::Usage)?;
     }
     let prices = load_prices(args.pricing.as_deref())?;
+    if (args.spot_check || args.call.is_some())
+        && (opts.max_variance_pct.is_some() || opts.max_unexplained_pct.is_some())
+    {
+        // The spot check matches calls one to one and builds no bridge: a threshold on it
+        // would be checked against nothing.
+        return Err(RunError::Usage(
+            "--max-variance / --max-unexplained gate the bridge's comparisons; --spot-check and --call build none: drop the thresholds or the spot check".into(),
+        ));
+    }
     if args.spot_check || args.call.is_some() {
         let window = reconcile::explicit_window(&opts)?;
         let s = reconcile::spotcheck::spot_check(
@@ -467,7 +498,14 @@ fn reconcile_cmd(args: &ReconcileArgs) -> Result<i32, RunError> {
         &reconcile_inputs(args),
         text.as_bytes(),
     )?;
-    Ok(if report.verdict.pass { 0 } else { 1 })
+    if report.verdict.pass {
+        return Ok(0);
+    }
+    // Whatever --format and --output are, a failed gate says why where CI shows it.
+    for f in &report.verdict.failures {
+        eprintln!("llm-recon: check failed: {}", f.message);
+    }
+    Ok(1)
 }
 
 fn emit(path: Option<&Path>, inputs: &[PathBuf], bytes: &[u8]) -> Result<(), RunError> {
