@@ -108,9 +108,10 @@ pub struct WindowArgs {
     /// End of the report window (exclusive), same forms as --from.
     #[arg(long)]
     pub to: Option<String>,
-    /// Time zone that decides where days and months begin (IANA name, e.g. Asia/Shanghai).
-    #[arg(long, default_value = "UTC")]
-    pub tz: String,
+    /// Time zone that decides where days and months begin (IANA name, e.g. Asia/Shanghai;
+    /// default UTC, or with --dify-db the workspace owner's).
+    #[arg(long)]
+    pub tz: Option<String>,
     /// Display bucket: 1h, 1d or 1mo (never finer than the bill's own buckets).
     #[arg(long, default_value = "1d")]
     pub bucket: String,
@@ -124,19 +125,40 @@ pub struct OutputArgs {
     /// Write the report to this file instead of stdout.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
-    /// Fail (exit 1) when |variance| exceeds this percent of the reference, in any comparison.
-    #[arg(long, value_name = "PCT")]
+    /// Fail (exit 1) when |variance| exceeds this percent of the reference, in any comparison
+    /// (`5` or `5%`).
+    #[arg(long, value_name = "PCT", value_parser = parse_pct)]
     pub max_variance: Option<f64>,
-    /// Fail (exit 1) when |unexplained| exceeds this percent of the reference, in any comparison.
-    #[arg(long, value_name = "PCT")]
+    /// Fail (exit 1) when |unexplained| exceeds this percent of the reference, in any comparison
+    /// (`0.5` or `0.5%`).
+    #[arg(long, value_name = "PCT", value_parser = parse_pct)]
     pub max_unexplained: Option<f64>,
+    /// With a threshold, pass (exit 0) a run that compares nothing or finds no usage in the
+    /// window, instead of failing it.
+    #[arg(long)]
+    pub allow_empty: bool,
+}
+
+/// A threshold in percent as people write it: `5`, `5%`, `0.5 %`; finite and not negative.
+pub fn parse_pct(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let t = t.strip_suffix('%').unwrap_or(t).trim_end();
+    let v: f64 = t
+        .parse()
+        .map_err(|_| format!("expected a percentage like 5 or 5%, got '{text}'"))?;
+    if !v.is_finite() || v < 0.0 {
+        return Err(format!(
+            "expected a finite percentage of at least 0, got '{text}'"
+        ));
+    }
+    Ok(v)
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct ReconcileArgs {
     /// Export files of the app (Dify), the trace store (Langfuse) and the bills, in any order;
     /// each is sniffed (see README, Input formats).
-    #[arg(required = true, value_name = "FILE")]
+    #[arg(required_unless_present = "dify_db", value_name = "FILE")]
     pub files: Vec<PathBuf>,
     #[command(flatten)]
     pub window: WindowArgs,
@@ -152,6 +174,13 @@ pub struct ReconcileArgs {
     /// Read every file as this format instead of sniffing it.
     #[arg(long, value_name = "FORMAT")]
     pub input_format: Option<String>,
+    /// Read the app's rows from Dify's PostgreSQL (messages and node executions of the window,
+    /// needs --from/--to) instead of, or beside, exported files.
+    #[arg(long, value_name = "URL")]
+    pub dify_db: Option<String>,
+    /// The Dify database password, from this file's first line (else PGPASSWORD).
+    #[arg(long, value_name = "PATH")]
+    pub dify_db_password_file: Option<PathBuf>,
     /// Directory of extra price tables (*.toml) that override the bundled ones.
     #[arg(long, value_name = "DIR")]
     pub pricing: Option<PathBuf>,
@@ -340,12 +369,40 @@ fn input_format(name: Option<&str>) -> Result<Option<Format>, RunError> {
 }
 
 fn reconcile_cmd(args: &ReconcileArgs) -> Result<i32, RunError> {
-    let tz: chrono_tz::Tz = args.window.tz.parse().map_err(|_| {
+    let tz_name = args.window.tz.as_deref().unwrap_or("UTC");
+    let mut tz: chrono_tz::Tz = tz_name.parse().map_err(|_| {
         RunError::Usage(format!(
-            "--tz {}: expected an IANA time zone like UTC or Asia/Shanghai",
-            args.window.tz
+            "--tz {tz_name}: expected an IANA time zone like UTC or Asia/Shanghai"
         ))
     })?;
+    // Dify's tables are read into a temporary directory, removed when the run ends.
+    let mut files = args.files.clone();
+    let _dify_dir = match &args.dify_db {
+        None => None,
+        Some(url) => {
+            let (Some(from), Some(to)) = (&args.window.from, &args.window.to) else {
+                return Err(RunError::Usage(
+                    "--dify-db needs --from and --to (the window to read)".into(),
+                ));
+            };
+            let dir =
+                crate::pull::dify_db::TempDir::new().map_err(|e| RunError::Usage(e.to_string()))?;
+            let export = crate::pull::dify_db::export(
+                &crate::pull::dify_db::DbRequest {
+                    url,
+                    password_file: args.dify_db_password_file.as_deref(),
+                    from,
+                    to,
+                    tz: args.window.tz.as_ref().map(|_| tz),
+                },
+                dir.path(),
+            )
+            .map_err(|e| RunError::Usage(e.to_string()))?;
+            tz = export.tz;
+            files.extend(export.files.iter().map(|(f, _)| dir.path().join(f)));
+            Some(dir)
+        }
+    };
     let bucket = BucketSize::parse(&args.window.bucket).ok_or_else(|| {
         RunError::Usage(format!(
             "--bucket {}: expected 1h, 1d or 1mo",
@@ -393,6 +450,7 @@ fn reconcile_cmd(args: &ReconcileArgs) -> Result<i32, RunError> {
         input_format: input_format(args.input_format.as_deref())?,
         max_variance_pct: args.output.max_variance,
         max_unexplained_pct: args.output.max_unexplained,
+        allow_empty: args.output.allow_empty,
         ..Options::default()
     };
     if let Some(out) = &args.output.output {
@@ -400,21 +458,31 @@ fn reconcile_cmd(args: &ReconcileArgs) -> Result<i32, RunError> {
             .map_err(RunError::Usage)?;
     }
     let prices = load_prices(args.pricing.as_deref())?;
-    crate::progress::begin(&args.files);
-    let result = reconcile_with(args, &opts, &prices);
+    crate::progress::begin(&files);
+    let result = reconcile_with(args, &files, &opts, &prices);
     crate::progress::finish();
     result
 }
 
 fn reconcile_with(
     args: &ReconcileArgs,
+    files: &[PathBuf],
     opts: &Options,
     prices: &PriceBook,
 ) -> Result<i32, RunError> {
+    if (args.spot_check || args.call.is_some())
+        && (opts.max_variance_pct.is_some() || opts.max_unexplained_pct.is_some())
+    {
+        // The spot check matches calls one to one and builds no bridge: a threshold on it
+        // would be checked against nothing.
+        return Err(RunError::Usage(
+            "--max-variance / --max-unexplained gate the bridge's comparisons; --spot-check and --call build none: drop the thresholds or the spot check".into(),
+        ));
+    }
     if args.spot_check || args.call.is_some() {
         let window = reconcile::explicit_window(opts)?;
         let s = reconcile::spotcheck::spot_check(
-            &args.files,
+            files,
             opts.input_format,
             window,
             prices,
@@ -435,14 +503,21 @@ fn reconcile_with(
         )?;
         return Ok(0);
     }
-    let report = reconcile::run(&args.files, opts, prices)?;
+    let report = reconcile::run(files, opts, prices)?;
     let text = report::render(&report, args.output.format);
     emit(
         args.output.output.as_deref(),
         &reconcile_inputs(args),
         text.as_bytes(),
     )?;
-    Ok(if report.verdict.pass { 0 } else { 1 })
+    if report.verdict.pass {
+        return Ok(0);
+    }
+    // Whatever --format and --output are, a failed gate says why where CI shows it.
+    for f in &report.verdict.failures {
+        eprintln!("llm-recon: check failed: {}", f.message);
+    }
+    Ok(1)
 }
 
 fn emit(path: Option<&Path>, inputs: &[PathBuf], bytes: &[u8]) -> Result<(), RunError> {

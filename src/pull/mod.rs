@@ -11,6 +11,7 @@
 //! marks the old one superseded and `reconcile` reads the newer.
 
 pub mod anthropic;
+pub mod dify_db;
 pub mod http;
 pub mod langfuse;
 pub mod manifest;
@@ -47,6 +48,7 @@ pub enum PullSource {
     Openai,
     Anthropic,
     Langfuse,
+    Dify,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -60,7 +62,7 @@ pub struct PullArgs {
     /// End of the window (exclusive), same forms as --from.
     #[arg(long)]
     pub to: String,
-    /// Time zone of the dates (IANA name; default UTC).
+    /// Time zone of the dates (IANA name; default UTC; Dify: the workspace owner's).
     #[arg(long)]
     pub tz: Option<String>,
     /// Directory the pages and manifest.json are written to (created if
@@ -77,6 +79,13 @@ pub struct PullArgs {
     /// Bucket width of the usage pages: 1d or 1h (cost pages are always daily).
     #[arg(long, default_value = "1d", value_parser = ["1d", "1h"])]
     pub bucket: String,
+    /// Dify: the PostgreSQL URL (postgres://user@host:port/dbname?sslmode=prefer|require|disable).
+    /// Leave the password out of it: PGPASSWORD or --db-password-file.
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
+    /// Dify: read the database password from this file's first line.
+    #[arg(long, value_name = "PATH")]
+    pub db_password_file: Option<PathBuf>,
     /// Langfuse: the observations API version (v1 for self-hosted servers before v4).
     #[arg(long, value_enum, default_value_t = langfuse::Version::V2)]
     pub langfuse_api: langfuse::Version,
@@ -223,6 +232,7 @@ pub fn run(args: &PullArgs) -> Result<i32, PullError> {
             let api = langfuse::Langfuse::from_env(args.key_file.as_deref(), args.langfuse_api)?;
             (pull_api(&api, args, tz, &policy)?, api.name())
         }
+        PullSource::Dify => (dify_db::pull(args)?, "dify"),
     };
     println!(
         "{name}: {} pages fetched, {} already complete, {} rows in {}",

@@ -42,6 +42,8 @@ pub struct Options {
     pub input_format: Option<Format>,
     pub max_variance_pct: Option<f64>,
     pub max_unexplained_pct: Option<f64>,
+    /// With a threshold, a run that compares nothing or has no usage in the window passes.
+    pub allow_empty: bool,
     /// App files at least this large are read on every core.
     pub parallel_min_bytes: u64,
 }
@@ -60,6 +62,7 @@ impl Default for Options {
             input_format: None,
             max_variance_pct: None,
             max_unexplained_pct: None,
+            allow_empty: false,
             parallel_min_bytes: PARALLEL_MIN_BYTES,
         }
     }
@@ -514,6 +517,8 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
             .collect::<Vec<_>>(),
     );
 
+    check_attribution(&opts.attribution, &bills, &held)?;
+
     // 2. The window: as asked, else the bill's span, else the trace's span in whole buckets.
     let window = explicit_window
         .or_else(|| {
@@ -740,7 +745,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
     notes.extend(routed_notes);
     let (unbilled, unbilled_notes) = unbilled.finish(opts.currency.as_str());
     notes.extend(unbilled_notes);
-    let verdict = verdict(&comparisons, opts);
+    let verdict = verdict(&comparisons, opts, &mut notes);
     Ok(Report {
         schema: m::SCHEMA,
         window: m::WindowInfo {
@@ -757,6 +762,54 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
         verdict,
         notes,
     })
+}
+
+/// `--key` / `--project` values that appear on no bill are a typo or the wrong bill: each would
+/// silently move that bill's whole usage into `unattributed_traffic`.
+fn check_attribution(
+    rule: &AttributionRule,
+    bills: &[usize],
+    held: &[Vec<(UsageRecord, Valuation)>],
+) -> Result<(), RunError> {
+    if bills.is_empty() {
+        return Ok(());
+    }
+    let lines = || bills.iter().flat_map(|&b| held[b].iter().map(|(r, _)| r));
+    let keys: BTreeSet<&str> = lines().filter_map(|r| r.scope.api_key.as_deref()).collect();
+    let projects: BTreeSet<&str> = lines().filter_map(|r| r.scope.project.as_deref()).collect();
+    let mut problems = Vec::new();
+    for (flag, given, known) in [
+        ("--key", &rule.api_keys, &keys),
+        ("--project", &rule.projects, &projects),
+    ] {
+        let missing: Vec<&str> = given
+            .iter()
+            .map(String::as_str)
+            .filter(|v| !known.contains(v))
+            .collect();
+        if !missing.is_empty() {
+            let shown: Vec<&str> = known.iter().copied().take(10).collect();
+            problems.push(format!(
+                "{flag} {}: on no bill among the inputs (the bills name {})",
+                missing.join(", "),
+                if shown.is_empty() {
+                    "none".to_string()
+                } else {
+                    shown.join(", ")
+                        + if known.len() > shown.len() {
+                            ", …"
+                        } else {
+                            ""
+                        }
+                }
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(RunError::Usage(problems.join("; ")))
+    }
 }
 
 /// The window the user asked for (`--from`/`--to` in `--tz`), if any.
@@ -860,30 +913,83 @@ fn summarize(s: &Source) -> m::SourceSummary {
     }
 }
 
-fn verdict(comparisons: &[m::ComparisonReport], opts: &Options) -> m::Verdict {
+/// The CI gate: with a threshold given, every comparison within it — and something compared,
+/// with usage in the window, unless `--allow-empty` (then the reason is a note).
+fn verdict(
+    comparisons: &[m::ComparisonReport],
+    opts: &Options,
+    notes: &mut Vec<String>,
+) -> m::Verdict {
     let mut failures = Vec::new();
+    let gated = opts.max_variance_pct.is_some() || opts.max_unexplained_pct.is_some();
+    let empty = |c: &m::ComparisonReport| {
+        let t = &c.totals;
+        [&t.baseline, &t.reference]
+            .iter()
+            .all(|s| s.tokens.is_zero() && s.cost.is_zero() && s.records == 0)
+    };
+    let nothing = if comparisons.is_empty() {
+        Some((
+            "nothing_compared",
+            "nothing compared: the inputs hold fewer than two of app (Dify), trace (Langfuse) and bill".to_string(),
+        ))
+    } else if comparisons.iter().all(empty) {
+        Some((
+            "no_usage",
+            "no usage in the window: every comparison is empty on both sides".to_string(),
+        ))
+    } else {
+        None
+    };
+    if gated && let Some((check, message)) = nothing {
+        if opts.allow_empty {
+            notes.push(format!("{message}; passed (--allow-empty)"));
+        } else {
+            failures.push(m::Failure {
+                check,
+                comparison: None,
+                figure: None,
+                limit: None,
+                message: format!("{message} (--allow-empty passes such a run)"),
+            });
+        }
+    }
     for c in comparisons {
         let t = &c.totals;
-        if let Some(max) = opts.max_variance_pct
-            && t.variance.pct.abs() > max
-        {
-            failures.push(format!(
-                "{} → {}: variance {:.3}% exceeds --max-variance {max}%",
-                c.baseline, c.reference, t.variance.pct
-            ));
-        }
-        if let Some(max) = opts.max_unexplained_pct
-            && t.unexplained_pct.abs() > max
-        {
-            failures.push(format!(
-                "{} → {}: unexplained {:.3}% exceeds --max-unexplained {max}%",
-                c.baseline, c.reference, t.unexplained_pct
-            ));
+        let name = format!("{} → {}", c.baseline, c.reference);
+        for (check, flag, what, figure, limit) in [
+            (
+                "max_variance",
+                "--max-variance",
+                "variance",
+                t.variance.pct,
+                opts.max_variance_pct,
+            ),
+            (
+                "max_unexplained",
+                "--max-unexplained",
+                "unexplained",
+                t.unexplained_pct,
+                opts.max_unexplained_pct,
+            ),
+        ] {
+            if let Some(max) = limit
+                && figure.abs() > max
+            {
+                failures.push(m::Failure {
+                    check,
+                    comparison: Some(name.clone()),
+                    figure: Some(figure),
+                    limit: Some(max),
+                    message: format!("{name}: {what} {figure:.3}% exceeds {flag} {max}%"),
+                });
+            }
         }
     }
     m::Verdict {
         max_variance_pct: opts.max_variance_pct,
         max_unexplained_pct: opts.max_unexplained_pct,
+        allow_empty: opts.allow_empty,
         pass: failures.is_empty(),
         failures,
     }

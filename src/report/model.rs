@@ -207,6 +207,25 @@ pub struct Group {
 pub struct Verdict {
     pub max_variance_pct: Option<f64>,
     pub max_unexplained_pct: Option<f64>,
+    /// `--allow-empty`: a run that compares nothing or finds no usage passes.
+    pub allow_empty: bool,
     pub pass: bool,
-    pub failures: Vec<String>,
+    pub failures: Vec<Failure>,
+}
+
+/// One failed check of the gate.
+#[derive(Clone, Debug, Serialize)]
+pub struct Failure {
+    /// `max_variance`, `max_unexplained`, `nothing_compared` or `no_usage`.
+    pub check: &'static str,
+    /// `baseline → reference`, for a threshold on one comparison.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<String>,
+    /// The comparison's figure (percent of the reference), for a threshold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub figure: Option<f64>,
+    /// The limit it exceeded (percent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<f64>,
+    pub message: String,
 }

@@ -105,8 +105,12 @@ pub fn build(r: &Report) -> View {
             .map(|x| format!("{} {}: {}", x.source, x.origin, x.reason))
             .collect(),
         notes: r.notes.clone(),
-        verdict: (v.max_variance_pct.is_some() || v.max_unexplained_pct.is_some())
-            .then(|| (v.pass, v.failures.clone())),
+        verdict: (v.max_variance_pct.is_some() || v.max_unexplained_pct.is_some()).then(|| {
+            (
+                v.pass,
+                v.failures.iter().map(|f| f.message.clone()).collect(),
+            )
+        }),
     }
 }
 
