@@ -122,11 +122,22 @@ pub struct OutputArgs {
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
     /// Fail (exit 1) when |variance| exceeds this percent of the reference, in any comparison.
-    #[arg(long, value_name = "PCT")]
+    #[arg(long, value_name = "PCT", value_parser = parse_threshold_pct)]
     pub max_variance: Option<f64>,
     /// Fail (exit 1) when |unexplained| exceeds this percent of the reference, in any comparison.
-    #[arg(long, value_name = "PCT")]
+    #[arg(long, value_name = "PCT", value_parser = parse_threshold_pct)]
     pub max_unexplained: Option<f64>,
+}
+
+/// A gate threshold in percent: a finite number, not negative. NaN would compare false against
+/// every variance and switch the gate off; a negative one could never pass.
+pub fn parse_threshold_pct(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err(format!(
+            "expected a percentage: a finite number, 0 or more (e.g. 5 or 0.5), got {s:?}"
+        )),
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -575,11 +586,13 @@ fn normalize_cmd(args: &NormalizeArgs) -> Result<i32, RunError> {
         buf = w.into_inner().unwrap_or_default();
     }
     emit(args.output.as_deref(), &args.files, &buf)?;
-    for r in summary.iter().take(20) {
+    for r in summary.listed.iter().take(20) {
         eprintln!("rejected {} {}: {}", r.source, r.origin, r.reason);
     }
-    if summary.len() > 20 {
-        eprintln!("… {} more rejected rows", summary.len() - 20);
+    // Only the first rows are listed; the count is of every rejected row.
+    let shown = summary.listed.len().min(20) as u64;
+    if summary.total > shown {
+        eprintln!("… {} more rejected rows", summary.total - shown);
     }
     Ok(0)
 }

@@ -888,6 +888,13 @@ fn verdict(comparisons: &[m::ComparisonReport], opts: &Options) -> m::Verdict {
     }
 }
 
+/// The rejected rows of a run: the first `REJECTED_LISTED` of them, and how many there were.
+#[derive(Debug, Default)]
+pub struct Rejected {
+    pub listed: Vec<m::Rejection>,
+    pub total: u64,
+}
+
 /// Reads every input and hands each counted record to `out` with its source's name; returns the
 /// rejected rows. Backs `llm-recon normalize`.
 pub fn normalize(
@@ -896,7 +903,7 @@ pub fn normalize(
     prices: &PriceBook,
     currency: Currency,
     out: &mut dyn FnMut(&str, &UsageRecord),
-) -> Result<Vec<m::Rejection>, RunError> {
+) -> Result<Rejected, RunError> {
     for_each_record(paths, forced, prices, currency, &mut |_, name, r, _| {
         out(name, r)
     })
@@ -910,7 +917,7 @@ pub fn for_each_record(
     prices: &PriceBook,
     currency: Currency,
     out: &mut dyn FnMut(Role, &str, &UsageRecord, &Valuation),
-) -> Result<Vec<m::Rejection>, RunError> {
+) -> Result<Rejected, RunError> {
     let mut sources = open_sources(paths, forced)?;
     let mut rejected = Vec::new();
     for src in sources.iter_mut() {
@@ -923,7 +930,10 @@ pub fn for_each_record(
             &mut |r, v| out(role, name, r, v),
         )?;
     }
-    Ok(rejected)
+    Ok(Rejected {
+        listed: rejected,
+        total: sources.iter().map(|s| s.stats.rows_rejected).sum(),
+    })
 }
 
 /// The app source's records on their way into the comparisons whose baseline it is.
