@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod output;
+pub mod panic_guard;
 pub mod pricing;
 pub mod pull;
 pub mod reconcile;

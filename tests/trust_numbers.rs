@@ -93,3 +93,238 @@ fn normalize_counts_every_rejected_row_not_only_the_listed_ones() {
     );
     assert!(err.contains("… 1480 more rejected rows"), "{err}");
 }
+
+#[test]
+fn a_catastrophic_tokenizer_pattern_is_the_files_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("tokenize/tiny_bpe_plain.json")).unwrap();
+    let mut t: Value = serde_json::from_str(&text).unwrap();
+    t["pre_tokenizer"] = json!({
+        "type": "Split",
+        "pattern": {"Regex": "(a+)+$"},
+        "behavior": "Isolated",
+        "invert": false
+    });
+    let p = dir.path().join("tokenizer.json");
+    std::fs::write(&p, t.to_string()).unwrap();
+    let input = format!("{}b", "a".repeat(5000));
+    let out = bin()
+        .args(["count", "--tokenizer-file"])
+        .arg(&p)
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&p.display().to_string()), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_corrupt_parquet_file_is_one_clean_error_without_a_panic_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = std::fs::read(fixture("aws/cur2_bedrock.parquet")).unwrap();
+    // Flip bytes one at a time through the footer (the schema and page index the decoder
+    // trusts) and a few data pages: every outcome is exit 0 with rows, or exit 2 naming the
+    // file; no panic text ever.
+    let p = dir.path().join("cur.parquet");
+    let mut errors = 0;
+    let footer = (src.len() - 400..src.len() - 8).step_by(23);
+    for i in footer.chain((4..src.len() - 400).step_by(4001)) {
+        let mut b = src.clone();
+        b[i] ^= 0x5a;
+        std::fs::write(&p, &b).unwrap();
+        let out = bin().arg("normalize").arg(&p).output().unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+            "byte {i}: {err}"
+        );
+        match out.status.code() {
+            Some(0) => {}
+            Some(2) => {
+                errors += 1;
+                assert!(err.contains(&p.display().to_string()), "byte {i}: {err}");
+            }
+            c => panic!("byte {i}: exit {c:?}: {err}"),
+        }
+    }
+    assert!(errors > 0, "some mutants must be refused");
+}
+
+#[test]
+fn simulate_refuses_worlds_beyond_memory_up_front() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--calls", "18446744073709551615"],
+        vec!["--calls", "1000000000000"],
+        vec!["--calls", "2000000"],
+        vec!["--calls", "100", "--cause", "unattributed_traffic=1e9"],
+        vec!["--calls", "100", "--cause", "embeddings=1e9"],
+        vec!["--calls", "100", "--cause", "window_misalignment=1e9"],
+    ] {
+        let out = bin()
+            .args(["simulate", "--seed", "1", "--days", "1"])
+            .args(&args)
+            .arg("--out")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("--calls") && err.contains("at most"), "{err}");
+        // Refused before anything is written.
+        assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
+    }
+}
+
+/// `reconcile --format json` of `files`.
+fn reconcile_json(files: &[&Path], extra: &[&str]) -> (Value, String, i32) {
+    let out = bin()
+        .arg("reconcile")
+        .args(files)
+        .args(["--format", "json"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (report, err, code)
+}
+
+fn source<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no source {name}"))
+}
+
+#[test]
+fn amounts_and_counts_beyond_what_sums_carry_are_rejected_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let bill = fixture("openai/usage_completions_1d.json");
+    let base = dify_row();
+    // Each case: (field, value) on two rows, and the reason's words. Two rows of 5e28 overflow a
+    // Decimal sum; Decimal::MAX overflows any percent of it; i64::MAX tokens wrap an i64 sum.
+    let cases: [(&str, Value, &str); 4] = [
+        (
+            "total_price",
+            json!("50000000000000000000000000000"),
+            "cost",
+        ),
+        (
+            "total_price",
+            json!("79228162514264337593543950335"),
+            "cost",
+        ),
+        ("message_unit_price", json!("1e25"), "unit price"),
+        ("message_tokens", json!(i64::MAX), "tokens"),
+    ];
+    for (field, value, words) in cases {
+        let mut big = base.clone();
+        big[field] = value.clone();
+        let rows: Vec<Value> = (0..2)
+            .map(|i| {
+                let mut r = big.clone();
+                r["id"] = json!(format!("00000000-0000-4000-8000-{i:012}"));
+                r
+            })
+            .chain(std::iter::once(base.clone()))
+            .collect();
+        let p = write_jsonl(dir.path(), "messages.jsonl", &rows);
+        let (report, err, code) = reconcile_json(&[&p, &bill], &[]);
+        assert!(
+            code == 0 || code == 1,
+            "{field}={value}: exit {code}: {err}"
+        );
+        let dify = source(&report, "dify");
+        assert_eq!(dify["rows_read"], 3, "{field}");
+        assert_eq!(dify["rows_rejected"], 2, "{field}={value}");
+        assert_eq!(dify["rows_used"], 1, "{field}");
+        // The one good row is what the source adds up to.
+        assert_eq!(dify["tokens"]["total"], 2500, "{field}");
+        let rejected = report["rejected"].as_array().unwrap();
+        assert_eq!(rejected.len(), 2);
+        for r in rejected {
+            let reason = r["reason"].as_str().unwrap();
+            assert!(
+                reason.contains(words) && reason.contains("beyond"),
+                "{reason}"
+            );
+            assert!(
+                r["origin"].as_str().unwrap().ends_with(":1")
+                    || r["origin"].as_str().unwrap().ends_with(":2")
+            );
+        }
+    }
+}
+
+#[test]
+fn price_tables_refuse_prices_and_multipliers_no_cost_can_carry() {
+    let dir = tempfile::tempdir().unwrap();
+    let entry = |model: &str, price: &str, tier: &str| {
+        format!(
+            "[[entry]]\nprovider = \"openai\"\nmodel = \"{model}\"\nnames = [\"{model}\"]\n\
+             effective_from = \"2026-01-01\"\nunit = \"1M\"\ncurrency = \"USD\"\n\
+             source = \"https://example.invalid/pricing\"\n[entry.prices]\ninput = \"{price}\"\n\
+             output = \"2\"\n{tier}"
+        )
+    };
+    let max = "79228162514264337593543950335";
+    std::fs::write(
+        dir.path().join("big.toml"),
+        entry("m-price", max, "")
+            + &entry(
+                "m-tier",
+                "1",
+                &format!("[[entry.tiers]]\nname = \"priority\"\nservice_tier = \"priority\"\nmultiplier = \"{max}\"\n"),
+            ),
+    )
+    .unwrap();
+    let out = bin()
+        .args(["pricing", "check"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap() + &String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("beyond what a cost can carry"), "{text}");
+    assert!(text.contains("multiplier"), "{text}");
+    // `price` with those tables refuses them too, and a count no sum can carry is a usage error.
+    for usage in ["input=1000", &format!("input={}", i64::MAX)] {
+        let out = bin()
+            .args([
+                "price",
+                "-m",
+                "m-price",
+                "--at",
+                "2026-02-01",
+                "--usage",
+                usage,
+                "--pricing",
+            ])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("internal error"),
+            "{err}"
+        );
+    }
+    let out = bin()
+        .args(["price", "-m", "gpt-4o", "--at", "2025-01-01", "--usage"])
+        .arg(format!("input={},output={}", i64::MAX, i64::MAX))
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("at most"), "{err}");
+}

@@ -327,12 +327,17 @@ fn parse_usage(s: &str) -> Result<(Usage, Vec<UsageClass>), String> {
         }
         seen.push(class);
         let digits: String = v.trim().chars().filter(|&c| c != '_').collect();
-        let n: i64 = digits.parse().ok().filter(|n| *n >= 0).ok_or_else(|| {
-            format!(
-                "--usage: {k}: expected a token count like 1000000, got '{}'",
-                v.trim()
-            )
-        })?;
+        let max = crate::record::MAX_RECORD_TOKENS;
+        let n: i64 = digits
+            .parse()
+            .ok()
+            .filter(|n| (0..=max).contains(n))
+            .ok_or_else(|| {
+                format!(
+                    "--usage: {k}: expected a token count like 1000000 (at most {max}), got '{}'",
+                    v.trim()
+                )
+            })?;
         usage[class] = n;
     }
     if seen.is_empty() {

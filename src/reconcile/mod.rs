@@ -98,6 +98,32 @@ pub struct SourceStats {
 }
 
 impl SourceStats {
+    /// Why adding `rec` (valued at `money`) would take this source's totals beyond what the
+    /// run's sums can carry, if it would.
+    fn beyond_limits(&self, rec: &UsageRecord, money: Option<Decimal>) -> Option<String> {
+        let tokens = self
+            .usage
+            .magnitude()
+            .zip(rec.usage.magnitude())
+            .and_then(|(a, b)| a.checked_add(b));
+        if tokens.is_none_or(|t| t > crate::record::MAX_SOURCE_TOKENS) {
+            return Some(format!(
+                "{} tokens would take the source's total beyond {} tokens, more than a sum can carry",
+                rec.usage.total(),
+                crate::record::MAX_SOURCE_TOKENS
+            ));
+        }
+        let max = Decimal::from_i128_with_scale(crate::record::MAX_SOURCE_AMOUNT, 0);
+        let sum = money.map(|m| self.money.abs().checked_add(m.abs()));
+        if sum.is_some_and(|s| s.is_none_or(|s| s > max)) {
+            return Some(format!(
+                "an amount of {} would take the source's total beyond {max}, more than a sum can carry",
+                money.unwrap_or_default()
+            ));
+        }
+        None
+    }
+
     fn merge(&mut self, o: SourceStats) {
         self.rows_read += o.rows_read;
         self.rows_used += o.rows_used;
@@ -221,6 +247,9 @@ struct SourceSink<'a> {
 
 impl RecordSink for SourceSink<'_> {
     fn record(&mut self, mut rec: UsageRecord) {
+        if let Some(reason) = rec.beyond_limits() {
+            return self.reject(rec.origin.line, reason);
+        }
         rec.origin.line += self.line_offset;
         if !self.keep_text {
             rec.text = None;
@@ -319,6 +348,13 @@ impl RecordSink for SourceSink<'_> {
             reported,
             fx,
         };
+        // Every sum of the run is taken over records whose source totals stay in bounds, so no
+        // sum, difference or step downstream can overflow.
+        if let Some(reason) = self.stats.beyond_limits(&rec, money) {
+            self.stats.rows_read -= 1;
+            self.stats.rows_used -= 1;
+            return self.reject(rec.origin.line - self.line_offset, reason);
+        }
         self.stats.requests += rec.requests;
         self.stats.usage += rec.usage;
         match money {
