@@ -328,3 +328,128 @@ fn price_tables_refuse_prices_and_multipliers_no_cost_can_carry() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("at most"), "{err}");
 }
+
+#[test]
+fn a_partial_and_a_final_bill_page_resolve_the_same_whatever_the_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("openai/usage_completions_1d.json")).unwrap();
+    let final_page: Value = serde_json::from_str(&text).unwrap();
+    // The same bucket downloaded earlier in the day: fewer tokens on the first line.
+    let mut partial = final_page.clone();
+    partial["data"][0]["results"][0]["input_tokens"] = json!(60000);
+    partial["data"][0]["results"][0]["num_model_requests"] = json!(150);
+    let (f, p) = (
+        dir.path().join("final.json"),
+        dir.path().join("partial.json"),
+    );
+    std::fs::write(&f, final_page.to_string()).unwrap();
+    std::fs::write(&p, partial.to_string()).unwrap();
+    let (alone, _, _) = reconcile_json(&[&f], &[]);
+    let (a, err, code) = reconcile_json(&[&p, &f], &[]);
+    assert_eq!(code, 0, "{err}");
+    let (b, _, _) = reconcile_json(&[&f, &p], &[]);
+    let want = &source(&alone, "openai")["tokens"];
+    for report in [&a, &b] {
+        let s = source(report, "openai");
+        assert_eq!(
+            &s["tokens"], want,
+            "the final page's numbers, in either order"
+        );
+        assert_eq!(s["rows_conflicting"], 1);
+        // Every other line of the page is the same in both files: a duplicate.
+        assert!(s["rows_duplicate"].as_u64().unwrap() >= 2, "{s}");
+        let conflicts = report["conflicts"].as_array().unwrap();
+        assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+        assert!(
+            conflicts[0]["kept"]
+                .as_str()
+                .unwrap()
+                .contains("final.json")
+        );
+        assert!(
+            conflicts[0]["superseded"]
+                .as_str()
+                .unwrap()
+                .contains("partial.json")
+        );
+        let notes = report["notes"].to_string();
+        assert!(
+            notes.contains("conflicts") && notes.contains("whatever the order"),
+            "{notes}"
+        );
+    }
+}
+
+#[test]
+fn the_same_dify_id_three_times_in_one_file_counts_once_and_a_changed_copy_is_a_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let bill = fixture("openai/usage_completions_1d.json");
+    let window = ["--from", "2026-10-01", "--to", "2026-11-01"];
+    let row = dify_row();
+    // 2,000 + 500 tokens, three times.
+    let p = write_jsonl(
+        dir.path(),
+        "m.jsonl",
+        &[row.clone(), row.clone(), row.clone()],
+    );
+    let (report, err, code) = reconcile_json(&[&p, &bill], &window);
+    assert!(code <= 1, "{err}");
+    let dify = source(&report, "dify");
+    assert_eq!(dify["rows_duplicate"], 2);
+    let cmp = common::comparison(&report, "dify", "openai");
+    let dc = common::step(&cmp["totals"], "double_counting");
+    assert_eq!(
+        dc["tokens"]["total"], -5000,
+        "two of the three copies taken out"
+    );
+    common::ties_out(&cmp["totals"], "dify → openai");
+
+    // Same id, other tokens: a conflict; the copy with more tokens is kept in either order.
+    let mut more = row.clone();
+    more["message_tokens"] = json!(3000);
+    for (name, rows) in [
+        ("a.jsonl", [row.clone(), more.clone()]),
+        ("b.jsonl", [more.clone(), row.clone()]),
+    ] {
+        let p = write_jsonl(dir.path(), name, &rows);
+        let (report, err, code) = reconcile_json(&[&p, &bill], &window);
+        assert!(code <= 1, "{err}");
+        assert_eq!(source(&report, "dify")["rows_conflicting"], 1);
+        let conflicts = report["conflicts"].as_array().unwrap();
+        assert_eq!(conflicts.len(), 1);
+        assert_eq!(conflicts[0]["id"], row["id"]);
+        let kept_line = if name == "a.jsonl" { ":2" } else { ":1" };
+        assert!(conflicts[0]["kept"].as_str().unwrap().ends_with(kept_line));
+        let cmp = common::comparison(&report, "dify", "openai");
+        // baseline (both copies) + double_counting (the superseded 2,500) = the kept 3,500.
+        let base = cmp["totals"]["baseline"]["tokens"]["total"]
+            .as_i64()
+            .unwrap();
+        let dc = common::step(&cmp["totals"], "double_counting")["tokens"]["total"]
+            .as_i64()
+            .unwrap();
+        assert_eq!((base, base + dc), (6000, 3500), "{name}");
+        common::ties_out(&cmp["totals"], name);
+    }
+}
+
+#[test]
+fn cur_line_items_with_different_line_item_ids_stay_two_charges() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("aws/cur2_bedrock.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let first = lines.next().unwrap();
+    let (id, rest) = first.split_once(',').unwrap();
+    let twin = format!("{id}-2,{rest}");
+    let p = dir.path().join("cur.csv");
+    std::fs::write(&p, format!("{header}\n{first}\n{twin}\n{first}\n")).unwrap();
+    let (recs, err, code) = normalize(&[&p]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        recs.len(),
+        2,
+        "two line items; the repeated first line is one: {recs:?}"
+    );
+    assert_ne!(recs[0]["id"], recs[1]["id"]);
+}
