@@ -288,7 +288,7 @@ fn parse_book_rate(text: &str) -> Result<(Currency, Decimal), RunError> {
     let (cur, rate) = text.split_once('=').ok_or_else(bad)?;
     let cur = Currency::parse(cur).ok_or_else(bad)?;
     let rate = Decimal::from_str(rate.trim()).map_err(|_| bad())?;
-    if rate <= Decimal::ZERO {
+    if !crate::pricing::fx::rate_in_range(&rate) {
         return Err(bad());
     }
     Ok((cur, rate))

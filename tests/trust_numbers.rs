@@ -453,3 +453,119 @@ fn cur_line_items_with_different_line_item_ids_stay_two_charges() {
     );
     assert_ne!(recs[0]["id"], recs[1]["id"]);
 }
+
+#[test]
+fn money_in_an_unknown_currency_is_unpriced_and_said_not_valued_in_usd() {
+    let dir = tempfile::tempdir().unwrap();
+    let bill = fixture("openai/usage_completions_1d.json");
+    let window = ["--from", "2026-10-01", "--to", "2026-11-01"];
+    let mut row = dify_row();
+    row["currency"] = json!("XXX");
+    let p = write_jsonl(dir.path(), "m.jsonl", &[row]);
+    let (report, err, code) = reconcile_json(&[&p, &bill], &window);
+    assert!(code <= 1, "{err}");
+    let dify = source(&report, "dify");
+    assert_eq!(dify["unpriced_records"], 1, "{dify}");
+    assert_eq!(dify["cost"], "0", "not the table's USD price: {dify}");
+    assert!(
+        report["notes"].to_string().contains("no exchange rate"),
+        "{}",
+        report["notes"]
+    );
+
+    // A price table in a currency no rate quotes fails the check.
+    let tables = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tables.path().join("xxx.toml"),
+        "[[entry]]\nprovider = \"openai\"\nmodel = \"m-xxx\"\nnames = [\"m-xxx\"]\n\
+         effective_from = \"2026-01-01\"\nunit = \"1M\"\ncurrency = \"XXX\"\n\
+         source = \"https://example.invalid/pricing\"\n[entry.prices]\ninput = \"1\"\noutput = \"2\"\n",
+    )
+    .unwrap();
+    let out = bin()
+        .args(["pricing", "check"])
+        .arg(tables.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap() + &String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("currency XXX"), "{text}");
+}
+
+#[test]
+fn rate_files_whose_cross_rates_underflow_or_overflow_are_errors_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let alibaba = fixture("alibaba/bill-details-zh.csv");
+    for (name, rate) in [
+        ("tiny.csv", "0.0000000000000000000000000001"),
+        ("huge.csv", "10000000000000000000000000000"),
+        ("neg.csv", "-7"),
+    ] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, format!("# base: USD\ndate,CNY\n2026-10-01,{rate}\n")).unwrap();
+        let out = bin()
+            .arg("reconcile")
+            .arg(&alibaba)
+            .arg("--fx-rates")
+            .arg(&p)
+            .output()
+            .unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains(&p.display().to_string()), "{err}");
+        assert!(err.contains("CNY"), "{err}");
+    }
+    for bad in ["CNY=1e-30", "CNY=0.0000000000000000001", "CNY=100000000000"] {
+        bin()
+            .arg("reconcile")
+            .arg(&alibaba)
+            .arg(format!("--book-rate={bad}"))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("--book-rate"));
+    }
+}
+
+#[test]
+fn a_fractional_count_of_single_tokens_is_rejected_in_every_adapter() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("focus/focus_1_2_azure_openai.csv")).unwrap();
+    let (_, base) =
+        llm_recon::source::read_all(&fixture("focus/focus_1_2_azure_openai.csv")).unwrap();
+    assert!(text.contains(",4000,Tokens,"));
+    let p = dir.path().join("focus.csv");
+    std::fs::write(&p, text.replacen(",4000,Tokens,", ",4000.5,Tokens,", 1)).unwrap();
+    let (_, s) = llm_recon::source::read_all(&p).unwrap();
+    assert_eq!(
+        s.rejected.len(),
+        base.rejected.len() + 1,
+        "{:?}",
+        s.rejected
+    );
+    assert!(
+        s.rejected
+            .iter()
+            .any(|(_, r)| r.contains("4000.5") && r.contains("whole")),
+        "{:?}",
+        s.rejected
+    );
+    assert_eq!(s.records.len(), base.records.len() - 1);
+}
+
+#[test]
+fn a_deepseek_time_without_an_offset_is_read_as_utc_and_the_report_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("deepseek/amount-2026-10.csv")).unwrap();
+    let p = dir.path().join("amount-2026-10.csv");
+    std::fs::write(&p, text.replace("T00:00:00+08:00", "T00:00:00")).unwrap();
+    let (report, err, code) = reconcile_json(&[&p], &[]);
+    assert_eq!(code, 0, "{err}");
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains("read as UTC") && notes.contains("DeepSeek"),
+        "{notes}"
+    );
+    // With offsets, nothing to say.
+    let (report, _, _) = reconcile_json(&[&fixture("deepseek/amount-2026-10.csv")], &[]);
+    assert!(!report["notes"].to_string().contains("read as UTC"));
+}

@@ -847,6 +847,25 @@ fn check_files(files: &[(String, String)], findings: &mut Vec<String>) -> Vec<Pr
             }
         }
     }
+    // A currency no bundled rate quotes could never be stated in the report's currency.
+    let known = crate::pricing::fx::FxTable::bundled()
+        .map(|fx| fx.currencies())
+        .unwrap_or_default();
+    for e in &entries {
+        if e.currency != crate::record::Currency::USD && !known.contains(&e.currency) {
+            findings.push(format!(
+                "{}: currency {}: no bundled exchange rate quotes it, so its prices could never be \
+                 converted; expected USD or one of {}",
+                e.locator(),
+                e.currency,
+                known
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
     // Per provider and name: two entries from one instant, or entries of different models.
     let mut by_name: BTreeMap<(&str, &str), Vec<&PriceEntry>> = BTreeMap::new();
     for e in &entries {

@@ -373,6 +373,16 @@ impl RecordSink for SourceSink<'_> {
             .as_ref()
             .and_then(|c| self.conv.convert(c.cost, at));
         let reported_c = rec.reported_cost.and_then(|r| self.conv.convert(r, at));
+        // Money the source states in a currency no rate converts (an unknown code like XXX, a
+        // day with no rate) is not valued at the table's price instead: it is unpriced, and said.
+        let unconvertible = rec.reported_cost.is_some() && reported_c.is_none();
+        if unconvertible {
+            *self
+                .stats
+                .notes
+                .entry("its cost is in a currency with no exchange rate to the report's for its day: unpriced, not valued at the table's price")
+                .or_default() += 1;
+        }
         let computed = computed_c.map(|c| c.0);
         let reported = reported_c.map(|r| r.0);
         // A record with no usage and no reported cost (a failed call) costs nothing, whatever
@@ -392,6 +402,7 @@ impl RecordSink for SourceSink<'_> {
             }
         } else {
             match with_book(reported_c).or(with_book(computed_c)) {
+                _ if unconvertible => (None, Decimal::ZERO),
                 Some((m, g)) => (Some(m), g),
                 None => (computed, Decimal::ZERO),
             }
