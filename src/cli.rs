@@ -306,7 +306,7 @@ fn parse_book_rate(text: &str) -> Result<(Currency, Decimal), RunError> {
     let (cur, rate) = text.split_once('=').ok_or_else(bad)?;
     let cur = Currency::parse(cur).ok_or_else(bad)?;
     let rate = Decimal::from_str(rate.trim()).map_err(|_| bad())?;
-    if rate <= Decimal::ZERO {
+    if !crate::pricing::fx::rate_in_range(&rate) {
         return Err(bad());
     }
     Ok((cur, rate))
@@ -584,11 +584,13 @@ fn normalize_cmd(args: &NormalizeArgs) -> Result<i32, RunError> {
         None => writer.finish(),
     };
     out.commit(finished)?;
-    for r in rejected.iter().take(20) {
+    for r in rejected.listed.iter().take(20) {
         eprintln!("rejected {} {}: {}", r.source, r.origin, r.reason);
     }
-    if rejected.len() > 20 {
-        eprintln!("… {} more rejected rows", rejected.len() - 20);
+    // Only the first rows are listed; the count is of every rejected row.
+    let shown = rejected.listed.len().min(20) as u64;
+    if rejected.total > shown {
+        eprintln!("… {} more rejected rows", rejected.total - shown);
     }
     Ok(0)
 }

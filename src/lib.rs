@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod cli;
 pub mod normalized;
 pub mod output;
+pub mod panic_guard;
 pub mod pricing;
 pub mod progress;
 pub mod pull;

@@ -129,6 +129,26 @@ impl Usage {
     }
 }
 
+/// The largest count one record may carry in one class: far above any real bill line (a
+/// quadrillion tokens), small enough that the sums of a run are exact.
+pub const MAX_RECORD_TOKENS: i64 = 1_000_000_000_000_000;
+/// The largest token total one source may reach (all classes, all records); leaves room in an
+/// `i64` for a source read in up to 16 pieces and for the differences and steps between sources.
+pub const MAX_SOURCE_TOKENS: i64 = 100_000_000_000_000_000;
+/// The largest amount (any currency) one record may carry, and one source may reach in sum: the
+/// report's sums, differences and percentages of them stay inside a `Decimal`.
+pub const MAX_RECORD_AMOUNT: i64 = 1_000_000_000_000_000;
+pub const MAX_SOURCE_AMOUNT: i128 = 1_000_000_000_000_000_000_000_000;
+
+impl Usage {
+    /// Sum of the absolute counts of every class; `None` when it does not fit an `i64`.
+    pub fn magnitude(&self) -> Option<i64> {
+        self.0
+            .iter()
+            .try_fold(0i64, |a, &n| a.checked_add(n.checked_abs()?))
+    }
+}
+
 impl Index<UsageClass> for Usage {
     type Output = i64;
     fn index(&self, c: UsageClass) -> &i64 {
@@ -515,6 +535,31 @@ impl UsageRecord {
 
     pub fn is_bucket(&self) -> bool {
         self.end > self.start
+    }
+
+    /// Why this record cannot be carried into a run's sums, if it cannot: a count above
+    /// [`MAX_RECORD_TOKENS`] or negative, an amount or unit price above [`MAX_RECORD_AMOUNT`].
+    pub fn beyond_limits(&self) -> Option<String> {
+        if let Some((c, n)) = self
+            .usage
+            .iter()
+            .find(|&(_, n)| !(0..=MAX_RECORD_TOKENS).contains(&n))
+        {
+            return Some(format!(
+                "{c}: {n} tokens is beyond what a row may carry (0 to {MAX_RECORD_TOKENS})"
+            ));
+        }
+        let max = Decimal::from(MAX_RECORD_AMOUNT);
+        let amounts = [
+            ("cost", self.reported_cost.map(|m| m.amount)),
+            ("input unit price", self.unit_prices.map(|p| p.input)),
+            ("output unit price", self.unit_prices.map(|p| p.output)),
+        ];
+        amounts.iter().find_map(|(what, a)| {
+            a.filter(|a| a.abs() > max).map(|a| {
+                format!("{what}: {a} is beyond what a row may carry (at most {MAX_RECORD_AMOUNT})")
+            })
+        })
     }
 }
 

@@ -327,12 +327,17 @@ fn parse_usage(s: &str) -> Result<(Usage, Vec<UsageClass>), String> {
         }
         seen.push(class);
         let digits: String = v.trim().chars().filter(|&c| c != '_').collect();
-        let n: i64 = digits.parse().ok().filter(|n| *n >= 0).ok_or_else(|| {
-            format!(
-                "--usage: {k}: expected a token count like 1000000, got '{}'",
-                v.trim()
-            )
-        })?;
+        let max = crate::record::MAX_RECORD_TOKENS;
+        let n: i64 = digits
+            .parse()
+            .ok()
+            .filter(|n| (0..=max).contains(n))
+            .ok_or_else(|| {
+                format!(
+                    "--usage: {k}: expected a token count like 1000000 (at most {max}), got '{}'",
+                    v.trim()
+                )
+            })?;
         usage[class] = n;
     }
     if seen.is_empty() {
@@ -840,6 +845,25 @@ fn check_files(files: &[(String, String)], findings: &mut Vec<String>) -> Vec<Pr
                     }
                 }
             }
+        }
+    }
+    // A currency no bundled rate quotes could never be stated in the report's currency.
+    let known = crate::pricing::fx::FxTable::bundled()
+        .map(|fx| fx.currencies())
+        .unwrap_or_default();
+    for e in &entries {
+        if e.currency != crate::record::Currency::USD && !known.contains(&e.currency) {
+            findings.push(format!(
+                "{}: currency {}: no bundled exchange rate quotes it, so its prices could never be \
+                 converted; expected USD or one of {}",
+                e.locator(),
+                e.currency,
+                known
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
     }
     // Per provider and name: two entries from one instant, or entries of different models.

@@ -352,11 +352,14 @@ fn parse(file: &str, text: &str) -> Result<Series, FxError> {
             }
             let v = Decimal::from_str(cell)
                 .ok()
-                .filter(|v| *v > Decimal::ZERO)
+                .filter(rate_in_range)
                 .ok_or_else(|| {
                     err(
                         n,
-                        format!("{cur}: expected a positive rate like 1.1172, got '{cell}'"),
+                        format!(
+                            "{cur}: expected a positive rate like 1.1172, from {MIN_RATE} to \
+                             {MAX_RATE} (a cross rate of two quotes stays exact and non-zero), got '{cell}'"
+                        ),
                     )
                 })?;
             values.push(Some(v));
@@ -395,4 +398,15 @@ fn parse(file: &str, text: &str) -> Result<Series, FxError> {
         quotes,
         rows,
     })
+}
+
+/// The range of a quoted rate (units of a currency per unit of the base). Every real quote lies
+/// far inside it; bounding it keeps a cross rate (quote / quote, at least 1e-12) from rounding
+/// to 0 and an amount times a rate (amounts are at most 1e15) from overflowing a `Decimal`.
+pub const MIN_RATE: Decimal = Decimal::from_parts(1, 0, 0, false, 6);
+pub const MAX_RATE: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
+
+/// Whether a quoted or book rate lies in [`MIN_RATE`, `MAX_RATE`].
+pub fn rate_in_range(v: &Decimal) -> bool {
+    (MIN_RATE..=MAX_RATE).contains(v)
 }

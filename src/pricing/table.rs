@@ -253,16 +253,29 @@ fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
         })
 }
 
+/// The largest price a table may state per `unit` (any currency), so that a price times the
+/// largest count a record may carry (`record::MAX_RECORD_TOKENS`), times a tier multiplier,
+/// summed over a run, stays exact.
+pub const MAX_PRICE: i64 = 1_000_000_000;
+/// The largest tier multiplier (real ones are 0.5 to 2).
+pub const MAX_MULTIPLIER: i64 = 100;
+
 /// Prices are decimal strings; a TOML float would already have lost exactness.
 fn decimal(field: &str, v: &toml::Value) -> Result<Decimal, String> {
-    match v {
+    let d = match v {
         toml::Value::String(s) => Decimal::from_str(s.trim())
             .map_err(|_| format!("{field}: expected a decimal string like \"2.50\", got '{s}'")),
         toml::Value::Integer(i) => Ok(Decimal::from(*i)),
         other => Err(format!(
             "{field}: expected a decimal string like \"2.50\", got {other} (write prices in quotes)"
         )),
+    }?;
+    if d.abs() > Decimal::from(MAX_PRICE) {
+        return Err(format!(
+            "{field}: {d} is beyond what a cost can carry (at most {MAX_PRICE} per unit)"
+        ));
     }
+    Ok(d)
 }
 
 /// A `prices` table: class name → decimal per `per` tokens, stored per token.
@@ -354,9 +367,9 @@ fn read_tier(pos: usize, raw: RawTier, per: Decimal) -> Result<Tier, String> {
         }
         (None, Some(m), false) => {
             let d = decimal(&format!("{at}: multiplier"), &m)?;
-            if d <= Decimal::ZERO {
+            if d <= Decimal::ZERO || d > Decimal::from(MAX_MULTIPLIER) {
                 return Err(format!(
-                    "{at}: multiplier: expected a positive factor, got {d}"
+                    "{at}: multiplier: expected a positive factor of at most {MAX_MULTIPLIER}, got {d}"
                 ));
             }
             TierPrice::Multiplier(d)

@@ -542,8 +542,18 @@ fn pct_of(x: Decimal, of: Decimal) -> f64 {
     if of.is_zero() {
         return 0.0;
     }
-    let p = (x / of * Decimal::ONE_HUNDRED).round_dp(6);
-    p.to_string().parse::<f64>().unwrap_or(0.0)
+    // A tiny reference under a large difference is beyond a Decimal: the ratio is then taken
+    // in floating point (it is only a display and gate figure, never money).
+    match x
+        .checked_div(of)
+        .and_then(|r| r.checked_mul(Decimal::ONE_HUNDRED))
+    {
+        Some(p) => p.round_dp(6).to_string().parse::<f64>().unwrap_or(0.0),
+        None => {
+            let f = |d: Decimal| d.to_string().parse::<f64>().unwrap_or(0.0);
+            f(x) / f(of) * 100.0
+        }
+    }
 }
 
 /// Sums of every group's sides and steps, so totals are exactly the sum of groups.

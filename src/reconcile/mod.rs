@@ -5,6 +5,7 @@
 
 pub mod bridge;
 pub mod causes;
+pub mod identity;
 pub mod parallel;
 pub mod recount;
 pub mod route;
@@ -21,7 +22,7 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use route::{Pending, Route, ServedByApp, Unbilled};
 use rust_decimal::Decimal;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use window::{BucketSize, Calendar, Grid, Span};
 
@@ -99,9 +100,39 @@ pub struct SourceStats {
     pub unpriced_usage: Usage,
     pub unpriced_models: BTreeSet<String>,
     pub foreign_currency: u64,
+    /// Rows identical to the counted row of their id.
+    pub duplicates: u64,
+    /// Rows with the id of a kept row and other values.
+    pub conflicts: u64,
 }
 
 impl SourceStats {
+    /// Why adding `rec` (valued at `money`) would take this source's totals beyond what the
+    /// run's sums can carry, if it would.
+    fn beyond_limits(&self, rec: &UsageRecord, money: Option<Decimal>) -> Option<String> {
+        let tokens = self
+            .usage
+            .magnitude()
+            .zip(rec.usage.magnitude())
+            .and_then(|(a, b)| a.checked_add(b));
+        if tokens.is_none_or(|t| t > crate::record::MAX_SOURCE_TOKENS) {
+            return Some(format!(
+                "{} tokens would take the source's total beyond {} tokens, more than a sum can carry",
+                rec.usage.total(),
+                crate::record::MAX_SOURCE_TOKENS
+            ));
+        }
+        let max = Decimal::from_i128_with_scale(crate::record::MAX_SOURCE_AMOUNT, 0);
+        let sum = money.map(|m| self.money.abs().checked_add(m.abs()));
+        if sum.is_some_and(|s| s.is_none_or(|s| s > max)) {
+            return Some(format!(
+                "an amount of {} would take the source's total beyond {max}, more than a sum can carry",
+                money.unwrap_or_default()
+            ));
+        }
+        None
+    }
+
     fn merge(&mut self, o: SourceStats) {
         self.rows_read += o.rows_read;
         self.rows_used += o.rows_used;
@@ -123,6 +154,8 @@ impl SourceStats {
             }
         }
         self.foreign_currency += o.foreign_currency;
+        self.duplicates += o.duplicates;
+        self.conflicts += o.conflicts;
     }
 }
 
@@ -142,6 +175,21 @@ impl Source {
             .iter()
             .enumerate()
             .any(|(i, (_, f))| self.files[..i].iter().any(|(_, g)| g == f))
+    }
+    /// Node executions are read: chatflow `messages` rows repeat their usage.
+    fn drops_chatflow_messages(&self) -> bool {
+        self.has(|f| {
+            matches!(
+                f,
+                Format::DifyNodeExecutionsCsv | Format::DifyNodeExecutionsJsonl
+            )
+        })
+    }
+    /// App rows that repeat usage (containers, copies of one id) are kept and marked, as the
+    /// app's own total counts them; other sources (and the app read beside its API log, which
+    /// sees the same calls again) leave them out.
+    fn marks_repeats(&self) -> bool {
+        self.role() == Role::App && !self.has(|f| f == Format::DifyApiLog)
     }
     /// A bill whose money comes from its cost lines (its usage lines carry tokens only).
     fn money_from_cost_lines(&self) -> bool {
@@ -205,6 +253,8 @@ pub fn open_sources(paths: &[PathBuf], forced: Option<Format>) -> Result<Vec<Sou
 struct SourceSink<'a> {
     source: &'static str,
     file: &'a InputFile,
+    /// Every file of the source, to name where a kept copy was read.
+    files: &'a [(InputFile, Format)],
     format: Format,
     stats: &'a mut SourceStats,
     rejected: &'a mut Vec<m::Rejection>,
@@ -212,7 +262,11 @@ struct SourceSink<'a> {
     conv: Conversion<'a>,
     money_from_cost_lines: bool,
     drop_chatflow_messages: bool,
-    seen: Option<&'a mut HashSet<String>>,
+    /// Ids of the counted records, to find the ones that came more than once (first read).
+    ids: Option<&'a mut identity::IdLog>,
+    /// The kept copy of every id that came more than once (a read after the ids are known).
+    identities: &'a identity::Resolution,
+    conflicts: &'a mut Vec<m::Conflict>,
     /// App rows that repeat usage (containers, rows exported twice) are kept and marked, as
     /// the app's own total counts them; other sources drop them.
     mark_repeats: bool,
@@ -223,22 +277,27 @@ struct SourceSink<'a> {
     on_record: &'a mut dyn FnMut(&UsageRecord, &Valuation),
 }
 
+impl SourceSink<'_> {
+    fn file_name(&self, index: u32) -> &str {
+        self.files
+            .iter()
+            .find(|(f, _)| f.index == index)
+            .map_or("?", |(f, _)| f.display.as_str())
+    }
+}
+
 impl RecordSink for SourceSink<'_> {
     fn record(&mut self, mut rec: UsageRecord) {
+        if let Some(reason) = rec.beyond_limits() {
+            return self.reject(rec.origin.line, reason);
+        }
         rec.origin.line += self.line_offset;
         if !self.keep_text {
             rec.text = None;
         }
         self.stats.rows_read += 1;
         self.stats.rows_used += 1;
-        if self.drop_chatflow_messages
-            && matches!(
-                self.format,
-                Format::DifyMessagesCsv | Format::DifyMessagesJsonl
-            )
-            && rec.model.is_empty()
-            && rec.scope.workflow.is_some()
-        {
+        if self.drop_chatflow_messages && is_chatflow_message(self.format, &rec) {
             *self
                 .stats
                 .without_usage
@@ -246,18 +305,42 @@ impl RecordSink for SourceSink<'_> {
                 .or_default() += 1;
             return;
         }
-        if let Some(seen) = self.seen.as_deref_mut()
-            && !seen.insert(rec.id.clone())
-        {
+        if let Some(ids) = self.ids.as_deref_mut() {
+            ids.push(&rec.id);
+        }
+        let (repeat, dropped) = match self.identities.verdict(&rec) {
+            identity::Verdict::Counted => (None, ""),
+            identity::Verdict::Duplicate => {
+                self.stats.duplicates += 1;
+                (
+                    Some("a row exported twice: identical to the counted row of its id"),
+                    "duplicate: identical to the counted row of its id",
+                )
+            }
+            identity::Verdict::Conflict { kept } => {
+                self.stats.conflicts += 1;
+                if self.conflicts.len() < m::REJECTED_LISTED {
+                    let at =
+                        |o: crate::record::Origin| format!("{}:{}", self.file_name(o.file), o.line);
+                    self.conflicts.push(m::Conflict {
+                        source: self.source.to_string(),
+                        id: rec.id.clone(),
+                        kept: at(kept),
+                        superseded: at(rec.origin),
+                    });
+                }
+                (
+                    Some("conflicts with the kept row of its id (other values): not counted"),
+                    "conflict: same id as the kept row, other values (see conflicts)",
+                )
+            }
+        };
+        if let Some(why) = repeat {
             if self.mark_repeats {
                 // The app's own rows add up to this; the bridge takes it out again.
-                rec.link.repeats = Some("a row exported twice: its id is already counted");
+                rec.link.repeats = Some(why);
             } else {
-                *self
-                    .stats
-                    .without_usage
-                    .entry("duplicate of a row already counted in this source")
-                    .or_default() += 1;
+                *self.stats.without_usage.entry(dropped).or_default() += 1;
                 return;
             }
         }
@@ -294,6 +377,16 @@ impl RecordSink for SourceSink<'_> {
             .as_ref()
             .and_then(|c| self.conv.convert(c.cost, at));
         let reported_c = rec.reported_cost.and_then(|r| self.conv.convert(r, at));
+        // Money the source states in a currency no rate converts (an unknown code like XXX, a
+        // day with no rate) is not valued at the table's price instead: it is unpriced, and said.
+        let unconvertible = rec.reported_cost.is_some() && reported_c.is_none();
+        if unconvertible {
+            *self
+                .stats
+                .notes
+                .entry("its cost is in a currency with no exchange rate to the report's for its day: unpriced, not valued at the table's price")
+                .or_default() += 1;
+        }
         let computed = computed_c.map(|c| c.0);
         let reported = reported_c.map(|r| r.0);
         // A record with no usage and no reported cost (a failed call) costs nothing, whatever
@@ -313,6 +406,7 @@ impl RecordSink for SourceSink<'_> {
             }
         } else {
             match with_book(reported_c).or(with_book(computed_c)) {
+                _ if unconvertible => (None, Decimal::ZERO),
                 Some((m, g)) => (Some(m), g),
                 None => (computed, Decimal::ZERO),
             }
@@ -323,6 +417,13 @@ impl RecordSink for SourceSink<'_> {
             reported,
             fx,
         };
+        // Every sum of the run is taken over records whose source totals stay in bounds, so no
+        // sum, difference or step downstream can overflow.
+        if let Some(reason) = self.stats.beyond_limits(&rec, money) {
+            self.stats.rows_read -= 1;
+            self.stats.rows_used -= 1;
+            return self.reject(rec.origin.line - self.line_offset, reason);
+        }
         self.stats.requests += rec.requests;
         self.stats.usage += rec.usage;
         match money {
@@ -429,47 +530,57 @@ impl<'a> Conversion<'a> {
     }
 }
 
-/// Reads every file of a source, handing each counted record to `on_record`.
+/// Reads every file of a source, handing each counted record to `on_record`. The ids that come
+/// more than once are found first (a light read), so each identity is counted once whatever the
+/// order of the files.
 fn read_source(
     src: &mut Source,
     prices: &PriceBook,
     conv: Conversion,
-    rejected: &mut Vec<m::Rejection>,
+    out: &mut Findings,
+    on_record: &mut dyn FnMut(&UsageRecord, &Valuation),
+) -> Result<(), RunError> {
+    let identities = resolve_identities(src, None)?;
+    read_source_with(src, prices, conv, out, &identities, None, on_record)
+}
+
+/// What a run finds beside the records: rejected rows and conflicting copies.
+#[derive(Default)]
+struct Findings {
+    rejected: Vec<m::Rejection>,
+    conflicts: Vec<m::Conflict>,
+}
+
+/// Reads every file of a source with its repeated ids resolved; `ids` logs the ids read.
+fn read_source_with(
+    src: &mut Source,
+    prices: &PriceBook,
+    conv: Conversion,
+    out: &mut Findings,
+    identities: &identity::Resolution,
+    mut ids: Option<&mut identity::IdLog>,
     on_record: &mut dyn FnMut(&UsageRecord, &Valuation),
 ) -> Result<(), RunError> {
     let money_from_cost_lines = src.money_from_cost_lines();
     let role_conv = conv.for_role(src.role());
-    let drop_chatflow_messages = src.has(|f| {
-        matches!(
-            f,
-            Format::DifyNodeExecutionsCsv | Format::DifyNodeExecutionsJsonl
-        )
-    });
-    // Ids are remembered only where the same usage can arrive twice: bill pages downloaded
-    // twice, overlapping trace exports, the Dify API log beside the messages table.
-    let dedupe = match src.system {
-        System::Openai | System::Anthropic | System::Langfuse | System::Azure | System::Focus => {
-            true
-        }
-        System::Deepseek | System::Alibaba => true,
-        System::Aws | System::Gcp => true,
-        System::Dify => src.has(|f| f == Format::DifyApiLog) || src.overlapping_exports(),
-    };
-    let mark_repeats = src.role() == Role::App && !src.has(|f| f == Format::DifyApiLog);
-    let mut seen: HashSet<String> = HashSet::new();
+    let drop_chatflow_messages = src.drops_chatflow_messages();
+    let mark_repeats = src.marks_repeats();
     let name = src.name();
     for (file, format) in &src.files {
         let mut sink = SourceSink {
             source: name,
             file,
+            files: &src.files,
             format: *format,
             stats: &mut src.stats,
-            rejected,
+            rejected: &mut out.rejected,
             prices,
             conv: role_conv,
             money_from_cost_lines,
             drop_chatflow_messages,
-            seen: if dedupe { Some(&mut seen) } else { None },
+            ids: ids.as_deref_mut(),
+            identities,
+            conflicts: &mut out.conflicts,
             mark_repeats,
             line_offset: 0,
             keep_text: false,
@@ -480,6 +591,71 @@ fn read_source(
     Ok(())
 }
 
+/// The kept copy of every id a source has more than once. `repeated` are the ids already known
+/// to repeat (from a full read); without them a light read finds them.
+fn resolve_identities(
+    src: &Source,
+    repeated: Option<std::collections::HashSet<u128>>,
+) -> Result<identity::Resolution, RunError> {
+    let repeated = match repeated {
+        Some(r) => r,
+        None => {
+            let mut log = identity::IdLog::default();
+            scan(src, &mut |rec, _| log.push(&rec.id))?;
+            log.repeated()
+        }
+    };
+    if repeated.is_empty() {
+        return Ok(identity::Resolution::default());
+    }
+    let mut copies = identity::Collector::new(&repeated);
+    scan(src, &mut |rec, format| copies.offer(rec, format))?;
+    Ok(copies.resolve())
+}
+
+/// Reads a source's countable records without pricing or counting them.
+fn scan(src: &Source, f: &mut dyn FnMut(&UsageRecord, Format)) -> Result<(), RunError> {
+    let drop_chatflow = src.drops_chatflow_messages();
+    for (file, format) in &src.files {
+        let mut sink = ScanSink {
+            format: *format,
+            drop_chatflow,
+            f,
+        };
+        source::read(*format, file, &mut sink)?;
+    }
+    Ok(())
+}
+
+struct ScanSink<'a> {
+    format: Format,
+    drop_chatflow: bool,
+    f: &'a mut dyn FnMut(&UsageRecord, Format),
+}
+
+impl RecordSink for ScanSink<'_> {
+    fn record(&mut self, rec: UsageRecord) {
+        // The rows the counting read rejects or leaves out are no copy to keep.
+        if rec.beyond_limits().is_none()
+            && !(self.drop_chatflow && is_chatflow_message(self.format, &rec))
+        {
+            (self.f)(&rec, self.format);
+        }
+    }
+    fn no_usage(&mut self, _line: u64, _reason: &'static str) {}
+    fn reject(&mut self, _line: u64, _reason: String) {}
+    fn wants_text(&self) -> bool {
+        false
+    }
+}
+
+/// A chatflow's `messages` row: its usage is counted from its workflow node executions.
+fn is_chatflow_message(format: Format, rec: &UsageRecord) -> bool {
+    matches!(format, Format::DifyMessagesCsv | Format::DifyMessagesJsonl)
+        && rec.model.is_empty()
+        && rec.scope.workflow.is_some()
+}
+
 /// Runs the reconciliation over `paths`.
 pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Report, RunError> {
     if paths.is_empty() {
@@ -487,7 +663,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
     }
     let mut sources = open_sources(paths, opts.input_format)?;
     let conv = Conversion::of(opts);
-    let mut rejected = Vec::new();
+    let mut found = Findings::default();
     let calendar = Calendar {
         tz: opts.tz,
         bucket: opts.bucket,
@@ -499,7 +675,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
     for src in sources.iter_mut() {
         let mut recs = Vec::new();
         if src.role() != Role::App {
-            read_source(src, prices, conv, &mut rejected, &mut |r, v| {
+            read_source(src, prices, conv, &mut found, &mut |r, v| {
                 recs.push((r.clone(), *v))
             })?;
         }
@@ -671,7 +847,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
             &mut sources[a],
             prices,
             conv,
-            &mut rejected,
+            &mut found,
             &mut feed,
             opts.parallel_min_bytes,
         )?;
@@ -741,6 +917,24 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
         for (note, rows) in &src.stats.notes {
             notes.push(format!("{}: {rows} row(s): {note}", src.name()));
         }
+        let st = &src.stats;
+        if st.conflicts > 0 {
+            notes.push(format!(
+                "{}: {} row(s) share an id with a kept row but carry other values (conflicts, listed): \
+                 the kept copy is the one with more tokens, then more money, then the greater \
+                 canonical value, whatever the order of the files{}",
+                src.name(),
+                st.conflicts,
+                if src.marks_repeats() { "; the others are taken out by double_counting" } else { "; the others are not counted" }
+            ));
+        }
+        if st.duplicates > 0 {
+            notes.push(format!(
+                "{}: {} row(s) are identical copies of a counted row (same id, same values): counted once",
+                src.name(),
+                st.duplicates
+            ));
+        }
     }
     notes.extend(routed_notes);
     let (unbilled, unbilled_notes) = unbilled.finish(opts.currency.as_str());
@@ -757,7 +951,8 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
         currency: opts.currency,
         sources: sources.iter().map(summarize).collect(),
         comparisons,
-        rejected,
+        rejected: found.rejected,
+        conflicts: found.conflicts,
         unbilled,
         verdict,
         notes,
@@ -910,6 +1105,8 @@ fn summarize(s: &Source) -> m::SourceSummary {
         unpriced_tokens: st.unpriced_usage,
         unpriced_models: st.unpriced_models.iter().cloned().collect(),
         foreign_currency_records: st.foreign_currency,
+        rows_duplicate: st.duplicates,
+        rows_conflicting: st.conflicts,
     }
 }
 
@@ -995,6 +1192,13 @@ fn verdict(
     }
 }
 
+/// The rejected rows of a run: the first `REJECTED_LISTED` of them, and how many there were.
+#[derive(Debug, Default)]
+pub struct Rejected {
+    pub listed: Vec<m::Rejection>,
+    pub total: u64,
+}
+
 /// Reads every input and hands each counted record to `out` with its source's name; returns the
 /// rejected rows.
 pub fn normalize(
@@ -1003,7 +1207,7 @@ pub fn normalize(
     prices: &PriceBook,
     currency: Currency,
     out: &mut dyn FnMut(&str, &UsageRecord),
-) -> Result<Vec<m::Rejection>, RunError> {
+) -> Result<Rejected, RunError> {
     for_each_record(paths, forced, prices, currency, &mut |_, name, r, _| {
         out(name, r)
     })
@@ -1017,20 +1221,23 @@ pub fn for_each_record(
     prices: &PriceBook,
     currency: Currency,
     out: &mut dyn FnMut(Role, &str, &UsageRecord, &Valuation),
-) -> Result<Vec<m::Rejection>, RunError> {
+) -> Result<Rejected, RunError> {
     let mut sources = open_sources(paths, forced)?;
-    let mut rejected = Vec::new();
+    let mut found = Findings::default();
     for src in sources.iter_mut() {
         let (role, name) = (src.role(), src.name());
         read_source(
             src,
             prices,
             Conversion::plain(currency),
-            &mut rejected,
+            &mut found,
             &mut |r, v| out(role, name, r, v),
         )?;
     }
-    Ok(rejected)
+    Ok(Rejected {
+        listed: found.rejected,
+        total: sources.iter().map(|s| s.stats.rows_rejected).sum(),
+    })
 }
 
 /// The app source's records on their way into the comparisons whose baseline it is.
@@ -1162,6 +1369,8 @@ impl AppFeed<'_> {
 struct SinkSpec<'a> {
     source: &'static str,
     file: &'a InputFile,
+    files: &'a [(InputFile, Format)],
+    identities: &'a identity::Resolution,
     format: Format,
     prices: &'a PriceBook,
     conv: Conversion<'a>,
@@ -1173,7 +1382,8 @@ impl<'a> SinkSpec<'a> {
     fn sink<'b>(
         &'b self,
         stats: &'b mut SourceStats,
-        rejected: &'b mut Vec<m::Rejection>,
+        out: &'b mut Findings,
+        ids: &'b mut identity::IdLog,
         on_record: &'b mut dyn FnMut(&UsageRecord, &Valuation),
         line_offset: u64,
     ) -> SourceSink<'b>
@@ -1183,14 +1393,17 @@ impl<'a> SinkSpec<'a> {
         SourceSink {
             source: self.source,
             file: self.file,
+            files: self.files,
             format: self.format,
             stats,
-            rejected,
+            rejected: &mut out.rejected,
             prices: self.prices,
             conv: self.conv,
             money_from_cost_lines: false,
             drop_chatflow_messages: self.drop_chatflow_messages,
-            seen: None,
+            ids: Some(ids),
+            identities: self.identities,
+            conflicts: &mut out.conflicts,
             mark_repeats: true,
             line_offset,
             keep_text: self.keep_text,
@@ -1208,26 +1421,50 @@ fn read_app_source(
     src: &mut Source,
     prices: &PriceBook,
     conv: Conversion,
-    rejected: &mut Vec<m::Rejection>,
+    out: &mut Findings,
     feed: &mut AppFeed,
     parallel_min_bytes: u64,
 ) -> Result<(), RunError> {
-    // The API log is de-duplicated against the messages table by id, and two exports of the same
-    // table may overlap: keep those sequential, with every id remembered.
+    // The API log sees the messages table's calls again, and two exports of one table may
+    // overlap: their repeated ids are resolved before the one read.
     if src.has(|f| f == Format::DifyApiLog) || src.overlapping_exports() {
-        return read_source(src, prices, conv, rejected, &mut |r, v| feed.record(r, v));
+        return read_source(src, prices, conv, out, &mut |r, v| feed.record(r, v));
     }
+    let listed = out.rejected.len();
+    let mut ids = identity::IdLog::default();
+    read_app_files(src, prices, conv, out, feed, parallel_min_bytes, &mut ids)?;
+    let repeated = ids.repeated();
+    if repeated.is_empty() {
+        return Ok(());
+    }
+    // An id came more than once within a file: read again, its kept copy known. Rare, so the
+    // common case stays one read and holds one fingerprint per row.
+    let identities = resolve_identities(src, Some(repeated))?;
+    src.stats = SourceStats::default();
+    out.rejected.truncate(listed);
+    *feed = feed.empty_like();
+    read_source_with(src, prices, conv, out, &identities, None, &mut |r, v| {
+        feed.record(r, v)
+    })
+}
+
+/// One read of the app's files (in pieces on every core where they are large), logging ids.
+fn read_app_files(
+    src: &mut Source,
+    prices: &PriceBook,
+    conv: Conversion,
+    out: &mut Findings,
+    feed: &mut AppFeed,
+    parallel_min_bytes: u64,
+    ids: &mut identity::IdLog,
+) -> Result<(), RunError> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(16);
-    let drop_chatflow_messages = src.has(|f| {
-        matches!(
-            f,
-            Format::DifyNodeExecutionsCsv | Format::DifyNodeExecutionsJsonl
-        )
-    });
+    let drop_chatflow_messages = src.drops_chatflow_messages();
     let name = src.name();
     let files = src.files.clone();
+    let none = identity::Resolution::default();
     for (file, format) in &files {
         let csv = matches!(
             format,
@@ -1241,6 +1478,8 @@ fn read_app_source(
         let spec = SinkSpec {
             source: name,
             file,
+            files: &files,
+            identities: &none,
             format: *format,
             prices,
             conv: conv.for_role(Role::App),
@@ -1249,7 +1488,7 @@ fn read_app_source(
         };
         if threads < 2 || size < parallel_min_bytes || !(csv || jsonl) {
             let mut on_record = |r: &UsageRecord, v: &Valuation| feed.record(r, v);
-            let mut sink = spec.sink(&mut src.stats, rejected, &mut on_record, 0);
+            let mut sink = spec.sink(&mut src.stats, out, ids, &mut on_record, 0);
             source::read(*format, file, &mut sink)?;
             continue;
         }
@@ -1267,7 +1506,8 @@ fn read_app_source(
                     let spec = &spec;
                     scope.spawn(move || -> Result<_, InputError> {
                         let mut stats = SourceStats::default();
-                        let mut rejected = Vec::new();
+                        let mut found = Findings::default();
+                        let mut ids = identity::IdLog::default();
                         let reader =
                             parallel::open_piece(&file.path, header, piece).map_err(|e| {
                                 InputError::new(file, None, format!("cannot read: {e}"))
@@ -1277,23 +1517,24 @@ fn read_app_source(
                             let mut on_record = |r: &UsageRecord, v: &Valuation| part.record(r, v);
                             let offset = piece.first_line - 1 - header_lines;
                             let mut sink =
-                                spec.sink(&mut stats, &mut rejected, &mut on_record, offset);
+                                spec.sink(&mut stats, &mut found, &mut ids, &mut on_record, offset);
                             source::read_from(*format, file, &mut reader, &mut sink)?;
                         }
-                        Ok((stats, rejected, part))
+                        Ok((stats, found.rejected, ids, part))
                     })
                 })
                 .collect();
             handles.into_iter().map(|h| h.join()).collect()
         });
         for r in results {
-            let (stats, rej, part) = r.map_err(|_| {
+            let (stats, rej, piece_ids, part) = r.map_err(|_| {
                 InputError::new(file, None, "internal error while reading in parallel")
             })??;
             src.stats.merge(stats);
+            ids.extend(piece_ids);
             for x in rej {
-                if rejected.len() < m::REJECTED_LISTED {
-                    rejected.push(x);
+                if out.rejected.len() < m::REJECTED_LISTED {
+                    out.rejected.push(x);
                 }
             }
             feed.merge(part);

@@ -29,12 +29,24 @@ pub struct Report {
     /// App and trace calls whose serving bill is not among the inputs (with at least one bill
     /// given), per source and provider: compared with no bill.
     pub unbilled: Vec<Unbilled>,
+    /// Rows that share an id with the kept row of their source but carry other values (at most
+    /// `REJECTED_LISTED`; `sources[].rows_conflicting` has every count).
+    pub conflicts: Vec<Conflict>,
     pub verdict: Verdict,
     /// Run-level remarks (e.g. records left out of every comparison).
     pub notes: Vec<String>,
 }
 
 pub const REJECTED_LISTED: usize = 1000;
+
+/// A copy of an identity that lost to the kept one (`file:line` of each).
+#[derive(Clone, Debug, Serialize)]
+pub struct Conflict {
+    pub source: String,
+    pub id: String,
+    pub kept: String,
+    pub superseded: String,
+}
 
 impl WindowInfo {
     /// The window as `start → end` with each end formatted by `fmt`, or `none`.
@@ -96,6 +108,10 @@ pub struct SourceSummary {
     /// Records whose reported cost is in another currency than the report's (valued from the
     /// price tables instead).
     pub foreign_currency_records: u64,
+    /// Rows identical to the counted row of their id (counted once).
+    pub rows_duplicate: u64,
+    /// Rows with the id of a kept row and other values (see `conflicts`).
+    pub rows_conflicting: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]

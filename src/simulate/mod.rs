@@ -173,6 +173,30 @@ pub fn window(cfg: &Config) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
 }
 
 /// Builds the world, writes every view into `out`, re-reads them and checks the truth.
+/// The largest world `simulate` builds, in messages: the world is held in memory (about 8 KB per
+/// message with its trace and bill), so more than this would not fit a common machine.
+pub const MAX_WORLD_MESSAGES: f64 = 1_000_000.0;
+
+/// Refuses, before anything is built, a world larger than [`MAX_WORLD_MESSAGES`]: `--calls`
+/// messages plus the traffic the unbounded causes add in proportion to them (edge-of-window
+/// runs, other keys' tokens, embeddings).
+fn check_world_size(cfg: &Config) -> Result<(), String> {
+    let extra: f64 = ["window_misalignment", "unattributed_traffic", "embeddings"]
+        .iter()
+        .map(|&c| cfg.amount(c).max(0.0))
+        .sum();
+    let size = cfg.calls as f64 * (1.0 + extra);
+    if size > MAX_WORLD_MESSAGES {
+        return Err(format!(
+            "--calls {} with window_misalignment + unattributed_traffic + embeddings = {extra}: \
+             a world of {size:.0} messages; at most {MAX_WORLD_MESSAGES:.0} fit in memory \
+             (--calls × (1 + those amounts))",
+            cfg.calls
+        ));
+    }
+    Ok(())
+}
+
 pub fn run(cfg: &Config, out: &Path) -> Result<Summary, String> {
     if cfg.calls == 0 {
         return Err("--calls: at least one message".into());
@@ -180,6 +204,7 @@ pub fn run(cfg: &Config, out: &Path) -> Result<Summary, String> {
     if cfg.days == 0 || cfg.days > 366 {
         return Err("--days: between 1 and 366".into());
     }
+    check_world_size(cfg)?;
     std::fs::create_dir_all(out).map_err(|e| format!("{}: cannot create: {e}", out.display()))?;
     let w = world::World::build(cfg)?;
     // The views are independent: Dify's (the largest) is written beside the others.

@@ -110,11 +110,17 @@ const PRICING_UNIT: Col = Col {
     cur1: "pricing/unit",
     cur2: "pricing_unit",
 };
+/// A line item's id: unique within a delivery, so two line items with the same dimensions are
+/// two charges, not one.
+const LINE_ITEM_ID: Col = Col {
+    cur1: "identity/LineItemId",
+    cur2: "identity_line_item_id",
+};
 /// Only CUR 2.0 has the caller's IAM principal.
 const PRINCIPAL: &str = "line_item_iam_principal";
 
 /// Every named column, for choosing what to decode from a Parquet file.
-const ALL_COLS: [&Col; 13] = [
+const ALL_COLS: [&Col; 14] = [
     &USAGE_TYPE,
     &USAGE_AMOUNT,
     &UNBLENDED_COST,
@@ -128,6 +134,7 @@ const ALL_COLS: [&Col; 13] = [
     &OPERATION,
     &PRODUCT_NAME,
     &PRICING_UNIT,
+    &LINE_ITEM_ID,
 ];
 
 const REQUIRED: [&Col; 7] = [
@@ -157,6 +164,7 @@ struct Cols {
     product_map: Option<usize>,
     pricing_unit: Option<usize>,
     principal: Option<usize>,
+    line_item_id: Option<usize>,
     /// Legacy CUR `resourceTags/user:*` columns (name, index).
     tag_cols: Vec<(String, usize)>,
     /// CUR 2.0 `tags` / `resource_tags` map columns (JSON text in CSV).
@@ -260,6 +268,7 @@ fn columns(names: &[String], cur2: bool) -> Result<Cols, String> {
         product_map: if cur2 { find("product") } else { None },
         pricing_unit: pick(&PRICING_UNIT),
         principal: if cur2 { find(PRINCIPAL) } else { None },
+        line_item_id: pick(&LINE_ITEM_ID),
         // Legacy CUR: `resourceTags/user:team` in CSV, `resource_tags_user_team` in its Parquet.
         tag_cols: if cur2 {
             prefixed("resource_tags_")
@@ -377,9 +386,9 @@ fn row<R: Fields + ?Sized>(
     let account = opt_field(rec, cols.account).map(str::to_string);
     let principal = opt_field(rec, cols.principal).map(str::to_string);
 
-    // Every dimension of the line, so a report read twice yields the same ids and two lines
-    // differing in any of them stay apart. `identity/LineItemId` is left out: AWS says it is
-    // not stable across report deliveries.
+    // Every dimension of the line and its line item id, so a file read twice yields the same ids
+    // and two line items stay apart even when every other dimension is the same. (AWS does not
+    // keep line item ids across deliveries: read one delivery of a month, the latest.)
     let mut id = format!(
         "aws:{}-{}:{usage_type}:{product_code}",
         rfc3339(start),
@@ -391,6 +400,7 @@ fn row<R: Fields + ?Sized>(
         ("account", account.as_deref()),
         ("principal", principal.as_deref()),
         ("product", opt_field(rec, cols.product_name)),
+        ("line_item", opt_field(rec, cols.line_item_id)),
     ] {
         if let Some(v) = v {
             id.push_str(&format!(":{name}={v}"));

@@ -213,9 +213,14 @@ pub fn block_size(unit: &str) -> Option<i64> {
 
 /// Tokens from a quantity in blocks: Quantity × block, to the nearest whole token (Azure writes
 /// Quantity as a rounded decimal, so `0.0032` of `1M` is 3200 tokens and `0.0012344` of `1M` is
-/// 1234.4, written as 1234). `None` for a negative or overflowing quantity.
+/// 1234.4, written as 1234). A count of single tokens is never rounded: `4000.5` tokens is no
+/// count, as in every other adapter. `None` for a negative, fractional-token or overflowing
+/// quantity.
 pub fn tokens_from_blocks(quantity: Decimal, block: i64) -> Option<i64> {
     if quantity.is_sign_negative() && !quantity.is_zero() {
+        return None;
+    }
+    if block == 1 && !quantity.fract().is_zero() {
         return None;
     }
     let t = quantity.checked_mul(Decimal::from(block))?;
@@ -485,7 +490,7 @@ fn row(file: &InputFile, cols: &Cols, rec: &csv::StringRecord, line: u64) -> Res
     })?;
     let tokens = tokens_from_blocks(quantity, block).ok_or_else(|| {
         format!(
-            "{}: expected a non-negative number of {raw_unit} blocks, got '{raw_q}'",
+            "{}: expected a non-negative number of {raw_unit} blocks (a whole number of single tokens), got '{raw_q}'",
             cols.name(cols.quantity)
         )
     })?;

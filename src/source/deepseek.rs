@@ -127,11 +127,21 @@ pub fn read(
             _ => cost_row(file, &field, dated, line),
         };
         match row {
-            Ok(r) => sink.record(r),
+            Ok(r) => {
+                // DeepSeek does not document the zone of its export's times; the readers seen
+                // write offsets. A time without one is read as UTC, and the report says so.
+                if !dated && field[1].is_some_and(|t| !util::names_offset(t)) {
+                    sink.note(line, NAIVE_TIME_NOTE);
+                }
+                sink.record(r)
+            }
             Err(reason) => sink.reject(line, reason),
         }
     })
 }
+
+/// What the report says of a window written without an offset.
+pub const NAIVE_TIME_NOTE: &str = "start_time_iso has no UTC offset: read as UTC (DeepSeek does not document the zone of its export's times)";
 
 /// `[start_time_iso, end_time_iso)` in UTC. The export writes ISO 8601 times; one without an
 /// offset is taken as UTC. In the older layout (`dated`), the UTC day of `utc_date`.

@@ -388,7 +388,9 @@ fn row<R: Fields + ?Sized>(
     let q = util::parse_decimal(raw_q)
         .ok_or_else(|| format!("quantity: expected a number of '{unit_name}', got '{raw_q}'"))?;
     let tokens = azure::tokens_from_blocks(q, per_unit).ok_or_else(|| {
-        format!("quantity: expected a non-negative number of '{unit_name}', got '{raw_q}'")
+        format!(
+            "quantity: expected a non-negative number of '{unit_name}' (a whole number of single tokens), got '{raw_q}'"
+        )
     })?;
     let raw_cost = field(cols.billed_cost).unwrap_or("");
     let billed = util::parse_decimal(raw_cost)

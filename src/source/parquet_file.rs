@@ -59,7 +59,10 @@ pub fn columns(head: &Head) -> Option<Vec<String>> {
 fn open_reader(file: &InputFile) -> Result<SerializedFileReader<File>, InputError> {
     let f = File::open(&file.path)
         .map_err(|e| InputError::new(file, None, format!("cannot open: {e}")))?;
-    SerializedFileReader::new(f).map_err(|e| {
+    // The footer decoder panics on a few corrupt footers: that is the file's error too.
+    let opened =
+        crate::panic_guard::catch(|| SerializedFileReader::new(f).map_err(|e| e.to_string()));
+    opened.and_then(|r| r).map_err(|e| {
         InputError::new(
             file,
             None,
@@ -207,8 +210,7 @@ impl Table {
     /// A page that cannot be read or decompressed stops the file with an `InputError`.
     pub fn for_each_row(&self, file: &InputFile, f: &mut OnRow<'_>) -> Result<(), InputError> {
         // The row API panics on a few malformed files; a panic becomes the file's error.
-        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.rows(file, f)));
-        run.unwrap_or_else(|_| {
+        crate::panic_guard::catch(|| self.rows(file, f)).unwrap_or_else(|_| {
             Err(InputError::new(
                 file,
                 None,

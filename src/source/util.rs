@@ -118,6 +118,19 @@ pub fn json_object(v: &Value) -> Option<serde_json::Map<String, Value>> {
 /// RFC 3339 with `Z` or an offset; naive `YYYY-MM-DD HH:MM:SS[.f…]` or `YYYY-MM-DDTHH:MM:SS[.f…]`
 /// taken as UTC (callers only use this for sources documented as naive UTC); a bare date as
 /// midnight UTC.
+/// Whether a time as written names its offset (`Z`, `+08:00`, `-0500`, `+00`); a time without
+/// one is read in the zone its adapter states.
+pub fn names_offset(s: &str) -> bool {
+    let tail = trim(s).get(10..).unwrap_or("");
+    tail.ends_with(['Z', 'z'])
+        || tail.rfind(['+', '-']).is_some_and(|i| {
+            i > 0
+                && tail[i + 1..]
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b':')
+        })
+}
+
 pub fn parse_utc(s: &str) -> Option<DateTime<Utc>> {
     let t = trim(s);
     if let Some(dt) = parse_utc_fast(t.as_bytes()) {

@@ -49,7 +49,10 @@ impl FileTokenizer {
 
     /// Parses a `tokenizer.json` held in memory; `name` is how output and errors name it.
     pub fn from_bytes(bytes: &[u8], name: &str) -> Result<FileTokenizer, String> {
-        let mut inner = tokenizers::Tokenizer::from_bytes(bytes).map_err(|e| {
+        // A pattern the regex engine cannot compile panics inside it: the file's error too.
+        let parsed = crate::panic_guard::catch(|| tokenizers::Tokenizer::from_bytes(bytes))
+            .map_err(|p| format!("{name}: cannot load the tokenizer's patterns ({p})"))?;
+        let mut inner = parsed.map_err(|e| {
             format!(
                 "{name}: not a HuggingFace tokenizer.json ({e}); pass the model's tokenizer.json, \
                  not tokenizer_config.json, a SentencePiece .model or a tiktoken file"
@@ -69,8 +72,15 @@ impl FileTokenizer {
 
     /// Tokens in `text`, without the post-processor's additions.
     pub fn count(&self, text: &str) -> Result<usize, String> {
-        self.inner
-            .encode_fast(text, false)
+        // The regex engine gives up on a pattern that backtracks without end (`(a+)+$`) and
+        // the tokenizer panics on that: it is this file's error, not a crash.
+        crate::panic_guard::catch(|| self.inner.encode_fast(text, false))
+            .map_err(|p| {
+                format!(
+                    "{}: the file's pre-tokenizer pattern cannot be matched on this text                      (the regex engine gave up: {p}); a pattern that backtracks without bound,                      like (a+)+$, cannot be used",
+                    self.name
+                )
+            })?
             .map(|e| e.len())
             .map_err(|e| format!("{}: cannot tokenize: {e}", self.name))
     }
