@@ -39,7 +39,8 @@ pub enum Command {
     Count(crate::tokenize::cli::CountArgs),
     /// Price one call: the entry in force at its time, each class's tokens × price, the total.
     Price(crate::pricing::cli::PriceArgs),
-    /// Price tables: `list` the entries, `check` the tables, `import` a public price list.
+    /// Price tables: `list` the entries, `check` the tables, `import` a public price list, `fx` the
+    /// exchange rates.
     Pricing(crate::pricing::cli::PricingArgs),
     /// Write a simulated month (Dify, Langfuse and bill exports) with known planted causes.
     #[command(after_long_help = simulate_causes_help())]
@@ -115,11 +116,11 @@ pub struct WindowArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct OutputArgs {
-    /// Report format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-    pub format: OutputFormat,
+    /// Report format [default: from --output's extension (.json, .md, .csv, .txt), else table].
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
     /// Write the report to this file instead of stdout.
-    #[arg(long, short = 'o')]
+    #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Fail (exit 1) when |variance| exceeds this percent of the reference, in any comparison.
     #[arg(long, value_name = "PCT")]
@@ -127,6 +128,24 @@ pub struct OutputArgs {
     /// Fail (exit 1) when |unexplained| exceeds this percent of the reference, in any comparison.
     #[arg(long, value_name = "PCT")]
     pub max_unexplained: Option<f64>,
+}
+
+impl OutputArgs {
+    /// `--format`, else the one `--output`'s extension names, else the table.
+    pub fn format(&self) -> Result<OutputFormat, RunError> {
+        if let Some(f) = self.format {
+            return Ok(f);
+        }
+        match &self.output {
+            None => Ok(OutputFormat::Table),
+            Some(p) => OutputFormat::from_path(p).ok_or_else(|| {
+                RunError::Usage(format!(
+                    "--output {}: cannot tell the format from the extension (.json, .md, .csv, .txt); give --format",
+                    p.display()
+                ))
+            }),
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -188,19 +207,25 @@ pub struct DemoArgs {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum RecordFormat {
+    /// One JSON object per record, with its source and origin (file:line).
     Jsonl,
+    /// One CSV row per record: ids, scope, times, every token class, costs and currency.
     Csv,
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct NormalizeArgs {
+    /// Export files of any system, in any order; each is sniffed (see README, Input formats).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// Record format.
     #[arg(long, value_enum, default_value_t = RecordFormat::Jsonl)]
     pub format: RecordFormat,
+    /// Read every file as this format instead of sniffing it.
     #[arg(long, value_name = "FORMAT")]
     pub input_format: Option<String>,
-    #[arg(long, short = 'o')]
+    /// Write the records to this file instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
 
@@ -340,6 +365,7 @@ fn input_format(name: Option<&str>) -> Result<Option<Format>, RunError> {
 }
 
 fn reconcile_cmd(args: &ReconcileArgs) -> Result<i32, RunError> {
+    let format = args.output.format()?;
     let tz: chrono_tz::Tz = args.window.tz.parse().map_err(|_| {
         RunError::Usage(format!(
             "--tz {}: expected an IANA time zone like UTC or Asia/Shanghai",
@@ -410,7 +436,7 @@ fn reconcile_cmd(args: &ReconcileArgs) -> Result<i32, RunError> {
             opts.currency,
             args.call.as_deref(),
         )?;
-        let text = match args.output.format {
+        let text = match format {
             OutputFormat::Json => serde_json::to_string_pretty(&s).unwrap_or_default() + "\n",
             OutputFormat::Csv => reconcile::spotcheck::render_csv(&s),
             OutputFormat::Table | OutputFormat::Markdown => {
@@ -425,7 +451,7 @@ fn reconcile_cmd(args: &ReconcileArgs) -> Result<i32, RunError> {
         return Ok(0);
     }
     let report = reconcile::run(&args.files, &opts, &prices)?;
-    let text = report::render(&report, args.output.format);
+    let text = report::render(&report, format);
     emit(
         args.output.output.as_deref(),
         &reconcile_inputs(args),
