@@ -42,7 +42,8 @@ pub enum Command {
     Count(crate::tokenize::cli::CountArgs),
     /// Price one call: the entry in force at its time, each class's tokens × price, the total.
     Price(crate::pricing::cli::PriceArgs),
-    /// Price tables: `list` the entries, `check` the tables, `import` a public price list.
+    /// Price tables: `list` the entries, `check` the tables, `import` a public price list, `fx` the
+    /// exchange rates.
     Pricing(crate::pricing::cli::PricingArgs),
     /// Write a simulated month (Dify, Langfuse and bill exports) with known planted causes.
     #[command(after_long_help = simulate_causes_help())]
@@ -119,11 +120,11 @@ pub struct WindowArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct OutputArgs {
-    /// Report format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-    pub format: OutputFormat,
+    /// Report format [default: from --output's extension (.json, .md, .csv, .txt), else table].
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
     /// Write the report to this file instead of stdout.
-    #[arg(long, short = 'o')]
+    #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Fail (exit 1) when |variance| exceeds this percent of the reference, in any comparison
     /// (`5` or `5%`).
@@ -152,6 +153,24 @@ pub fn parse_pct(text: &str) -> Result<f64, String> {
         ));
     }
     Ok(v)
+}
+
+impl OutputArgs {
+    /// `--format`, else the one `--output`'s extension names, else the table.
+    pub fn format(&self) -> Result<OutputFormat, RunError> {
+        if let Some(f) = self.format {
+            return Ok(f);
+        }
+        match &self.output {
+            None => Ok(OutputFormat::Table),
+            Some(p) => OutputFormat::from_path(p).ok_or_else(|| {
+                RunError::Usage(format!(
+                    "--output {}: cannot tell the format from the extension (.json, .md, .csv, .txt); give --format",
+                    p.display()
+                ))
+            }),
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -220,15 +239,18 @@ pub struct DemoArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct NormalizeArgs {
+    /// Export files of any system, in any order; each is sniffed (see README, Input formats).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Output format: JSON lines, CSV, or Parquet (FOCUS-aligned columns; needs --output or a
     /// redirected stdout).
     #[arg(long, value_enum, default_value_t = crate::normalized::RecordFormat::Jsonl)]
     pub format: crate::normalized::RecordFormat,
+    /// Read every file as this format instead of sniffing it.
     #[arg(long, value_name = "FORMAT")]
     pub input_format: Option<String>,
-    #[arg(long, short = 'o')]
+    /// Write the records to this file instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
 
@@ -369,6 +391,7 @@ fn input_format(name: Option<&str>) -> Result<Option<Format>, RunError> {
 }
 
 fn reconcile_cmd(args: &ReconcileArgs) -> Result<i32, RunError> {
+    args.output.format()?; // a bad --format or -o extension fails before any input is read
     let tz_name = args.window.tz.as_deref().unwrap_or("UTC");
     let mut tz: chrono_tz::Tz = tz_name.parse().map_err(|_| {
         RunError::Usage(format!(
@@ -470,6 +493,7 @@ fn reconcile_with(
     opts: &Options,
     prices: &PriceBook,
 ) -> Result<i32, RunError> {
+    let format = args.output.format()?;
     if (args.spot_check || args.call.is_some())
         && (opts.max_variance_pct.is_some() || opts.max_unexplained_pct.is_some())
     {
@@ -489,7 +513,7 @@ fn reconcile_with(
             opts.currency,
             args.call.as_deref(),
         )?;
-        let text = match args.output.format {
+        let text = match format {
             OutputFormat::Json => serde_json::to_string_pretty(&s).unwrap_or_default() + "\n",
             OutputFormat::Csv => reconcile::spotcheck::render_csv(&s),
             OutputFormat::Table | OutputFormat::Markdown => {
@@ -504,7 +528,7 @@ fn reconcile_with(
         return Ok(0);
     }
     let report = reconcile::run(files, opts, prices)?;
-    let text = report::render(&report, args.output.format);
+    let text = report::render(&report, format);
     emit(
         args.output.output.as_deref(),
         &reconcile_inputs(args),

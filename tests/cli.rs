@@ -95,7 +95,7 @@ fn every_output_format_renders_and_output_file_is_written() {
     for (fmt, needle) in [
         ("table", "window_misalignment"),
         ("markdown", "| step | tokens |"),
-        ("csv", "baseline,reference,window_start"),
+        ("csv", "baseline,reference,level,window_start"),
         ("json", "\"schema\": \"llm-recon/report/v1\""),
     ] {
         bin()

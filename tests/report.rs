@@ -264,3 +264,168 @@ fn sources_and_bridge_differ_only_by_rows_outside_the_window() {
     );
     assert_eq!(dec(&src(&wide, "dify")), dec(&src(&report, "dify")));
 }
+
+#[test]
+fn output_format_follows_the_file_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, starts) in [
+        ("r.json", "{"),
+        ("r.md", "# llm-recon report"),
+        ("r.csv", "baseline,reference,level,window_start"),
+        ("r.txt", "llm-recon report"),
+    ] {
+        let path = dir.path().join(name);
+        bin()
+            .args(["demo", "-o", &path.display().to_string()])
+            .assert()
+            .success();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with(starts), "{name}: {}", &text[..60]);
+    }
+    // --format wins over the extension; an extension that names no format is refused.
+    let path = dir.path().join("r.txt");
+    bin()
+        .args([
+            "demo",
+            "--format",
+            "json",
+            "-o",
+            &path.display().to_string(),
+        ])
+        .assert()
+        .success();
+    assert!(std::fs::read_to_string(&path).unwrap().starts_with('{'));
+    let bad = dir.path().join("r.report");
+    bin()
+        .args(["demo", "-o", &bad.display().to_string()])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("give --format"));
+    assert!(!bad.exists());
+}
+
+/// The CSV's rows are the JSON report's steps, each with its currency; a total row has an empty
+/// window_start, a group row an RFC 3339 instant.
+#[test]
+fn csv_rows_are_the_json_reports_steps_with_their_currency() {
+    let report = demo_json();
+    let text = demo(&["--format", "csv"]);
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let header = rdr.headers().unwrap().clone();
+    let col = |n: &str| header.iter().position(|h| h == n).unwrap();
+    let (mut totals, mut groups) = (0, 0);
+    for row in rdr.records() {
+        let row = row.unwrap();
+        assert_eq!(&row[col("currency")], "USD");
+        let c = comparison(&report, &row[col("baseline")], &row[col("reference")]);
+        let cmp = match &row[col("level")] {
+            "total" => {
+                totals += 1;
+                assert_eq!(&row[col("window_start")], "");
+                &c["totals"]
+            }
+            "group" => {
+                groups += 1;
+                let ws = &row[col("window_start")];
+                assert!(ws.parse::<chrono::DateTime<chrono::Utc>>().is_ok(), "{ws}");
+                c["groups"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|g| {
+                        g["key"]["window_start"] == ws
+                            && g["key"]["model"] == row[col("model")]
+                            && g["key"]["provider"] == row[col("provider")]
+                    })
+                    .unwrap()
+            }
+            other => panic!("level {other}"),
+        };
+        let cause = &row[col("cause")];
+        let exact = match cause {
+            "baseline" | "reference" => dec(&cmp[cause]["cost"]),
+            _ => dec(&step(cmp, cause)["cost"]),
+        };
+        assert_eq!(d(&row[col("cost")]), exact, "{cause}");
+    }
+    let comps = report["comparisons"].as_array().unwrap();
+    let steps = comps[0]["totals"]["bridge"].as_array().unwrap().len() + 2;
+    assert_eq!(totals, comps.len() * steps);
+    let all_groups: usize = comps
+        .iter()
+        .map(|c| c["groups"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(groups, all_groups * steps);
+}
+
+fn spot(args: &[&str]) -> std::process::Output {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo");
+    bin()
+        .arg("reconcile")
+        .arg(dir.join("dify_node_executions.csv"))
+        .arg(dir.join("langfuse_observations.csv"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn spot_check_shows_costs_takes_id_prefixes_and_names_missing_ids() {
+    let window = [
+        "--from",
+        "2026-10-05",
+        "--to",
+        "2026-10-06",
+        "--tz",
+        "Asia/Shanghai",
+    ];
+    let out = spot(&[&window[..], &["--spot-check", "--limit", "5"]].concat());
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("app USD") && text.contains("trace USD"),
+        "{text}"
+    );
+    // Every cause name is whole on its line.
+    for cause in ["retries", "double_counting"] {
+        assert!(text.contains(&format!(" {cause} ")), "{text}");
+    }
+    // The id the table prints is a prefix --call accepts, and it finds that call.
+    let json: Value = serde_json::from_slice(
+        &spot(&[&window[..], &["--spot-check", "--format", "json"]].concat()).stdout,
+    )
+    .unwrap();
+    let row = text
+        .lines()
+        .find(|l| l.starts_with('│') && l.contains("double_counting"))
+        .unwrap();
+    let prefix = row.split('┆').nth(1).unwrap().trim().to_string();
+    assert!(prefix.len() >= 8 && prefix.len() < 36, "{prefix}");
+    let one: Value =
+        serde_json::from_slice(&spot(&["--call", &prefix, "--format", "json"]).stdout).unwrap();
+    let rows = one["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    let id = rows[0]["app"]["id"].as_str().unwrap();
+    assert!(id.starts_with(&prefix));
+    // Its cost in the table is the JSON's, at the table's precision.
+    let same = json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["app"]["id"] == id)
+        .unwrap();
+    let cost = d(same["app"]["reported_cost"].as_str().unwrap());
+    let cell = row.split('┆').nth(6).unwrap().trim();
+    let dp = cell.split('.').nth(1).unwrap().len() as u32;
+    assert_eq!(d(cell), cost.round_dp(dp), "{row}");
+    // Not found, and ambiguous: exit 2 with a reason.
+    let missing = spot(&["--call", "no-such-call"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr)
+            .contains("--call no-such-call: no app or trace call")
+    );
+    let many = spot(&["--call", "0"]);
+    assert_eq!(many.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&many.stderr).contains("give more characters"));
+}

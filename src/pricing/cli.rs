@@ -13,16 +13,22 @@ use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ListFormat {
+    /// Aligned text for a terminal.
     Table,
+    /// JSON (money as decimal strings).
     Json,
 }
 
 /// Service tier of the call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Tier {
+    /// The entry's standard prices.
     Standard,
+    /// The batch tier or batch discount.
     Batch,
+    /// The flex tier (OpenAI).
     Flex,
+    /// The priority tier (OpenAI).
     Priority,
 }
 
@@ -57,6 +63,7 @@ pub struct PriceArgs {
     /// Provider (openai, anthropic, deepseek, alibaba, ...); by default implied by the model.
     #[arg(long, value_name = "PROVIDER")]
     pub provider: Option<String>,
+    /// Output format.
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
     /// Directory of extra price tables (*.toml) that override the bundled ones.
@@ -98,6 +105,7 @@ pub struct FxArgs {
     /// bundled rates where it has them. Repeatable; the last one given is consulted first.
     #[arg(long = "rates", value_name = "FILE")]
     pub rates: Vec<PathBuf>,
+    /// Output format.
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
 }
@@ -110,6 +118,7 @@ pub struct ListArgs {
     /// Only the entries in force at this time (RFC 3339 or a UTC date), one per name.
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
+    /// Output format.
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
     /// Directory of extra price tables (*.toml) that override the bundled ones.

@@ -21,6 +21,9 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
+/// The spot check's table width: one call a line, every id and cause whole.
+const WIDTH: u16 = 120;
+
 /// The largest time difference for a match by time and model.
 const PROXIMITY: i64 = 120;
 
@@ -60,6 +63,8 @@ pub struct SpotCheck {
     pub window: Option<(DateTime<Utc>, DateTime<Utc>)>,
     pub app: Option<String>,
     pub trace: Option<String>,
+    /// The currency of every cost.
+    pub currency: Currency,
     /// Rows per cause (a row can have several).
     pub causes: BTreeMap<&'static str, u64>,
     pub rows: Vec<SpotRow>,
@@ -132,7 +137,10 @@ pub fn spot_check(
         }
     })?;
     let mut rows = match_calls(&app, &trace);
-    if let Some(id) = call {
+    let call = call
+        .map(|c| resolve_call(c, &app, &trace, window))
+        .transpose()?;
+    if let Some(id) = call.as_deref() {
         rows.retain(|row| {
             let hit = |s: &Option<CallSide>, calls: &[Call]| {
                 s.as_ref().is_some_and(|s| {
@@ -157,9 +165,69 @@ pub fn spot_check(
         window: window.map(|w| (w.start, w.end)),
         app: app_name,
         trace: trace_name,
+        currency,
         causes,
         rows,
     })
+}
+
+/// The id `--call` names: an exact record or trace id, else the one id that starts with it.
+fn resolve_call(
+    given: &str,
+    app: &[Call],
+    trace: &[Call],
+    window: Option<Span>,
+) -> Result<String, RunError> {
+    let ids: std::collections::BTreeSet<&str> = app
+        .iter()
+        .chain(trace)
+        .flat_map(|c| std::iter::once(c.rec.id.as_str()).chain(c.rec.link.trace_id.as_deref()))
+        .collect();
+    if ids.contains(given) {
+        return Ok(given.to_string());
+    }
+    let hits: Vec<&str> = ids
+        .range(given..)
+        .take_while(|id| id.starts_with(given))
+        .copied()
+        .collect();
+    let within = window.map_or(String::new(), |w| {
+        format!(
+            " between {} and {}",
+            w.start.format("%Y-%m-%dT%H:%M:%SZ"),
+            w.end.format("%Y-%m-%dT%H:%M:%SZ")
+        )
+    });
+    match hits.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => Err(RunError::Usage(format!(
+            "--call {given}: no app or trace call{within} has this id (record id, trace id or message id) or an id starting with it"
+        ))),
+        many => Err(RunError::Usage(format!(
+            "--call {given}: {} ids start with it ({}{}); give more characters",
+            many.len(),
+            many.iter().take(5).copied().collect::<Vec<_>>().join(", "),
+            if many.len() > 5 { ", …" } else { "" }
+        ))),
+    }
+}
+
+/// For each id, its shortest prefix of at least `min` characters no other id shares (what the
+/// table prints, and `--call` accepts).
+fn unique_prefixes<'a>(ids: &[&'a str], min: usize) -> HashMap<&'a str, &'a str> {
+    let mut sorted: Vec<&str> = ids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let common = |a: &str, b: &str| a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+    let mut out = HashMap::new();
+    for (i, id) in sorted.iter().enumerate() {
+        let before = i.checked_sub(1).map_or(0, |j| common(sorted[j], id));
+        let after = sorted.get(i + 1).map_or(0, |n| common(n, id));
+        let len = (before.max(after) + 1).max(min);
+        let end = id.char_indices().nth(len).map_or(id.len(), |(b, _)| b);
+        out.insert(*id, &id[..end]);
+    }
+    out
 }
 
 fn match_calls(app: &[Call], trace: &[Call]) -> Vec<SpotRow> {
@@ -301,17 +369,44 @@ pub fn render_table(s: &SpotCheck, limit: usize) -> String {
     }
     let mut rows: Vec<&SpotRow> = s.rows.iter().collect();
     rows.sort_by_key(|r| std::cmp::Reverse(r.token_difference.abs()));
+    let shown = &rows[..rows.len().min(limit)];
+    let all_ids: Vec<&str> = s
+        .rows
+        .iter()
+        .flat_map(|r| r.app.iter().chain(r.trace.iter()))
+        .map(|c| c.id.as_str())
+        .collect();
+    let prefixes = unique_prefixes(&all_ids, 8);
+    let cost = |c: &CallSide| {
+        c.reported_cost
+            .as_deref()
+            .or(c.table_cost.as_deref())
+            .and_then(|x| x.parse::<Decimal>().ok())
+    };
+    let amounts: Vec<Decimal> = shown
+        .iter()
+        .flat_map(|r| r.app.iter().chain(r.trace.iter()))
+        .filter_map(cost)
+        .collect();
+    let dp = crate::report::display::precision(&amounts);
+    let money_of = |c: &Option<CallSide>| {
+        c.as_ref()
+            .and_then(cost)
+            .map_or("-".to_string(), |d| crate::report::display::money_dp(d, dp))
+    };
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(100)
+        .set_width(WIDTH)
         .set_header(vec![
             "time (UTC)",
             "call",
             "model",
             "app in/out",
             "trace in/out",
-            "Δ",
+            "Δ tokens",
+            &format!("app {}", s.currency),
+            &format!("trace {}", s.currency),
             "cause",
         ]);
     let io = |c: &Option<CallSide>| {
@@ -319,12 +414,18 @@ pub fn render_table(s: &SpotCheck, limit: usize) -> String {
             format!("{}/{}", count(c.input + c.input_cached), count(c.output))
         })
     };
-    for r in rows.iter().take(limit) {
+    for r in shown {
         let id = r
             .app
             .as_ref()
             .or(r.trace.as_ref())
-            .map(|c| c.id.chars().take(8).collect::<String>())
+            .map(|c| {
+                prefixes
+                    .get(c.id.as_str())
+                    .copied()
+                    .unwrap_or(&c.id)
+                    .to_string()
+            })
             .unwrap_or_default();
         t.add_row(vec![
             r.at.format("%m-%d %H:%M:%S").to_string(),
@@ -332,9 +433,30 @@ pub fn render_table(s: &SpotCheck, limit: usize) -> String {
             r.model.clone(),
             io(&r.app),
             io(&r.trace),
-            format!("{:+}", r.token_difference),
-            r.causes.join(", "),
+            crate::report::signed_count(r.token_difference),
+            money_of(&r.app),
+            money_of(&r.trace),
+            // One cause a line: a name is never cut.
+            r.causes.join("\n"),
         ]);
+    }
+    // Every column at least as wide as its longest word: ids, times and cause names never wrap
+    // mid-word.
+    let cells: Vec<Vec<String>> = t
+        .row_iter()
+        .map(|r| r.cell_iter().map(|c| c.content()).collect())
+        .collect();
+    for (i, col) in t.column_iter_mut().enumerate() {
+        let widest = cells
+            .iter()
+            .filter_map(|r| r.get(i))
+            .flat_map(|c| c.split_whitespace())
+            .map(|w| w.chars().count())
+            .max()
+            .unwrap_or(1);
+        col.set_constraint(comfy_table::ColumnConstraint::LowerBoundary(
+            comfy_table::Width::Fixed(widest as u16 + 2),
+        ));
     }
     out.push_str(&format!("{t}\n"));
     if rows.len() > limit {
@@ -356,8 +478,11 @@ pub fn render_table(s: &SpotCheck, limit: usize) -> String {
         })
         .sum();
     out.push_str(&format!(
-        "app-recorded cost of these calls: {}\n",
-        money(costs)
+        "app-recorded cost of these calls: {} {} (app {}: recorded cost, else table price; trace {}: the trace's cost, else table price)\n",
+        money(costs),
+        s.currency,
+        s.currency,
+        s.currency
     ));
     out
 }

@@ -14,10 +14,28 @@ use rust_decimal::Decimal;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
+    /// Boxed tables for a terminal of 100 columns, headline first.
     Table,
+    /// The exact `llm-recon/report/v1` contract (money as decimal strings).
     Json,
+    /// Every section of the table as GitHub-flavoured Markdown.
     Markdown,
+    /// One row per comparison × group × bridge step, with its currency.
     Csv,
+}
+
+impl OutputFormat {
+    /// The format an output file's extension names (`.json`, `.md`, `.csv`, `.txt`).
+    pub fn from_path(path: &std::path::Path) -> Option<OutputFormat> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "json" => Some(OutputFormat::Json),
+            "md" | "markdown" => Some(OutputFormat::Markdown),
+            "csv" => Some(OutputFormat::Csv),
+            "txt" | "text" => Some(OutputFormat::Table),
+            _ => None,
+        }
+    }
 }
 
 pub fn render(report: &Report, format: OutputFormat) -> String {
