@@ -13,6 +13,7 @@ pub mod deepseek;
 pub mod dify;
 pub mod focus;
 pub mod gcp;
+pub mod json_scan;
 pub mod langfuse;
 pub mod openai;
 pub mod parquet_file;
