@@ -20,11 +20,13 @@ pub fn canonical_provider(hint: &str) -> Option<&'static str> {
     // Dify plugin ids are `org/plugin/provider`: the last segment names the provider.
     let last = h.rsplit('/').next().unwrap_or(&h);
     let p = match last {
-        "openai" | "openai_api_compatible" => "openai",
-        "azure_openai" | "azure" => "azure",
+        // LiteLLM's `custom_llm_provider` names too (`azure_ai`, `vertex_ai_beta`,
+        // `text-completion-openai`).
+        "openai" | "openai_api_compatible" | "text-completion-openai" => "openai",
+        "azure_openai" | "azure" | "azure_ai" => "azure",
         "anthropic" => "anthropic",
         "bedrock" | "aws" => "bedrock",
-        "vertex_ai" | "vertex" | "google" | "gemini" => "google",
+        "vertex_ai" | "vertex_ai_beta" | "vertex" | "google" | "gemini" => "google",
         "tongyi" | "dashscope" | "alibaba" | "qwen" | "bailian" => "alibaba",
         "deepseek" => "deepseek",
         "mistralai" | "mistral" => "mistral",

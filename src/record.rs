@@ -345,12 +345,14 @@ impl Status {
     }
 }
 
-/// Which of the three views a source is.
+/// Which view a source is: the app's, the trace store's, a gateway's between the app and the
+/// providers, or a provider's bill.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     App,
     Trace,
+    Gateway,
     Bill,
 }
 
@@ -359,6 +361,7 @@ impl Role {
         match self {
             Role::App => "app",
             Role::Trace => "trace",
+            Role::Gateway => "gateway",
             Role::Bill => "bill",
         }
     }

@@ -682,9 +682,10 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
         held.push(recs);
     }
     let idx = |role: Role| sources.iter().position(|s| s.role() == role);
-    let (app, trace, bills) = (
+    let (app, trace, gateway, bills) = (
         idx(Role::App),
         idx(Role::Trace),
+        idx(Role::Gateway),
         sources
             .iter()
             .enumerate()
@@ -695,14 +696,19 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
 
     check_attribution(&opts.attribution, &bills, &held)?;
 
-    // 2. The window: as asked, else the bill's span, else the trace's span in whole buckets.
+    // 2. The window: as asked, else the bill's span, else the trace's (or the gateway's) span in
+    // whole buckets.
     let window = explicit_window
         .or_else(|| {
             bills
                 .first()
                 .and_then(|&b| bucket_hull(held[b].iter().map(|(r, _)| r)))
         })
-        .or_else(|| trace.and_then(|t| calendar_hull(&calendar, held[t].iter().map(|(r, _)| r))));
+        .or_else(|| {
+            trace
+                .or(gateway)
+                .and_then(|t| calendar_hull(&calendar, held[t].iter().map(|(r, _)| r)))
+        });
 
     // 3. Comparisons. Each bill's sees only the calls it served; a trace call that names no
     // provider takes the one its source's other calls name.
@@ -739,7 +745,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
                         end: r.end,
                     })
                 });
-            for (base, is_app) in [(app, true), (trace, false)] {
+            for (base, is_app) in [(app, true), (trace, false), (gateway, false)] {
                 if let Some(base) = base {
                     let setup = ComparisonSetup {
                         baseline: sources[base].name().to_string(),
@@ -776,6 +782,23 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
             };
             comps.push((ComparisonAcc::new(setup), a, t));
         }
+        // The gateway forwarded the app's calls (and other clients'): app → gateway sees all of
+        // them, like app → trace; each bill's gateway → bill is made above.
+        if let (Some(a), Some(g)) = (app, gateway) {
+            let setup = ComparisonSetup {
+                baseline: sources[a].name().to_string(),
+                reference: sources[g].name().to_string(),
+                evidence: trace.map(|t| sources[t].name().to_string()),
+                baseline_is_app: true,
+                window,
+                span: window,
+                grid: None,
+                calendar,
+                book_rates: opts.book_rates.clone(),
+                route: Route::All,
+            };
+            comps.push((ComparisonAcc::new(setup), a, g));
+        }
     }
 
     // 4. Feed held records: references, trace baselines, retry evidence, the call index.
@@ -799,7 +822,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
                     c.add_auxiliary_evidence(r, v);
                 }
             }
-            if Some(i) == trace
+            if (Some(i) == trace || Some(i) == gateway)
                 && window.is_some_and(|w| w.contains(r.start))
                 && counts_for_a_bill(r, v)
                 && !bills.is_empty()

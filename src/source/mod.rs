@@ -15,6 +15,7 @@ pub mod focus;
 pub mod gcp;
 pub mod json_scan;
 pub mod langfuse;
+pub mod litellm;
 pub mod openai;
 pub mod parquet_file;
 #[cfg(test)]
@@ -80,6 +81,10 @@ pub enum Format {
     AwsCurParquet,
     /// A FOCUS 1.0–1.2 cost and usage export as Parquet.
     FocusParquet,
+    /// LiteLLM proxy spend logs (`LiteLLM_SpendLogs`) copied to CSV.
+    LitellmSpendLogsCsv,
+    /// LiteLLM proxy spend logs as JSON: `/spend/logs` rows, a `/spend/logs/v2` page, or JSONL.
+    LitellmSpendLogsJson,
 }
 
 /// The system a format belongs to; files of one system form one source.
@@ -95,6 +100,7 @@ pub enum System {
     Focus,
     Aws,
     Gcp,
+    Litellm,
 }
 
 impl System {
@@ -110,6 +116,7 @@ impl System {
             System::Focus => "focus",
             System::Aws => "aws",
             System::Gcp => "gcp",
+            System::Litellm => "litellm",
         }
     }
     pub fn role(self) -> Role {
@@ -119,12 +126,13 @@ impl System {
             System::Openai | System::Anthropic | System::Azure | System::Focus => Role::Bill,
             System::Deepseek | System::Alibaba => Role::Bill,
             System::Aws | System::Gcp => Role::Bill,
+            System::Litellm => Role::Gateway,
         }
     }
 }
 
 impl Format {
-    pub const ALL: [Format; 29] = [
+    pub const ALL: [Format; 31] = [
         Format::DifyMessagesCsv,
         Format::DifyMessagesJsonl,
         Format::DifyNodeExecutionsCsv,
@@ -154,6 +162,8 @@ impl Format {
         Format::GcpBillingJson,
         Format::AwsCurParquet,
         Format::FocusParquet,
+        Format::LitellmSpendLogsCsv,
+        Format::LitellmSpendLogsJson,
     ];
 
     pub fn name(self) -> &'static str {
@@ -187,6 +197,8 @@ impl Format {
             Format::GcpBillingJson => "gcp-billing-json",
             Format::AwsCurParquet => "aws-cur-parquet",
             Format::FocusParquet => "focus-parquet",
+            Format::LitellmSpendLogsCsv => "litellm-spend-logs-csv",
+            Format::LitellmSpendLogsJson => "litellm-spend-logs-json",
         }
     }
 
@@ -217,6 +229,7 @@ impl Format {
             Format::FocusCsv | Format::FocusParquet => System::Focus,
             Format::AwsCurCsv | Format::AwsCur2Csv | Format::AwsCurParquet => System::Aws,
             Format::GcpBillingCsv | Format::GcpBillingJson => System::Gcp,
+            Format::LitellmSpendLogsCsv | Format::LitellmSpendLogsJson => System::Litellm,
         }
     }
 
@@ -386,6 +399,7 @@ pub fn sniff(head: &Head) -> Option<Format> {
         .or_else(|| gcp::sniff(head))
         .or_else(|| azure::sniff(head))
         .or_else(|| focus::sniff(head))
+        .or_else(|| litellm::sniff(head))
 }
 
 /// Opens a file as a buffered reader positioned after any UTF-8 BOM.
@@ -437,6 +451,7 @@ pub fn read_from(
         System::Focus => focus::read(format, file, reader, sink),
         System::Aws => aws::read(format, file, reader, sink),
         System::Gcp => gcp::read(format, file, reader, sink),
+        System::Litellm => litellm::read(format, file, reader, sink),
     }
 }
 

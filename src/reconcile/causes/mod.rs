@@ -13,6 +13,7 @@ pub mod cache_write_folding;
 pub mod double_counting;
 pub mod embeddings;
 pub mod fx;
+pub mod gateway_cache_hits;
 pub mod price_mismatch;
 pub mod retries;
 pub mod streaming_interruption;
@@ -34,13 +35,14 @@ use std::collections::BTreeMap;
 pub const EVIDENCE_SAMPLES: usize = 5;
 
 /// The measured causes, in bridge order; `unexplained` (the residual) follows them.
-pub const ALL: [&dyn Cause; 12] = [
+pub const ALL: [&dyn Cause; 13] = [
     &window_misalignment::WindowMisalignment,
     &unattributed_traffic::UnattributedTraffic,
     &embeddings::Embeddings,
     &auxiliary_calls::AuxiliaryCalls,
     &retries::Retries,
     &double_counting::DoubleCounting,
+    &gateway_cache_hits::GatewayCacheHits,
     &streaming_interruption::StreamingInterruption,
     &tokenizer_drift::TokenizerDrift,
     &cache_write_folding::CacheWriteFolding,
