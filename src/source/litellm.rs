@@ -515,7 +515,6 @@ fn spend_log(row: &Map<String, Value>, file: &InputFile, line: u64) -> Result<No
     ]);
     rec.reported_cost = spend.map(Money::usd);
     rec.scope.api_key = get_str(row, "api_key").filter(|k| !k.is_empty());
-    rec.scope.project = get_str(row, "team_id").filter(|t| !t.is_empty());
     rec.scope.user = get_str(row, "end_user").filter(|u| !u.is_empty());
     let cache_hit = get_str(row, "cache_hit").is_some_and(|c| c.eq_ignore_ascii_case("true"));
     let failed = get_str(row, "status").is_some_and(|s| s.eq_ignore_ascii_case("failure"));

@@ -3,7 +3,7 @@
 
 use super::{Amount, Cause, Context, GroupView, Measured, Place, Plant, SpotPair, Tally};
 use crate::reconcile::bridge::Valuation;
-use crate::record::{Usage, UsageRecord};
+use crate::record::{Status, Usage, UsageRecord};
 use rust_decimal::Decimal;
 
 pub const NAME: &str = "price_mismatch";
@@ -25,7 +25,9 @@ impl Cause for PriceMismatch {
     /// Every baseline call (in the window or at its edges) whose recorded cost differs from
     /// the table cost at its time.
     fn on_baseline(&self, rec: &UsageRecord, v: &Valuation, at: Place, t: &mut Tally) {
-        if at.repeats {
+        // A gateway's cache hit costs nothing by design: that is `gateway_cache_hits`' money,
+        // not a stale price.
+        if at.repeats || rec.link.status == Status::CacheHit {
             return;
         }
         if let (Some(r), Some(c)) = (v.reported, v.computed) {
