@@ -162,6 +162,8 @@ fn llm_recon() -> Command {
         "LANGFUSE_HOST",
         "LANGFUSE_PUBLIC_KEY",
         "LANGFUSE_SECRET_KEY",
+        "LITELLM_PROXY_API_KEY",
+        "LITELLM_PROXY_API_BASE",
     ] {
         c.env_remove(var);
     }
@@ -883,4 +885,97 @@ fn langfuse_v1_page_numbers() {
     assert_eq!(records.len(), 2);
     assert_eq!(sum_usage(&records, "input"), 1_000);
     assert_secret_nowhere(LANGFUSE_SECRET, &[&o], &dir);
+}
+
+// ---------------------------------------------------------------------------------------------
+// LiteLLM
+
+const LITELLM_KEY: &str = "sk-litellm-master-TESTKEY-4b1d";
+
+fn spend_log(id: &str, start: &str, prompt: i64, completion: i64) -> String {
+    format!(
+        r#"{{"request_id": "{id}", "call_type": "acompletion", "api_key": "88dc28d0f030c55e", "spend": 0.00027, "total_tokens": {}, "prompt_tokens": {prompt}, "completion_tokens": {completion}, "startTime": "{start}", "endTime": "{start}", "model": "gpt-4o-mini", "model_group": "gpt-4o-mini", "custom_llm_provider": "openai", "metadata": {{"user_api_key_alias": "dify-prod"}}, "cache_hit": "False", "status": "success"}}"#,
+        prompt + completion
+    )
+}
+
+#[test]
+fn litellm_spend_log_pages_per_day() {
+    let server = Server::start(Box::new(|seen: &Seen, _| {
+        assert_eq!(seen.path, "/spend/logs/v2");
+        assert_eq!(
+            seen.headers.get("authorization").map(String::as_str),
+            Some(format!("Bearer {LITELLM_KEY}").as_str())
+        );
+        let page: u32 = seen.param("page").unwrap_or("1").parse().unwrap();
+        match (seen.param("start_date"), page) {
+            (Some("2026-10-01 00:00:00"), 1) => {
+                assert_eq!(seen.param("end_date"), Some("2026-10-02 00:00:00"));
+                ok(format!(
+                    r#"{{"data": [{}], "total": 2, "page": 1, "page_size": 1, "total_pages": 2}}"#,
+                    spend_log("r1", "2026-10-01T06:00:00.31", 1_000, 200)
+                ))
+            }
+            (Some("2026-10-01 00:00:00"), 2) => ok(format!(
+                r#"{{"data": [{}], "total": 2, "page": 2, "page_size": 1, "total_pages": 2}}"#,
+                spend_log("r2", "2026-10-01T09:30:00", 3_000, 600)
+            )),
+            (Some("2026-10-02 00:00:00"), 1) => {
+                ok(r#"{"data": [], "total": 0, "page": 1, "page_size": 100, "total_pages": 0}"#)
+            }
+            other => panic!("unexpected request {other:?}"),
+        }
+    }));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pull");
+    let pull = || {
+        run(llm_recon()
+            .args([
+                "pull",
+                "litellm",
+                "--from",
+                "2026-10-01",
+                "--to",
+                "2026-10-03",
+                "--out",
+            ])
+            .arg(&dir)
+            .env("LITELLM_PROXY_API_BASE", &server.base)
+            .env("LITELLM_PROXY_API_KEY", LITELLM_KEY))
+    };
+    let o = pull();
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(server.seen().len(), 3);
+    assert!(
+        dir.join("litellm_spend_logs_2026-10-01_p0002.json")
+            .exists()
+    );
+    let records = normalized(&dir);
+    assert_eq!(records.len(), 2);
+    assert_eq!(sum_usage(&records, "input"), 4_000);
+    assert_eq!(sum_usage(&records, "output"), 800);
+    // October 1–2 are over: nothing is fetched again.
+    let again = pull();
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(server.seen().len(), 3);
+    assert_secret_nowhere(LITELLM_KEY, &[&o, &again], &dir);
+}
+
+#[test]
+fn litellm_without_an_address_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = run(llm_recon()
+        .args([
+            "pull",
+            "litellm",
+            "--from",
+            "2026-10-01",
+            "--to",
+            "2026-10-02",
+            "--out",
+        ])
+        .arg(tmp.path().join("pull"))
+        .env("LITELLM_PROXY_API_KEY", LITELLM_KEY));
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("LITELLM_PROXY_API_BASE"), "{}", o.stderr);
 }

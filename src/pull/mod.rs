@@ -1,7 +1,7 @@
 //! `llm-recon pull`: fetch the usage and cost data from where it lives into a directory that
 //! `reconcile DIR/*` reads.
 //!
-//! One module per API (`openai`, `anthropic`, `langfuse`) implementing [`Api`]; the driver here
+//! One module per API (`openai`, `anthropic`, `langfuse`, `litellm`) implementing [`Api`]; the driver here
 //! walks each request's pages to the end, writes every page exactly as received, and keeps
 //! `manifest.json` up to date after each page.
 //!
@@ -14,6 +14,7 @@ pub mod anthropic;
 pub mod dify_db;
 pub mod http;
 pub mod langfuse;
+pub mod litellm;
 pub mod manifest;
 pub mod openai;
 
@@ -48,6 +49,7 @@ pub enum PullSource {
     Openai,
     Anthropic,
     Langfuse,
+    Litellm,
     Dify,
 }
 
@@ -230,6 +232,11 @@ pub fn run(args: &PullArgs) -> Result<i32, PullError> {
         }
         PullSource::Langfuse => {
             let api = langfuse::Langfuse::from_env(args.key_file.as_deref(), args.langfuse_api)?;
+            (pull_api(&api, args, tz, &policy)?, api.name())
+        }
+        PullSource::Litellm => {
+            let api =
+                litellm::Litellm::from_env(args.base_url.as_deref(), args.key_file.as_deref())?;
             (pull_api(&api, args, tz, &policy)?, api.name())
         }
         PullSource::Dify => (dify_db::pull(args)?, "dify"),
