@@ -29,6 +29,7 @@ pub fn canonical_provider(hint: &str) -> Option<&'static str> {
         "vertex_ai" | "vertex_ai_beta" | "vertex" | "google" | "gemini" => "google",
         "tongyi" | "dashscope" | "alibaba" | "qwen" | "bailian" => "alibaba",
         "deepseek" => "deepseek",
+        "hunyuan" | "tencent" => "tencent",
         "mistralai" | "mistral" => "mistral",
         _ => return None,
     };
@@ -100,6 +101,8 @@ pub fn provider_of_model(model: &str) -> Option<&'static str> {
         Some("alibaba")
     } else if starts("deepseek") {
         Some("deepseek")
+    } else if starts("hunyuan") {
+        Some("tencent")
     } else if starts("gemini") || starts("text-embedding-00") || starts("gemma") {
         Some("google")
     } else if starts("mistral")
@@ -337,6 +340,11 @@ mod tests {
                 "gcp",
             ),
             (Some("langgenius/tongyi/tongyi"), "qwen-max", "alibaba"),
+            (
+                Some("langgenius/hunyuan/hunyuan"),
+                "hunyuan-turbos-latest",
+                "tencent",
+            ),
             (
                 Some("langgenius/deepseek/deepseek"),
                 "deepseek-chat",

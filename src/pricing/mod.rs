@@ -28,7 +28,7 @@ use std::path::Path;
 pub use tier::{Conditions, Tier, TierPrice, Window};
 
 /// The tables shipped with the tool, in load order.
-const BUNDLED: [(&str, &str); 7] = [
+const BUNDLED: [(&str, &str); 8] = [
     (
         "pricing/openai.toml",
         include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/pricing/openai.toml")),
@@ -54,6 +54,10 @@ const BUNDLED: [(&str, &str); 7] = [
     (
         "pricing/alibaba.toml",
         include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/pricing/alibaba.toml")),
+    ),
+    (
+        "pricing/tencent.toml",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/pricing/tencent.toml")),
     ),
     (
         "pricing/mistral.toml",

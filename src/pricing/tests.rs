@@ -76,7 +76,7 @@ fn every_entry_has_input_and_output_sources_and_consistent_names() {
             e.id
         );
         assert!(
-            e.source.contains("(read 2026-11-23)"),
+            e.source.contains("(read 2026-11-23)") || e.source.contains("(read 2026-12-02)"),
             "{}: {}",
             e.id,
             e.source

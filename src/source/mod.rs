@@ -18,6 +18,7 @@ pub mod langfuse;
 pub mod litellm;
 pub mod openai;
 pub mod parquet_file;
+pub mod tencent;
 #[cfg(test)]
 pub(crate) mod testutil;
 pub mod util;
@@ -61,6 +62,8 @@ pub enum Format {
     DeepseekCostCsv,
     /// Alibaba Cloud Model Studio (Bailian) bill details CSV, Chinese or English headers.
     AlibabaBillCsv,
+    /// Tencent Cloud bill details CSV (Hunyuan usage), Chinese or English headers.
+    TencentBillCsv,
     /// Azure Cost Management cost and usage details, EA schema (PascalCase CSV).
     AzureEaCsv,
     /// Azure Cost Management cost and usage details, MCA schema (camelCase CSV).
@@ -96,6 +99,7 @@ pub enum System {
     Anthropic,
     Deepseek,
     Alibaba,
+    Tencent,
     Azure,
     Focus,
     Aws,
@@ -112,6 +116,7 @@ impl System {
             System::Anthropic => "anthropic",
             System::Deepseek => "deepseek",
             System::Alibaba => "alibaba",
+            System::Tencent => "tencent",
             System::Azure => "azure",
             System::Focus => "focus",
             System::Aws => "aws",
@@ -124,7 +129,7 @@ impl System {
             System::Dify => Role::App,
             System::Langfuse => Role::Trace,
             System::Openai | System::Anthropic | System::Azure | System::Focus => Role::Bill,
-            System::Deepseek | System::Alibaba => Role::Bill,
+            System::Deepseek | System::Alibaba | System::Tencent => Role::Bill,
             System::Aws | System::Gcp => Role::Bill,
             System::Litellm => Role::Gateway,
         }
@@ -132,7 +137,7 @@ impl System {
 }
 
 impl Format {
-    pub const ALL: [Format; 31] = [
+    pub const ALL: [Format; 32] = [
         Format::DifyMessagesCsv,
         Format::DifyMessagesJsonl,
         Format::DifyNodeExecutionsCsv,
@@ -152,6 +157,7 @@ impl Format {
         Format::DeepseekAmountCsv,
         Format::DeepseekCostCsv,
         Format::AlibabaBillCsv,
+        Format::TencentBillCsv,
         Format::AzureEaCsv,
         Format::AzureMcaCsv,
         Format::AzurePaygCsv,
@@ -187,6 +193,7 @@ impl Format {
             Format::DeepseekAmountCsv => "deepseek-amount-csv",
             Format::DeepseekCostCsv => "deepseek-cost-csv",
             Format::AlibabaBillCsv => "alibaba-bill-csv",
+            Format::TencentBillCsv => "tencent-bill-csv",
             Format::AzureEaCsv => "azure-ea-csv",
             Format::AzureMcaCsv => "azure-mca-csv",
             Format::AzurePaygCsv => "azure-payg-csv",
@@ -225,6 +232,7 @@ impl Format {
             Format::AnthropicUsageJson | Format::AnthropicCostJson => System::Anthropic,
             Format::DeepseekAmountCsv | Format::DeepseekCostCsv => System::Deepseek,
             Format::AlibabaBillCsv => System::Alibaba,
+            Format::TencentBillCsv => System::Tencent,
             Format::AzureEaCsv | Format::AzureMcaCsv | Format::AzurePaygCsv => System::Azure,
             Format::FocusCsv | Format::FocusParquet => System::Focus,
             Format::AwsCurCsv | Format::AwsCur2Csv | Format::AwsCurParquet => System::Aws,
@@ -394,6 +402,7 @@ pub fn sniff(head: &Head) -> Option<Format> {
         .or_else(|| openai::sniff(head))
         .or_else(|| anthropic::sniff(head))
         .or_else(|| deepseek::sniff(head))
+        .or_else(|| tencent::sniff(head))
         .or_else(|| alibaba::sniff(head))
         .or_else(|| aws::sniff(head))
         .or_else(|| gcp::sniff(head))
@@ -447,6 +456,7 @@ pub fn read_from(
         System::Anthropic => anthropic::read(format, file, reader, sink),
         System::Deepseek => deepseek::read(format, file, reader, sink),
         System::Alibaba => alibaba::read(format, file, reader, sink),
+        System::Tencent => tencent::read(format, file, reader, sink),
         System::Azure => azure::read(format, file, reader, sink),
         System::Focus => focus::read(format, file, reader, sink),
         System::Aws => aws::read(format, file, reader, sink),
