@@ -86,8 +86,10 @@ pub struct SimulateArgs {
     /// The account's time zone: where the app's days begin (the bill's are UTC days).
     #[arg(long, default_value = "UTC")]
     pub tz: String,
-    /// Which provider's bill: openai (usage + costs pages) or anthropic (usage + cost report).
-    #[arg(long, default_value = "openai", value_parser = ["openai", "anthropic"])]
+    /// Which provider's bill: openai (usage + costs pages) or anthropic (usage + cost report), or
+    /// both (`openai,anthropic`): one app per provider in the same exports, --calls split
+    /// evenly between them (the first takes the odd one), one bill each.
+    #[arg(long, default_value = "openai")]
     pub provider: String,
     /// Plant a cause: NAME=AMOUNT (see below), or `none`.
     #[arg(long = "cause", value_name = "NAME=AMOUNT")]
@@ -335,29 +337,27 @@ fn parse_book_rate(text: &str) -> Result<(Currency, Decimal), RunError> {
 }
 
 fn simulate_cmd(args: &SimulateArgs) -> Result<i32, RunError> {
-    use crate::simulate::{self, Config, Provider};
+    use crate::simulate::{self, Config};
     let tz: chrono_tz::Tz = args.tz.parse().map_err(|_| {
         RunError::Usage(format!(
             "--tz {}: expected an IANA time zone like UTC or Asia/Shanghai",
             args.tz
         ))
     })?;
-    let provider = if args.provider == "anthropic" {
-        Provider::Anthropic
-    } else {
-        Provider::Openai
-    };
-    let cfg = Config {
+    let providers = simulate::parse_providers(&args.provider).map_err(RunError::Usage)?;
+    let base = Config {
         seed: args.seed,
         calls: args.calls,
         days: args.days,
         start: args.start,
         tz,
-        provider,
-        amounts: simulate::parse_causes(&args.causes, provider).map_err(RunError::Usage)?,
+        provider: providers[0],
+        amounts: [0.0; simulate::STEPS],
         one_node_export: args.one_node_export,
     };
-    let s = simulate::run(&cfg, &args.out).map_err(RunError::Usage)?;
+    let worlds =
+        simulate::split_by_provider(&base, &providers, &args.causes).map_err(RunError::Usage)?;
+    let s = simulate::run_worlds(&worlds, &args.out).map_err(RunError::Usage)?;
     eprintln!(
         "{} messages, {} billed requests; truth ties out",
         s.messages, s.billed_requests

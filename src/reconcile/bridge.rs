@@ -339,13 +339,26 @@ impl ComparisonAcc {
                     .partition(|k| chosen.iter().any(|c| c == k))
             };
         if !rule.api_keys.is_empty() || !rule.projects.is_empty() {
+            // With several bills, `--key`/`--project` name the app's keys and projects on all of
+            // them: a dimension none of whose values is on this bill (an Anthropic workspace
+            // read against the OpenAI bill) plays no part here, unless the other one has none
+            // on it either (then the app has no traffic on this bill).
+            let on_bill = |given: &[String], all: &BTreeMap<String, i64>| {
+                given.iter().any(|v| all.contains_key(v))
+            };
+            let (keys_here, projects_here) = (
+                on_bill(&rule.api_keys, &keys),
+                on_bill(&rule.projects, &projects),
+            );
+            let use_keys = !rule.api_keys.is_empty() && (keys_here || !projects_here);
+            let use_projects = !rule.projects.is_empty() && (projects_here || !keys_here);
             // A dimension the rule does not name plays no part: it is listed empty.
-            let (ak, uk) = if rule.api_keys.is_empty() {
+            let (ak, uk) = if !use_keys {
                 (Vec::new(), Vec::new())
             } else {
                 split(&keys, &rule.api_keys)
             };
-            let (ap, up) = if rule.projects.is_empty() {
+            let (ap, up) = if !use_projects {
                 (Vec::new(), Vec::new())
             } else {
                 split(&projects, &rule.projects)

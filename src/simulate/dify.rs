@@ -390,13 +390,15 @@ fn plain_node<'a>(
 }
 
 /// Writes the two (or, with overlapping exports, three) Dify files; returns their names.
-pub fn write(w: &World, out: &Path) -> Result<Vec<String>, String> {
-    let mut rng = Rng::new(w.cfg.seed ^ 0xD1F7_0000_0000_0001);
+/// Several worlds (one app per provider) go into the same files, one world's rows after the
+/// other's, as one export of the workspace's tables holds every app.
+pub fn write(ws: &[World], out: &Path) -> Result<Vec<String>, String> {
     let mut msgs = create(out, MESSAGES)?;
     let mut nodes = create(out, NODES)?;
-    let mut nodes2 = match w.node_cut {
-        Some(_) => Some(create(out, NODES_2)?),
-        None => None,
+    let mut nodes2 = if ws.iter().any(|w| w.node_cut.is_some()) {
+        Some(create(out, NODES_2)?)
+    } else {
+        None
     };
     let header = |cols: &[&str]| cols.join(",") + "\n";
     msgs.write_all(header(&MSG_COLS).as_bytes())
@@ -409,6 +411,28 @@ pub fn write(w: &World, out: &Path) -> Result<Vec<String>, String> {
             .map_err(io_err(NODES_2))?;
     }
     let mut line = String::with_capacity(4096);
+    for w in ws {
+        write_world(w, &mut msgs, &mut nodes, nodes2.as_mut(), &mut line)?;
+    }
+    msgs.flush().map_err(io_err(MESSAGES))?;
+    nodes.flush().map_err(io_err(NODES))?;
+    let mut names = vec![MESSAGES.to_string(), NODES.to_string()];
+    if let Some(mut n2) = nodes2 {
+        n2.flush().map_err(io_err(NODES_2))?;
+        names.push(NODES_2.to_string());
+    }
+    Ok(names)
+}
+
+/// One world's rows of the Dify files.
+fn write_world(
+    w: &World,
+    msgs: &mut impl Write,
+    nodes: &mut impl Write,
+    mut nodes2: Option<&mut impl Write>,
+    line: &mut String,
+) -> Result<(), String> {
+    let mut rng = Rng::new(w.cfg.seed ^ 0xD1F7_0000_0000_0001);
     for run in &w.runs {
         let mut rw = RunWriter {
             w,
@@ -641,17 +665,10 @@ pub fn write(w: &World, out: &Path) -> Result<Vec<String>, String> {
             if i > 0 {
                 line.push(',');
             }
-            csv_field(&mut line, f.as_deref(), true);
+            csv_field(line, f.as_deref(), true);
         }
         line.push('\n');
         msgs.write_all(line.as_bytes()).map_err(io_err(MESSAGES))?;
     }
-    msgs.flush().map_err(io_err(MESSAGES))?;
-    nodes.flush().map_err(io_err(NODES))?;
-    let mut names = vec![MESSAGES.to_string(), NODES.to_string()];
-    if let Some(mut n2) = nodes2 {
-        n2.flush().map_err(io_err(NODES_2))?;
-        names.push(NODES_2.to_string());
-    }
-    Ok(names)
+    Ok(())
 }

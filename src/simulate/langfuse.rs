@@ -275,12 +275,22 @@ fn span_row(w: &World, run: &Run, end: DateTime<Utc>, out: &mut String) {
     row(out, &f);
 }
 
-pub fn write<'w>(w: &'w World, out: &Path) -> Result<Vec<String>, String> {
-    let mut rng = Rng::new(w.cfg.seed ^ 0x1A26_F005_0000_0002);
+/// Several worlds (one app per provider, traced to one Langfuse project) go into the same
+/// export, one world's observations after the other's.
+pub fn write(ws: &[World], out: &Path) -> Result<Vec<String>, String> {
     let mut f = create(out, FILE)?;
     f.write_all((COLS.join(",") + "\n").as_bytes())
         .map_err(io_err(FILE))?;
     let mut buf = String::with_capacity(1 << 16);
+    for w in ws {
+        write_world(w, &mut f, &mut buf)?;
+    }
+    f.flush().map_err(io_err(FILE))?;
+    Ok(vec![FILE.to_string()])
+}
+
+fn write_world<'w>(w: &'w World, f: &mut impl Write, buf: &mut String) -> Result<(), String> {
+    let mut rng = Rng::new(w.cfg.seed ^ 0x1A26_F005_0000_0002);
     for run in &w.runs {
         buf.clear();
         let user = w.ids.users[run.user];
@@ -297,7 +307,7 @@ pub fn write<'w>(w: &'w World, out: &Path) -> Result<Vec<String>, String> {
             .max()
             .unwrap_or(run.t0)
             + chrono::Duration::milliseconds(8);
-        span_row(w, run, run_end, &mut buf);
+        span_row(w, run, run_end, buf);
         let traced = |c: &'w Call, name: &'static str, node_type: &'static str| -> Gen<'w> {
             Gen {
                 id: c.id,
@@ -327,7 +337,7 @@ pub fn write<'w>(w: &'w World, out: &Path) -> Result<Vec<String>, String> {
                     w,
                     &mut rng,
                     traced(&w.calls[*i], "Question Classifier", "question-classifier"),
-                    &mut buf,
+                    buf,
                 ),
                 Step::Iteration { children, .. } => {
                     for i in children {
@@ -335,16 +345,13 @@ pub fn write<'w>(w: &'w World, out: &Path) -> Result<Vec<String>, String> {
                             w,
                             &mut rng,
                             traced(&w.calls[*i], "Summarize Chunk", "llm"),
-                            &mut buf,
+                            buf,
                         );
                     }
                 }
-                Step::Retry { call, .. } | Step::Answer(call) => generation(
-                    w,
-                    &mut rng,
-                    traced(&w.calls[*call], "Answer", "llm"),
-                    &mut buf,
-                ),
+                Step::Retry { call, .. } | Step::Answer(call) => {
+                    generation(w, &mut rng, traced(&w.calls[*call], "Answer", "llm"), buf)
+                }
                 Step::Rejected { t, elapsed, id } => generation(
                     w,
                     &mut rng,
@@ -365,7 +372,7 @@ pub fn write<'w>(w: &'w World, out: &Path) -> Result<Vec<String>, String> {
                         user,
                         session: run.conv,
                     },
-                    &mut buf,
+                    buf,
                 ),
             }
         }
@@ -396,11 +403,10 @@ pub fn write<'w>(w: &'w World, out: &Path) -> Result<Vec<String>, String> {
                     user,
                     session: run.conv,
                 },
-                &mut buf,
+                buf,
             );
         }
         f.write_all(buf.as_bytes()).map_err(io_err(FILE))?;
     }
-    f.flush().map_err(io_err(FILE))?;
-    Ok(vec![FILE.to_string()])
+    Ok(())
 }

@@ -93,6 +93,12 @@ pub fn parse_causes(list: &[String], provider: Provider) -> Result<[f64; STEPS],
     if list.is_empty() {
         return Ok(default_amounts(provider));
     }
+    parse_cause_list(list, &[provider])
+}
+
+/// The amounts of a world billed by one of `providers`, parsed once for all of them: a cause
+/// only one provider has is accepted when that provider is among them.
+fn parse_cause_list(list: &[String], providers: &[Provider]) -> Result<[f64; STEPS], String> {
     let mut a = [0.0; STEPS];
     let mut seen = [false; STEPS];
     for item in list {
@@ -138,7 +144,7 @@ pub fn parse_causes(list: &[String], provider: Provider) -> Result<[f64; STEPS],
             return Err(format!("--cause {item}: AMOUNT must be above -1"));
         }
         if let Some(p) = plant.only
-            && p != provider
+            && !providers.contains(&p)
             && v != 0.0
         {
             return Err(format!(
@@ -150,6 +156,81 @@ pub fn parse_causes(list: &[String], provider: Provider) -> Result<[f64; STEPS],
         a[i] = v;
     }
     Ok(a)
+}
+
+/// Parses `--provider`: one provider, or several separated by commas (each at most once).
+pub fn parse_providers(s: &str) -> Result<Vec<Provider>, String> {
+    let mut out = Vec::new();
+    for name in s.split(',').map(str::trim) {
+        let p = match name {
+            "openai" => Provider::Openai,
+            "anthropic" => Provider::Anthropic,
+            _ => {
+                return Err(format!(
+                    "--provider {name}: expected openai or anthropic (or both: openai,anthropic)"
+                ));
+            }
+        };
+        if out.contains(&p) {
+            return Err(format!("--provider {name} given twice"));
+        }
+        out.push(p);
+    }
+    Ok(out)
+}
+
+/// An app on several providers, as one world per provider: each provider's app is its own Dify
+/// app (its own app id, API key and project), so every one of its calls, iteration containers
+/// included, routes to that provider's bill. `base` gives the seed, the window and the total
+/// `calls`; the calls are split as evenly as possible in the order of `providers`, the earlier
+/// ones taking one more when they do not divide. The first world keeps `base.seed`, each other
+/// world a seed derived from it (`seed ^ i × 0x9E37_79B9_7F4A_7C15`). `causes` apply to every
+/// world (none: each provider's default mix); a cause only one provider has is planted in that
+/// provider's world only.
+pub fn split_by_provider(
+    base: &Config,
+    providers: &[Provider],
+    causes: &[String],
+) -> Result<Vec<Config>, String> {
+    if providers.is_empty() {
+        return Err("--provider: at least one".into());
+    }
+    let n = providers.len();
+    if base.calls != 0 && base.calls < n {
+        return Err(format!(
+            "--calls {}: at least one message per provider ({n})",
+            base.calls
+        ));
+    }
+    let shared = if causes.is_empty() {
+        None
+    } else {
+        Some(parse_cause_list(causes, providers)?)
+    };
+    Ok(providers
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| {
+            let amounts = match shared {
+                None => default_amounts(p),
+                Some(mut a) => {
+                    for (name, plant) in causes::plants() {
+                        if plant.only.is_some_and(|o| o != p) {
+                            a[causes::step_index(name)] = 0.0;
+                        }
+                    }
+                    a
+                }
+            };
+            Config {
+                seed: base.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                calls: base.calls / n + usize::from(i < base.calls % n),
+                provider: p,
+                amounts,
+                ..base.clone()
+            }
+        })
+        .collect())
 }
 
 /// What a run wrote.
@@ -180,49 +261,85 @@ pub const MAX_WORLD_MESSAGES: f64 = 1_000_000.0;
 /// Refuses, before anything is built, a world larger than [`MAX_WORLD_MESSAGES`]: `--calls`
 /// messages plus the traffic the unbounded causes add in proportion to them (edge-of-window
 /// runs, other keys' tokens, embeddings).
-fn check_world_size(cfg: &Config) -> Result<(), String> {
-    let extra: f64 = ["window_misalignment", "unattributed_traffic", "embeddings"]
-        .iter()
-        .map(|&c| cfg.amount(c).max(0.0))
-        .sum();
-    let size = cfg.calls as f64 * (1.0 + extra);
-    if size > MAX_WORLD_MESSAGES {
-        return Err(format!(
-            "--calls {} with window_misalignment + unattributed_traffic + embeddings = {extra}: \
-             a world of {size:.0} messages; at most {MAX_WORLD_MESSAGES:.0} fit in memory \
-             (--calls × (1 + those amounts))",
-            cfg.calls
-        ));
+fn check_world_size(cfgs: &[Config]) -> Result<(), String> {
+    let mut size = 0.0;
+    for cfg in cfgs {
+        let extra: f64 = ["window_misalignment", "unattributed_traffic", "embeddings"]
+            .iter()
+            .map(|&c| cfg.amount(c).max(0.0))
+            .sum();
+        size += cfg.calls as f64 * (1.0 + extra);
+        if size > MAX_WORLD_MESSAGES {
+            return Err(format!(
+                "--calls {} with window_misalignment + unattributed_traffic + embeddings = {extra}: \
+                 a world of {size:.0} messages; at most {MAX_WORLD_MESSAGES:.0} fit in memory \
+                 (--calls × (1 + those amounts))",
+                cfgs.iter().map(|c| c.calls).sum::<usize>()
+            ));
+        }
     }
     Ok(())
 }
 
 pub fn run(cfg: &Config, out: &Path) -> Result<Summary, String> {
-    if cfg.calls == 0 {
-        return Err("--calls: at least one message".into());
+    run_worlds(std::slice::from_ref(cfg), out)
+}
+
+/// Builds one world per config (one app per provider, see [`split_by_provider`]) and writes them
+/// as one export set: one Dify export and one Langfuse export holding every app, one bill per
+/// provider, one `truth.json` with a truth per bill and one `demo.args`.
+pub fn run_worlds(cfgs: &[Config], out: &Path) -> Result<Summary, String> {
+    let Some(first) = cfgs.first() else {
+        return Err("--provider: at least one".into());
+    };
+    for (i, cfg) in cfgs.iter().enumerate() {
+        if cfg.calls == 0 {
+            return Err("--calls: at least one message".into());
+        }
+        if cfg.days == 0 || cfg.days > 366 {
+            return Err("--days: between 1 and 366".into());
+        }
+        if (cfg.start, cfg.days, cfg.tz) != (first.start, first.days, first.tz) {
+            return Err("the worlds of one export must share the window".into());
+        }
+        if cfgs[..i].iter().any(|c| c.provider == cfg.provider) {
+            return Err(format!(
+                "--provider {}: one world per provider",
+                cfg.provider.name()
+            ));
+        }
     }
-    if cfg.days == 0 || cfg.days > 366 {
-        return Err("--days: between 1 and 366".into());
-    }
-    check_world_size(cfg)?;
+    check_world_size(cfgs)?;
     std::fs::create_dir_all(out).map_err(|e| format!("{}: cannot create: {e}", out.display()))?;
-    let w = world::World::build(cfg)?;
+    let mut ws = Vec::with_capacity(cfgs.len());
+    for cfg in cfgs {
+        ws.push(world::World::build(cfg)?);
+    }
+    // One workspace and one Langfuse project hold every app.
+    let (tenant, project) = (ws[0].ids.tenant, ws[0].ids.langfuse_project.clone());
+    for w in &mut ws[1..] {
+        w.ids.tenant = tenant;
+        w.ids.langfuse_project.clone_from(&project);
+    }
+    let ws = ws;
     // The views are independent: Dify's (the largest) is written beside the others.
     let (dify_files, others) = std::thread::scope(|s| {
-        let h = s.spawn(|| dify::write(&w, out));
-        let others = langfuse::write(&w, out).and_then(|mut f| {
-            f.extend(match cfg.provider {
-                Provider::Openai => openai::write(&w, out)?,
-                Provider::Anthropic => anthropic::write(&w, out)?,
-            });
+        let h = s.spawn(|| dify::write(&ws, out));
+        let others = langfuse::write(&ws, out).and_then(|mut f| {
+            for w in &ws {
+                f.extend(match w.cfg.provider {
+                    Provider::Openai => openai::write(w, out)?,
+                    Provider::Anthropic => anthropic::write(w, out)?,
+                });
+            }
             Ok(f)
         });
         (h.join(), others)
     });
     let mut files = dify_files.map_err(|_| "the Dify writer panicked".to_string())??;
     files.extend(others?);
-    truth::write(&w, out, &files)?;
-    write_args(&w, out, &files)?;
+    truth::write(&ws, out, &files)?;
+    write_args(&ws, out, &files)?;
     let mut sizes = Vec::new();
     for f in files
         .iter()
@@ -234,15 +351,15 @@ pub fn run(cfg: &Config, out: &Path) -> Result<Summary, String> {
     }
     Ok(Summary {
         files: sizes,
-        messages: w.runs.len(),
-        billed_requests: w.calls.len(),
+        messages: ws.iter().map(|w| w.runs.len()).sum(),
+        billed_requests: ws.iter().map(|w| w.calls.len()).sum(),
     })
 }
 
 /// `demo.args`: the reconcile settings that read this world (`llm-recon demo` reads the file of
 /// the same name in fixtures/demo).
-fn write_args(w: &world::World, out: &Path, files: &[String]) -> Result<(), String> {
-    let cfg = &w.cfg;
+fn write_args(ws: &[world::World], out: &Path, files: &[String]) -> Result<(), String> {
+    let cfg = &ws[0].cfg;
     let last = cfg
         .start
         .checked_add_days(chrono::Days::new(cfg.days as u64))
@@ -256,11 +373,22 @@ fn write_args(w: &world::World, out: &Path, files: &[String]) -> Result<(), Stri
         "--from {} --to {} --tz {} --bucket 1d\n",
         cfg.start, last, cfg.tz
     ));
-    s.push_str("# The app's own API key; the other key on the bill is another team's traffic.\n");
-    s.push_str(&format!("--key {}\n", w.ids.app_key));
-    if cfg.provider == Provider::Anthropic {
-        // Cost report lines carry the workspace, not the key.
-        s.push_str(&format!("--project {}\n", w.ids.app_project));
+    if ws.len() == 1 {
+        s.push_str(
+            "# The app's own API key; the other key on the bill is another team's traffic.\n",
+        );
+    } else {
+        s.push_str(
+            "# Each provider's app and its own API key; the other key on each bill is another\n",
+        );
+        s.push_str("# team's traffic.\n");
+    }
+    for w in ws {
+        s.push_str(&format!("--key {}\n", w.ids.app_key));
+        if w.cfg.provider == Provider::Anthropic {
+            // Cost report lines carry the workspace, not the key.
+            s.push_str(&format!("--project {}\n", w.ids.app_project));
+        }
     }
     for f in files {
         s.push_str(f);

@@ -68,6 +68,19 @@ struct Group {
     steps: [Acc; STEPS],
 }
 
+impl Group {
+    fn is_zero(&self) -> bool {
+        self.base.is_zero() && self.reference.is_zero() && self.steps.iter().all(Acc::is_zero)
+    }
+    fn merge(&mut self, o: &Group) {
+        self.base.add(&o.base.t, o.base.cost, 1);
+        self.reference.add(&o.reference.t, o.reference.cost, 1);
+        for (a, b) in self.steps.iter_mut().zip(&o.steps) {
+            a.add(&b.t, b.cost, 1);
+        }
+    }
+}
+
 type Key = (DateTime<Utc>, usize);
 /// Adds a step amount: (comparison, time, model, cause, tokens, cost, times).
 type StepFn<'a> = dyn FnMut(usize, DateTime<Utc>, usize, &'static str, &Tokens, Decimal, i64) + 'a;
@@ -367,7 +380,9 @@ fn json(s: &str) -> Result<Value, String> {
 type Row = (DateTime<Utc>, usize, Tokens, Decimal);
 
 /// Dify's counted rows (LLM rows with usage, iteration containers) of every node export.
-fn read_dify(w: &World, out: &Path) -> Result<(u64, u64, Vec<Row>), String> {
+/// Only the rows of `w`'s app (an export set of several worlds holds every app's rows).
+fn read_dify(w: &World, ws: &[World], out: &Path) -> Result<(u64, u64, Vec<Row>), String> {
+    let app = super::fmt::uuid(w.ids.app);
     let mut node_rows = 0;
     let mut dify_usage_rows = 0;
     // Dify: LLM rows with usage and iteration containers, in the window.
@@ -376,12 +391,15 @@ fn read_dify(w: &World, out: &Path) -> Result<(u64, u64, Vec<Row>), String> {
     let mut containers: Vec<(String, String, DateTime<Utc>, i64, Decimal)> = Vec::new();
     let mut llm: Vec<(DateTime<Utc>, usize, Tokens, Decimal)> = Vec::new();
     let mut node_files = vec![NODES];
-    if w.node_cut.is_some() {
+    if ws.iter().any(|o| o.node_cut.is_some()) {
         node_files.push(NODES_2);
     }
     for name in node_files {
         node_rows += csv_rows(&out.join(name), |r| {
             let get = |k: &str| r.get(k);
+            if get("app_id") != app {
+                return Ok(());
+            }
             let t = pg_time(get("created_at"))?;
             let meta = get("execution_metadata");
             match get("node_type") {
@@ -439,8 +457,9 @@ fn read_dify(w: &World, out: &Path) -> Result<(u64, u64, Vec<Row>), String> {
     Ok((node_rows, dify_usage_rows, llm))
 }
 
-/// Langfuse generations with usage in the window.
-fn read_langfuse(w: &World, out: &Path) -> Result<(u64, u64, Vec<Row>), String> {
+/// Langfuse generations with usage in the window, of `w`'s models (an export set of several
+/// worlds, one per provider, holds every world's generations; their models differ).
+fn read_langfuse(w: &World, ws: &[World], out: &Path) -> Result<(u64, u64, Vec<Row>), String> {
     let (mut lf_rows, mut lf_gens) = (0, 0);
     let mut gens: Vec<Row> = Vec::new();
     let provider = w.cfg.provider;
@@ -482,7 +501,17 @@ fn read_langfuse(w: &World, out: &Path) -> Result<(u64, u64, Vec<Row>), String> 
         if tok.iter().all(|x| *x == 0) && money.is_zero() {
             return Ok(());
         }
-        let m = model_index(w, None, get("model"))?;
+        let m = match model_index(w, None, get("model")) {
+            Ok(m) => m,
+            Err(_)
+                if ws
+                    .iter()
+                    .any(|o| model_index(o, None, get("model")).is_ok()) =>
+            {
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
         if w.in_window(t) {
             gens.push((t, m, tok, money));
         }
@@ -501,6 +530,7 @@ struct Reread {
 
 fn reread(
     w: &World,
+    ws: &[World],
     out: &Path,
     files: &[String],
     comps: &mut [Comp; 3],
@@ -514,8 +544,8 @@ fn reread(
         bucket: BucketSize::Day,
     };
     let (dify, lf) = std::thread::scope(|sc| {
-        let h = sc.spawn(|| read_dify(w, out));
-        let lf = read_langfuse(w, out);
+        let h = sc.spawn(|| read_dify(w, ws, out));
+        let lf = read_langfuse(w, ws, out);
         (h.join(), lf)
     });
     let (node_rows, dify_usage_rows, llm) =
@@ -703,101 +733,204 @@ fn check(comps: &[Comp; 3]) -> Result<(), String> {
     Ok(())
 }
 
-pub fn write(w: &World, out: &Path, files: &[String]) -> Result<(), String> {
-    let bill = w.cfg.provider.name();
-    let tz = w.cfg.tz.name();
-    let mk = |baseline, reference, groups_by: String| Comp {
-        baseline,
-        reference,
-        groups_by,
-        groups: BTreeMap::new(),
-    };
-    let mut comps = [
-        mk("dify", bill, "bill bucket (UTC day)".into()),
-        mk("langfuse", bill, "bill bucket (UTC day)".into()),
-        mk("dify", "langfuse", format!("local day in {tz}")),
-    ];
-    plant(w, &mut comps);
-    let rr = reread(w, out, files, &mut comps)?;
-    check(&comps)?;
+/// A comparison's groups by name, in order, with the JSON of the comparison.
+type Named<'a> = Vec<((DateTime<Utc>, &'a str, &'a str), &'a Group)>;
 
-    let mut comparisons = Vec::new();
-    for c in &comps {
-        let mut base = Acc::default();
-        let mut reference = Acc::default();
-        let mut steps = [Acc::default(); STEPS];
-        let mut groups = Vec::new();
-        for ((t, m), g) in &c.groups {
-            if g.base.is_zero() && g.reference.is_zero() && g.steps.iter().all(Acc::is_zero) {
-                continue;
-            }
-            base.add(&g.base.t, g.base.cost, 1);
-            reference.add(&g.reference.t, g.reference.cost, 1);
-            for (k, s) in g.steps.iter().enumerate() {
-                steps[k].add(&s.t, s.cost, 1);
-            }
-            let (provider, model) = group_names(w, *m);
-            groups.push(J::Obj(vec![
-                ("window_start", J::s(rfc3339(*t))),
-                ("provider", J::s(provider)),
-                ("model", J::s(model)),
-                ("baseline", g.base.json()),
-                ("reference", g.reference.json()),
-                // Only the steps planted in this group; a step not listed is zero.
-                (
-                    "steps",
-                    J::Map(
-                        causes::step_names()
-                            .zip(g.steps.iter())
-                            .filter(|(_, s)| !s.is_zero())
-                            .map(|(k, s)| (k.to_string(), s.json()))
-                            .collect(),
-                    ),
-                ),
-            ]));
+fn named<'a>(w: &'a World, c: &'a Comp) -> Named<'a> {
+    c.groups
+        .iter()
+        .map(|((t, m), g)| {
+            let (p, model) = group_names(w, *m);
+            ((*t, p, model), g)
+        })
+        .collect()
+}
+
+fn comparison_json(baseline: &str, reference: &str, groups_by: &str, named: Named<'_>) -> J {
+    let mut base = Acc::default();
+    let mut refer = Acc::default();
+    let mut steps = [Acc::default(); STEPS];
+    let mut groups = Vec::new();
+    for ((t, provider, model), g) in named {
+        if g.is_zero() {
+            continue;
         }
-        comparisons.push(J::Obj(vec![
-            ("baseline", J::s(c.baseline)),
-            ("reference", J::s(c.reference)),
-            ("groups_by", J::s(c.groups_by.as_str())),
-            ("baseline_totals", base.json()),
-            ("reference_totals", reference.json()),
+        base.add(&g.base.t, g.base.cost, 1);
+        refer.add(&g.reference.t, g.reference.cost, 1);
+        for (k, s) in g.steps.iter().enumerate() {
+            steps[k].add(&s.t, s.cost, 1);
+        }
+        groups.push(J::Obj(vec![
+            ("window_start", J::s(rfc3339(t))),
+            ("provider", J::s(provider)),
+            ("model", J::s(model)),
+            ("baseline", g.base.json()),
+            ("reference", g.reference.json()),
+            // Only the steps planted in this group; a step not listed is zero.
             (
                 "steps",
                 J::Map(
                     causes::step_names()
-                        .zip(steps.iter())
+                        .zip(g.steps.iter())
+                        .filter(|(_, s)| !s.is_zero())
                         .map(|(k, s)| (k.to_string(), s.json()))
                         .collect(),
                 ),
             ),
-            ("groups", J::Arr(groups)),
         ]));
     }
-
-    let count =
-        |f: &dyn Fn(&super::world::Call) -> bool| w.calls.iter().filter(|c| f(c)).count() as i64;
-    let cfg = &w.cfg;
-    let planted: Vec<(String, J)> = causes::step_names()
-        .zip(cfg.amounts.iter())
-        .filter(|(_, a)| **a != 0.0)
-        .map(|(k, a)| (k.to_string(), J::Num(format!("{a}"))))
-        .collect();
-    let truth = J::Obj(vec![
-        ("schema", J::s("llm-recon/sim-truth/v1")),
+    J::Obj(vec![
+        ("baseline", J::s(baseline)),
+        ("reference", J::s(reference)),
+        ("groups_by", J::s(groups_by)),
+        ("baseline_totals", base.json()),
+        ("reference_totals", refer.json()),
         (
-            "generator",
-            J::Obj(vec![
-                ("command", J::s("llm-recon simulate")),
-                ("seed", J::Num(cfg.seed.to_string())),
-                ("calls", J::Int(cfg.calls as i64)),
-                ("days", J::Int(cfg.days as i64)),
-                ("start", J::s(cfg.start.to_string())),
-                ("tz", J::s(tz)),
-                ("provider", J::s(bill)),
-                ("causes", J::Map(planted)),
-            ]),
+            "steps",
+            J::Map(
+                causes::step_names()
+                    .zip(steps.iter())
+                    .map(|(k, s)| (k.to_string(), s.json()))
+                    .collect(),
+            ),
         ),
+        ("groups", J::Arr(groups)),
+    ])
+}
+
+/// Plants, re-reads and checks every world; writes `truth.json`. Each world is its provider's
+/// app: its `dify → BILL` and `langfuse → BILL` comparisons are its own, and `dify → langfuse`
+/// holds every world's calls (groups of the same day, provider and model added up: only the
+/// iteration containers, which name no provider, share groups across worlds).
+pub fn write(ws: &[World], out: &Path, files: &[String]) -> Result<(), String> {
+    let tz = ws[0].cfg.tz.name();
+    let mut per_world = Vec::with_capacity(ws.len());
+    for w in ws {
+        let bill = w.cfg.provider.name();
+        let mk = |baseline, reference, groups_by: String| Comp {
+            baseline,
+            reference,
+            groups_by,
+            groups: BTreeMap::new(),
+        };
+        let mut comps = [
+            mk("dify", bill, "bill bucket (UTC day)".into()),
+            mk("langfuse", bill, "bill bucket (UTC day)".into()),
+            mk("dify", "langfuse", format!("local day in {tz}")),
+        ];
+        plant(w, &mut comps);
+        let rr = reread(w, ws, out, files, &mut comps)?;
+        check(&comps)?;
+        per_world.push((comps, rr));
+    }
+
+    let mut comparisons = Vec::new();
+    for (w, (comps, _)) in ws.iter().zip(&per_world) {
+        for c in &comps[..DIFY_LF] {
+            comparisons.push(comparison_json(
+                c.baseline,
+                c.reference,
+                &c.groups_by,
+                named(w, c),
+            ));
+        }
+    }
+    let app_trace = &per_world[0].0[DIFY_LF];
+    if ws.len() == 1 {
+        comparisons.push(comparison_json(
+            app_trace.baseline,
+            app_trace.reference,
+            &app_trace.groups_by,
+            named(&ws[0], app_trace),
+        ));
+    } else {
+        let mut merged: BTreeMap<(DateTime<Utc>, &str, &str), Group> = BTreeMap::new();
+        for (w, (comps, _)) in ws.iter().zip(&per_world) {
+            for (k, g) in named(w, &comps[DIFY_LF]) {
+                merged.entry(k).or_default().merge(g);
+            }
+        }
+        comparisons.push(comparison_json(
+            app_trace.baseline,
+            app_trace.reference,
+            &app_trace.groups_by,
+            merged.iter().map(|(k, g)| (*k, g)).collect(),
+        ));
+    }
+    let rr = &per_world[0].1;
+    let dify_usage_rows: u64 = per_world.iter().map(|(_, r)| r.dify_usage_rows).sum();
+
+    let calls = || ws.iter().flat_map(|w| &w.calls);
+    let runs = || ws.iter().flat_map(|w| w.runs.iter().map(move |r| (w, r)));
+    let count = |f: &dyn Fn(&super::world::Call) -> bool| calls().filter(|c| f(c)).count() as i64;
+    let planted = |cfg: &super::Config| -> J {
+        J::Map(
+            causes::step_names()
+                .zip(cfg.amounts.iter())
+                .filter(|(_, a)| **a != 0.0)
+                .map(|(k, a)| (k.to_string(), J::Num(format!("{a}"))))
+                .collect(),
+        )
+    };
+    let w = &ws[0];
+    let cfg = &w.cfg;
+    let providers: Vec<&str> = ws.iter().map(|w| w.cfg.provider.name()).collect();
+    let mut generator = vec![
+        ("command", J::s("llm-recon simulate")),
+        ("seed", J::Num(cfg.seed.to_string())),
+        ("calls", J::Int(ws.iter().map(|w| w.cfg.calls as i64).sum())),
+        ("days", J::Int(cfg.days as i64)),
+        ("start", J::s(cfg.start.to_string())),
+        ("tz", J::s(tz)),
+        ("provider", J::s(providers.join(","))),
+    ];
+    // One world: its keys at the top. Several: one entry per provider's app and bill.
+    let mut ids = Vec::new();
+    if ws.len() == 1 {
+        generator.push(("causes", planted(cfg)));
+        ids.extend([
+            ("app_key", J::s(w.ids.app_key.as_str())),
+            ("app_project", J::s(w.ids.app_project.as_str())),
+            ("other_key", J::s(w.ids.other_key.as_str())),
+            ("other_project", J::s(w.ids.other_project.as_str())),
+        ]);
+    } else {
+        generator.push((
+            "worlds",
+            J::Arr(
+                ws.iter()
+                    .map(|w| {
+                        J::Obj(vec![
+                            ("provider", J::s(w.cfg.provider.name())),
+                            ("seed", J::Num(w.cfg.seed.to_string())),
+                            ("calls", J::Int(w.cfg.calls as i64)),
+                            ("causes", planted(&w.cfg)),
+                        ])
+                    })
+                    .collect(),
+            ),
+        ));
+        ids.push((
+            "bills",
+            J::Arr(
+                ws.iter()
+                    .map(|w| {
+                        J::Obj(vec![
+                            ("provider", J::s(w.cfg.provider.name())),
+                            ("app_id", J::s(super::fmt::uuid(w.ids.app))),
+                            ("app_key", J::s(w.ids.app_key.as_str())),
+                            ("app_project", J::s(w.ids.app_project.as_str())),
+                            ("other_key", J::s(w.ids.other_key.as_str())),
+                            ("other_project", J::s(w.ids.other_project.as_str())),
+                        ])
+                    })
+                    .collect(),
+            ),
+        ));
+    }
+    let mut top = vec![
+        ("schema", J::s("llm-recon/sim-truth/v1")),
+        ("generator", J::Obj(generator)),
         (
             "window",
             J::Obj(vec![
@@ -815,10 +948,9 @@ pub fn write(w: &World, out: &Path, files: &[String]) -> Result<(), String> {
                 ("bucket", J::s("1d")),
             ]),
         ),
-        ("app_key", J::s(w.ids.app_key.as_str())),
-        ("app_project", J::s(w.ids.app_project.as_str())),
-        ("other_key", J::s(w.ids.other_key.as_str())),
-        ("other_project", J::s(w.ids.other_project.as_str())),
+    ];
+    top.extend(ids);
+    top.extend([
         (
             "files",
             J::Arr(files.iter().map(|f| J::s(f.as_str())).collect()),
@@ -826,16 +958,13 @@ pub fn write(w: &World, out: &Path, files: &[String]) -> Result<(), String> {
         (
             "counts",
             J::Obj(vec![
-                ("messages", J::Int(w.runs.len() as i64)),
+                ("messages", J::Int(runs().count() as i64)),
                 (
                     "messages_in_window",
-                    J::Int(w.runs.iter().filter(|r| w.in_window(r.t0)).count() as i64),
+                    J::Int(runs().filter(|(w, r)| w.in_window(r.t0)).count() as i64),
                 ),
                 ("dify_node_rows", J::Int(rr.node_rows as i64)),
-                (
-                    "dify_llm_rows_with_usage",
-                    J::Int(rr.dify_usage_rows as i64),
-                ),
+                ("dify_llm_rows_with_usage", J::Int(dify_usage_rows as i64)),
                 ("langfuse_rows", J::Int(rr.langfuse_rows as i64)),
                 (
                     "langfuse_generations",
@@ -844,7 +973,7 @@ pub fn write(w: &World, out: &Path, files: &[String]) -> Result<(), String> {
                 ("retried_answers", J::Int(count(&|c| c.role == Role::Retry))),
                 (
                     "rejected_answers",
-                    J::Int(w.runs.iter().filter(|r| r.failed).count() as i64),
+                    J::Int(runs().filter(|(_, r)| r.failed).count() as i64),
                 ),
                 (
                     "stopped_answers",
@@ -857,9 +986,10 @@ pub fn write(w: &World, out: &Path, files: &[String]) -> Result<(), String> {
                 (
                     "iteration_runs",
                     J::Int(
-                        w.runs
-                            .iter()
-                            .filter(|r| r.steps.iter().any(|s| matches!(s, Step::Iteration { .. })))
+                        runs()
+                            .filter(|(_, r)| {
+                                r.steps.iter().any(|s| matches!(s, Step::Iteration { .. }))
+                            })
                             .count() as i64,
                     ),
                 ),
@@ -879,11 +1009,12 @@ pub fn write(w: &World, out: &Path, files: &[String]) -> Result<(), String> {
                     "embedding_requests",
                     J::Int(count(&|c| c.role == Role::Embedding)),
                 ),
-                ("billed_requests", J::Int(w.calls.len() as i64)),
+                ("billed_requests", J::Int(calls().count() as i64)),
             ]),
         ),
         ("comparisons", J::Arr(comparisons)),
     ]);
+    let truth = J::Obj(top);
     let mut s = String::new();
     truth.pretty(&mut s, 0);
     s.push('\n');
