@@ -1,9 +1,10 @@
 //! The attribution-accuracy sweep at month scale: `cargo bench --bench sweep [-- CALLS]`.
 //!
 //! Simulates a month (default 30,000 Dify messages over 30 days in Asia/Shanghai) for each mix —
-//! every cause together on an OpenAI and on an Anthropic bill, and nothing planted — reconciles
-//! it as a user would (`llm-recon demo --dir`), and prints planted vs found per cause for the
-//! app → bill comparison, with the largest miss over all three comparisons in % of the variance.
+//! every cause together on an OpenAI and on an Anthropic bill, one app on both (the messages
+//! split between them, both bills), and nothing planted — reconciles it as a user would
+//! (`llm-recon demo --dir`), and prints planted vs found per cause for each app → bill
+//! comparison, with the largest miss over all comparisons of the world in % of the variance.
 
 use llm_recon::simulate::{self, Config, Provider};
 use rust_decimal::Decimal;
@@ -23,30 +24,33 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(30_000);
-    let mixes: [(&str, Provider, &[&str]); 3] = [
-        ("openai, every cause", Provider::Openai, &[]),
-        ("anthropic, every cause", Provider::Anthropic, &[]),
-        ("openai, nothing planted", Provider::Openai, &["none"]),
+    let both = &[Provider::Openai, Provider::Anthropic][..];
+    let mixes: [(&str, &[Provider], &[&str]); 4] = [
+        ("openai, every cause", &[Provider::Openai], &[]),
+        ("anthropic, every cause", &[Provider::Anthropic], &[]),
+        ("openai + anthropic, every cause", both, &[]),
+        ("openai, nothing planted", &[Provider::Openai], &["none"]),
     ];
     println!(
         "| world | cause | planted tokens | found tokens | planted USD | found USD | max miss, % of variance |"
     );
     println!("|---|---|---:|---:|---:|---:|---:|");
-    for (seed, (name, provider, causes)) in mixes.iter().enumerate() {
+    for (seed, (name, providers, causes)) in mixes.iter().enumerate() {
         let list: Vec<String> = causes.iter().map(|s| s.to_string()).collect();
-        let cfg = Config {
+        let base = Config {
             seed: 9000 + seed as u64,
             calls,
             days: 30,
             start: chrono::NaiveDate::from_ymd_opt(2026, 10, 1).expect("a date"),
             tz: "Asia/Shanghai".parse().expect("a zone"),
-            provider: *provider,
-            amounts: simulate::parse_causes(&list, *provider).expect("causes"),
+            provider: providers[0],
+            amounts: [0.0; simulate::STEPS],
             one_node_export: false,
         };
+        let worlds = simulate::split_by_provider(&base, providers, &list).expect("causes");
         let dir = tempfile::tempdir().expect("a temp dir");
         let t0 = Instant::now();
-        let summary = simulate::run(&cfg, dir.path()).expect("simulate");
+        let summary = simulate::run_worlds(&worlds, dir.path()).expect("simulate");
         let sim_s = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
         let out = Command::new(env!("CARGO_BIN_EXE_llm-recon"))
@@ -62,18 +66,21 @@ fn main() {
         )
         .expect("truth JSON");
         let comparisons = truth["comparisons"].as_array().expect("comparisons");
+        let find = |t: &Value| {
+            report["comparisons"]
+                .as_array()
+                .and_then(|a| {
+                    a.iter().find(|c| {
+                        c["baseline"] == t["baseline"] && c["reference"] == t["reference"]
+                    })
+                })
+                .expect("the comparison")
+        };
         for cause in simulate::causes() {
-            // The largest miss of this cause over the three comparisons, in % of the variance.
+            // The largest miss of this cause over the world's comparisons, in % of the variance.
             let mut worst = 0f64;
             for t in comparisons {
-                let c = report["comparisons"]
-                    .as_array()
-                    .and_then(|a| {
-                        a.iter().find(|c| {
-                            c["baseline"] == t["baseline"] && c["reference"] == t["reference"]
-                        })
-                    })
-                    .expect("the comparison");
+                let c = find(t);
                 let var = dec(&c["totals"]["variance"]["cost"]).abs();
                 let found = c["totals"]["bridge"]
                     .as_array()
@@ -88,26 +95,24 @@ fn main() {
                     worst = worst.max(pct);
                 }
             }
-            let t = &comparisons[0];
-            let c = report["comparisons"]
-                .as_array()
-                .and_then(|a| {
-                    a.iter().find(|c| {
-                        c["baseline"] == t["baseline"] && c["reference"] == t["reference"]
-                    })
-                })
-                .expect("the comparison");
-            let found = c["totals"]["bridge"]
-                .as_array()
-                .and_then(|b| b.iter().find(|s| s["cause"] == cause))
-                .expect("the step");
-            println!(
-                "| {name} | `{cause}` | {} | {} | {:.4} | {:.4} | {worst:.4} |",
-                t["steps"][cause]["tokens"]["total"],
-                found["tokens"]["total"],
-                dec(&t["steps"][cause]["cost"]),
-                dec(&found["cost"]),
-            );
+            // Each app → bill comparison (one per provider of the world).
+            for t in comparisons
+                .iter()
+                .filter(|t| t["baseline"] == "dify" && t["reference"] != "langfuse")
+            {
+                let found = find(t)["totals"]["bridge"]
+                    .as_array()
+                    .and_then(|b| b.iter().find(|s| s["cause"] == cause))
+                    .expect("the step");
+                println!(
+                    "| {name}: dify → {} | `{cause}` | {} | {} | {:.4} | {:.4} | {worst:.4} |",
+                    t["reference"].as_str().unwrap_or(""),
+                    t["steps"][cause]["tokens"]["total"],
+                    found["tokens"]["total"],
+                    dec(&t["steps"][cause]["cost"]),
+                    dec(&found["cost"]),
+                );
+            }
         }
         eprintln!(
             "{name}: {} messages, {} billed requests; simulate {sim_s:.1} s, reconcile {rec_s:.2} s",

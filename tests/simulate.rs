@@ -237,32 +237,7 @@ fn each_cause_alone_plants_only_itself() {
 #[test]
 fn the_report_finds_the_trace_to_bill_steps_exactly() {
     let (dir, truth) = run(&config(9, Provider::Openai, &[]));
-    let args = std::fs::read_to_string(dir.path().join("demo.args")).unwrap();
-    let argv: Vec<String> = args
-        .lines()
-        .map(|l| l.split('#').next().unwrap_or(""))
-        .flat_map(str::split_whitespace)
-        .map(|t| {
-            if t.starts_with('-') || !t.contains('.') {
-                t.to_string()
-            } else {
-                dir.path().join(t).display().to_string()
-            }
-        })
-        .collect();
-    let out = Command::cargo_bin("llm-recon")
-        .unwrap()
-        .arg("reconcile")
-        .args(&argv)
-        .args(["--format", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = reconcile_with_demo_args(dir.path());
     let cmp = |v: &Value| {
         v["comparisons"]
             .as_array()
@@ -291,6 +266,136 @@ fn the_report_finds_the_trace_to_bill_steps_exactly() {
     assert!(!dec(&tc["steps"]["unexplained"]["cost"]).is_zero());
 }
 
+/// `reconcile` with the world's own `demo.args` (as a user would type them), JSON report.
+fn reconcile_with_demo_args(dir: &Path) -> Value {
+    let args = std::fs::read_to_string(dir.join("demo.args")).unwrap();
+    let argv: Vec<String> = args
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
+        .flat_map(str::split_whitespace)
+        .map(|t| {
+            if t.starts_with('-') || !t.contains('.') {
+                t.to_string()
+            } else {
+                dir.join(t).display().to_string()
+            }
+        })
+        .collect();
+    let out = Command::cargo_bin("llm-recon")
+        .unwrap()
+        .arg("reconcile")
+        .args(&argv)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// One app on OpenAI and Anthropic (`--provider openai,anthropic`): one Dify export whose LLM
+/// rows name both plugins, one Langfuse export, both bills. `reconcile` gives each bill's
+/// comparisons the truth of that bill — baseline, reference and every step, per class, to the
+/// token and the exact decimal — so neither comparison sees the other provider's calls.
+#[test]
+fn two_providers_each_bill_reconciles_to_its_own_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    Command::cargo_bin("llm-recon")
+        .unwrap()
+        .args(["simulate", "--seed", "31", "--calls", "241", "--days", "3"])
+        .args(["--tz", "Asia/Shanghai", "--provider", "openai,anthropic"])
+        .arg("--out")
+        .arg(dir.path())
+        .assert()
+        .success();
+    let truth: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("truth.json")).unwrap())
+            .unwrap();
+    // 241 calls split evenly, the first provider taking the odd one: 121 + 120.
+    let worlds = truth["generator"]["worlds"].as_array().unwrap();
+    let split: Vec<(&str, i64)> = worlds
+        .iter()
+        .map(|w| {
+            (
+                w["provider"].as_str().unwrap(),
+                w["calls"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(split, [("openai", 121), ("anthropic", 120)]);
+    // The Dify rows carry the real plugin ids, both in the one export.
+    let nodes = std::fs::read_to_string(dir.path().join("dify_node_executions.csv")).unwrap();
+    for plugin in ["langgenius/openai/openai", "langgenius/anthropic/anthropic"] {
+        assert!(nodes.contains(plugin), "no node row names {plugin}");
+    }
+    let report = reconcile_with_demo_args(dir.path());
+    assert_eq!(report["unbilled"].as_array().unwrap().len(), 0);
+    let find = |v: &Value, b: &str, r: &str| {
+        v["comparisons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["baseline"] == b && c["reference"] == r)
+            .cloned()
+            .unwrap_or_else(|| panic!("no comparison {b} → {r}"))
+    };
+    for bill in ["openai", "anthropic"] {
+        let other = if bill == "openai" {
+            "anthropic"
+        } else {
+            "openai"
+        };
+        for baseline in ["dify", "langfuse"] {
+            let (rc, tc) = (find(&report, baseline, bill), find(&truth, baseline, bill));
+            let what = format!("{baseline} → {bill}");
+            let t = &rc["totals"];
+            for (side, want) in [
+                ("baseline", &tc["baseline_totals"]),
+                ("reference", &tc["reference_totals"]),
+            ] {
+                assert_eq!(dec(&t[side]["cost"]), dec(&want["cost"]), "{what} {side}");
+                for class in CLASSES {
+                    assert_eq!(
+                        t[side]["tokens"][class].as_i64().unwrap_or(0),
+                        want["tokens"][class].as_i64().unwrap(),
+                        "{what} {side} {class}"
+                    );
+                }
+            }
+            let mut planted = 0;
+            for cause in simulate::causes() {
+                let want = &tc["steps"][cause];
+                let s = t["bridge"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|s| s["cause"] == cause)
+                    .unwrap();
+                assert_eq!(dec(&s["cost"]), dec(&want["cost"]), "{what} {cause}");
+                for class in CLASSES {
+                    assert_eq!(
+                        s["tokens"][class].as_i64().unwrap_or(0),
+                        want["tokens"][class].as_i64().unwrap(),
+                        "{what} {cause} {class}"
+                    );
+                }
+                planted += usize::from(!dec(&want["cost"]).is_zero());
+            }
+            assert!(
+                planted >= 3,
+                "{what}: the default mix plants several causes"
+            );
+            // No group of this bill's comparisons is another provider's model.
+            for g in rc["groups"].as_array().unwrap() {
+                assert_ne!(g["key"]["provider"], other, "{what}: {}", g["key"]);
+            }
+        }
+    }
+}
+
 #[test]
 fn command_line_writes_the_world_and_refuses_bad_causes() {
     let dir = tempfile::tempdir().unwrap();
@@ -313,6 +418,30 @@ fn command_line_writes_the_world_and_refuses_bad_causes() {
         .success();
     assert!(dir.path().join("truth.json").exists());
     assert!(dir.path().join("demo.args").exists());
+    // Two providers: a cause of either is accepted; a provider named twice or unknown is not.
+    Command::cargo_bin("llm-recon")
+        .unwrap()
+        .args(["simulate", "--seed", "1", "--calls", "20", "--days", "1"])
+        .args([
+            "--provider",
+            "openai,anthropic",
+            "--cause",
+            "cache_write_folding=0.1",
+        ])
+        .arg("--out")
+        .arg(dir.path())
+        .assert()
+        .success();
+    for providers in ["openai,openai", "openai,azure"] {
+        Command::cargo_bin("llm-recon")
+            .unwrap()
+            .args(["simulate", "--seed", "1", "--calls", "20", "--days", "1"])
+            .args(["--provider", providers])
+            .arg("--out")
+            .arg(dir.path())
+            .assert()
+            .code(2);
+    }
     for bad in [
         "retries=1.5",
         "fx=1",

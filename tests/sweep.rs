@@ -1,5 +1,6 @@
 //! The attribution-accuracy sweep: simulated worlds with known planted causes (each cause
-//! alone, none, every cause together; OpenAI and Anthropic bills; 24 seeds), reconciled by the
+//! alone, none, every cause together; OpenAI and Anthropic bills, and one app on both with both
+//! bills; 28 seeds), reconciled by the
 //! report as a user would run it (`demo --dir`, the world's own settings). Every cause the report
 //! finds must be within 1 % of the variance (or 1 token / $0.0001, whichever is larger) of what
 //! was planted, in each comparison, in total tokens, per token class and in money — and
@@ -18,19 +19,26 @@ use serde_json::Value;
 /// Simulates one world and checks the report against its truth; returns how many
 /// (comparison, cause) pairs were checked with a non-zero planted amount.
 fn check_world(seed: u64, provider: Provider, causes: &[&str]) -> usize {
+    check_worlds(seed, &[provider], causes)
+}
+
+/// The same for an app on several providers (one world per provider, one export set, a bill
+/// each): every bill comparison against its own truth, `dify → langfuse` against all of it.
+fn check_worlds(seed: u64, providers: &[Provider], causes: &[&str]) -> usize {
     let list: Vec<String> = causes.iter().map(|s| s.to_string()).collect();
-    let cfg = Config {
+    let base = Config {
         seed,
-        calls: 80,
+        calls: 80 * providers.len(),
         days: 3,
         start: chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
         tz: "Asia/Shanghai".parse().unwrap(),
-        provider,
-        amounts: simulate::parse_causes(&list, provider).unwrap(),
+        provider: providers[0],
+        amounts: [0.0; simulate::STEPS],
         one_node_export: false,
     };
+    let worlds = simulate::split_by_provider(&base, providers, &list).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    simulate::run(&cfg, dir.path()).unwrap_or_else(|e| panic!("simulate: {e}"));
+    simulate::run_worlds(&worlds, dir.path()).unwrap_or_else(|e| panic!("simulate: {e}"));
     let truth: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("truth.json")).unwrap())
             .unwrap();
@@ -46,11 +54,17 @@ fn check_world(seed: u64, provider: Provider, causes: &[&str]) -> usize {
         String::from_utf8_lossy(&out.stderr)
     );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let what = format!("seed {seed} {provider:?} {causes:?}");
+    let what = format!("seed {seed} {providers:?} {causes:?}");
     for s in report["sources"].as_array().unwrap() {
         assert_eq!(s["rows_rejected"], 0, "{what}: {}", s["name"]);
     }
     let mut planted_checked = 0;
+    // One comparison per bill and app → trace, no more and no fewer than the truth's.
+    assert_eq!(
+        report["comparisons"].as_array().unwrap().len(),
+        2 * providers.len() + 1,
+        "{what}"
+    );
     for t in truth["comparisons"].as_array().unwrap() {
         let (b, r) = (
             t["baseline"].as_str().unwrap(),
@@ -163,4 +177,20 @@ fn sweep_anthropic_causes() {
             assert!(n > 0, "{causes:?} planted nothing");
         }
     }
+}
+
+/// One app on OpenAI and Anthropic, both bills: each bill's comparisons find what was planted
+/// in that provider's world (and only there), on the default mix and on single causes.
+#[test]
+fn sweep_one_app_on_two_providers() {
+    let both = [Provider::Openai, Provider::Anthropic];
+    assert!(check_worlds(500, &both, &[]) > 20);
+    assert!(check_worlds(501, &[Provider::Anthropic, Provider::Openai], &[]) > 20);
+    // An OpenAI-only and an Anthropic-only cause: planted in their own world only.
+    assert!(check_worlds(502, &both, &["embeddings=0.12", "cache_write_folding=0.3"]) > 0);
+    assert_eq!(
+        check_worlds(503, &both, &["none"]),
+        0,
+        "none planted something"
+    );
 }

@@ -1,7 +1,9 @@
 //! `simulate`: one world of LLM calls seen three ways — a Dify chatflow app's export, its
 //! Langfuse export and the provider's bill (OpenAI or Anthropic) — each as the real system
 //! records it, plus `truth.json`, the planted amount of every bridge step per group, and
-//! `demo.args`, the reconcile settings for the world.
+//! `demo.args`, the reconcile settings for the world. An app on several providers is one world
+//! per provider (each its own Dify app) written into the same exports, with a bill each
+//! ([`split_by_provider`], [`run_worlds`]).
 //!
 //! Deterministic per seed: the only randomness is [`Rng`], a xoshiro256** generator written
 //! here, so the same arguments give byte-identical files on every platform and with every
@@ -511,5 +513,43 @@ mod tests {
         assert!(parse_causes(&["retries".into()], p).is_err());
         assert!(parse_causes(&["none".into(), "retries=0.1".into()], p).is_err());
         assert!(parse_causes(&["price_mismatch=-0.2".into()], p).is_ok());
+    }
+
+    #[test]
+    fn providers_split_the_calls_and_keep_their_own_causes() {
+        use Provider::{Anthropic, Openai};
+        assert_eq!(parse_providers("openai").unwrap(), [Openai]);
+        assert_eq!(
+            parse_providers("anthropic,openai").unwrap(),
+            [Anthropic, Openai]
+        );
+        assert!(parse_providers("openai,openai").is_err());
+        assert!(parse_providers("openai,").is_err());
+        let base = Config {
+            seed: 5,
+            calls: 7,
+            days: 2,
+            start: NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
+            tz: chrono_tz::UTC,
+            provider: Openai,
+            amounts: [0.0; STEPS],
+            one_node_export: false,
+        };
+        // 7 calls over 2 providers: 4 + 3 (the first takes the odd one); seeds differ.
+        let ws = split_by_provider(&base, &[Openai, Anthropic], &[]).unwrap();
+        assert_eq!(ws.iter().map(|w| w.calls).collect::<Vec<_>>(), [4, 3]);
+        assert_eq!(ws[0].seed, 5);
+        assert_ne!(ws[1].seed, 5);
+        assert_eq!(ws[0].amounts, default_amounts(Openai));
+        assert_eq!(ws[1].amounts, default_amounts(Anthropic));
+        // A cause only one provider has goes to that provider's world only.
+        let list = ["embeddings=0.2".to_string(), "retries=0.1".to_string()];
+        let ws = split_by_provider(&base, &[Openai, Anthropic], &list).unwrap();
+        assert_eq!(ws[0].amount("embeddings"), 0.2);
+        assert_eq!(ws[1].amount("embeddings"), 0.0);
+        assert_eq!(ws[1].amount("retries"), 0.1);
+        assert!(split_by_provider(&base, &[Anthropic], &list).is_err());
+        let one = Config { calls: 1, ..base };
+        assert!(split_by_provider(&one, &[Openai, Anthropic], &[]).is_err());
     }
 }
