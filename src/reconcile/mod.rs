@@ -93,6 +93,8 @@ pub struct SourceStats {
     pub without_usage: BTreeMap<&'static str, u64>,
     /// What the adapters said about rows they used (`RecordSink::note`), with row counts.
     pub notes: BTreeMap<&'static str, u64>,
+    /// An example id for a note (the earliest row's, by file and line), where the adapter gave one.
+    pub note_examples: BTreeMap<&'static str, ((u32, u64), String)>,
     pub requests: u64,
     pub usage: Usage,
     pub money: Decimal,
@@ -133,6 +135,16 @@ impl SourceStats {
         None
     }
 
+    /// Keeps the earliest row's id as a note's example, whatever order pieces are read in.
+    fn keep_example(&mut self, note: &'static str, at: (u32, u64), id: String) {
+        match self.note_examples.get(note) {
+            Some((kept, _)) if *kept <= at => {}
+            _ => {
+                self.note_examples.insert(note, (at, id));
+            }
+        }
+    }
+
     fn merge(&mut self, o: SourceStats) {
         self.rows_read += o.rows_read;
         self.rows_used += o.rows_used;
@@ -142,6 +154,9 @@ impl SourceStats {
         }
         for (r, n) in o.notes {
             *self.notes.entry(r).or_default() += n;
+        }
+        for (r, (at, id)) in o.note_examples {
+            self.keep_example(r, at, id);
         }
         self.requests += o.requests;
         self.usage += o.usage;
@@ -456,6 +471,12 @@ impl RecordSink for SourceSink<'_> {
 
     fn note(&mut self, _line: u64, note: &'static str) {
         *self.stats.notes.entry(note).or_default() += 1;
+    }
+
+    fn note_example(&mut self, line: u64, note: &'static str, example: &str) {
+        self.note(line, note);
+        let at = (self.file.index, line + self.line_offset);
+        self.stats.keep_example(note, at, example.to_string());
     }
 
     fn reject(&mut self, line: u64, reason: String) {
@@ -938,7 +959,13 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
     }
     for src in &sources {
         for (note, rows) in &src.stats.notes {
-            notes.push(format!("{}: {rows} row(s): {note}", src.name()));
+            let example = src
+                .stats
+                .note_examples
+                .get(note)
+                .map(|(_, id)| format!(" (e.g. {id})"))
+                .unwrap_or_default();
+            notes.push(format!("{}: {rows} row(s): {note}{example}", src.name()));
         }
         let st = &src.stats;
         if st.conflicts > 0 {
@@ -1111,6 +1138,7 @@ fn summarize(s: &Source) -> m::SourceSummary {
             .map(|(r, n)| m::ReasonCount {
                 reason: r.to_string(),
                 rows: *n,
+                example: None,
             })
             .collect(),
         row_notes: st
@@ -1119,6 +1147,7 @@ fn summarize(s: &Source) -> m::SourceSummary {
             .map(|(r, n)| m::ReasonCount {
                 reason: r.to_string(),
                 rows: *n,
+                example: st.note_examples.get(r).map(|(_, id)| id.clone()),
             })
             .collect(),
         requests: st.requests,

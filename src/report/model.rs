@@ -118,6 +118,9 @@ pub struct SourceSummary {
 pub struct ReasonCount {
     pub reason: String,
     pub rows: u64,
+    /// The id of one such row (the first read), where the adapter names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub example: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -749,6 +749,9 @@ fn per_token(
 /// What an `LLMUsage` object says.
 struct LlmUsage {
     usage: Usage,
+    /// `total_tokens` where it is not `prompt_tokens + completion_tokens` (a known Dify bug):
+    /// the parts are what the provider reported, the total is not counted.
+    total_mismatch: bool,
     total_price: Option<Decimal>,
     currency: Option<Currency>,
     unit_prices: Option<UnitPrices>,
@@ -789,6 +792,8 @@ fn llm_usage(u: &Map<String, Value>, label: &str) -> Result<LlmUsage, String> {
         count("completion_tokens")?,
         count("total_tokens")?,
     );
+    let total_mismatch = matches!((prompt, completion, total),
+        (Some(p), Some(c), Some(t)) if p.checked_add(c) != Some(t));
     let usage = match (prompt, completion) {
         (Some(p), Some(c)) => Usage::of(&[(UsageClass::Input, p), (UsageClass::Output, c)]),
         (None, None) => match total {
@@ -831,6 +836,7 @@ fn llm_usage(u: &Map<String, Value>, label: &str) -> Result<LlmUsage, String> {
     };
     Ok(LlmUsage {
         usage,
+        total_mismatch,
         total_price: decimal("total_price")?,
         currency,
         unit_prices,
@@ -1069,7 +1075,10 @@ fn read_api_log(
         }
         let body = t.strip_prefix("data:").map(str::trim_start).unwrap_or(t);
         match serde_json::from_str::<Value>(body) {
-            Ok(Value::Object(obj)) => Row::emit(api_object(&obj, file, line), line, "", sink),
+            Ok(Value::Object(obj)) => {
+                let row = api_object(&obj, file, line, sink);
+                Row::emit(row, line, "", sink)
+            }
             Ok(_) => sink.reject(
                 line,
                 "expected a JSON object: a message_end event or a blocking chat/completion response"
@@ -1080,7 +1089,15 @@ fn read_api_log(
     })
 }
 
-fn api_object(obj: &Map<String, Value>, file: &InputFile, line: u64) -> Result<Row, String> {
+/// Said of an API-log line whose `total_tokens` is not the sum of its parts.
+pub const TOTAL_MISMATCH_NOTE: &str = "metadata.usage.total_tokens differs from prompt_tokens + completion_tokens (a known Dify bug): the parts are counted, the total is not";
+
+fn api_object(
+    obj: &Map<String, Value>,
+    file: &InputFile,
+    line: u64,
+    sink: &mut dyn RecordSink,
+) -> Result<Row, String> {
     let usage = match obj.get("metadata").and_then(|m| m.get("usage")) {
         None | Some(Value::Null) => None,
         Some(Value::Object(u)) => Some(u),
@@ -1138,6 +1155,9 @@ fn api_object(obj: &Map<String, Value>, file: &InputFile, line: u64) -> Result<R
     rec.usage = u.usage;
     rec.unit_prices = u.unit_prices;
     rec.reported_cost = reported_cost;
+    if u.total_mismatch {
+        sink.note_example(line, TOTAL_MISMATCH_NOTE, &id);
+    }
     rec.link.trace_id = Some(id);
     rec.link.conversation_id = s("conversation_id");
     Ok(Row::Record(Box::new(rec)))
@@ -1816,6 +1836,31 @@ mod tests {
         assert_eq!(
             s.rejected[2].1,
             "created_at: expected unix seconds like 1705407629, got 'soon'"
+        );
+    }
+
+    #[test]
+    fn api_log_total_that_is_not_its_parts_is_noted_and_the_parts_counted() {
+        let (_, s) = load("dify/api_log_total_mismatch.jsonl");
+        assert_accounting(&s, 3, 3, 0, 0);
+        // dify#19175's shape: total_tokens 412 < 412 + 57; the parts are what was billed.
+        let r = rec(&s, "d1f7e0a2-5b3c-4e8d-9a10-00000000bb01");
+        assert_eq!(r.usage, Usage::of(&[(Input, 412), (Output, 57)]));
+        assert_eq!(r.usage.total(), 469);
+        // A blocking response with a total above its parts (1,300 ≠ 1,200 + 300).
+        let r = rec(&s, "d1f7e0a2-5b3c-4e8d-9a10-00000000bb02");
+        assert_eq!(r.usage, Usage::of(&[(Input, 1200), (Output, 300)]));
+        // Two mismatches (lines 1 and 2); line 3's 120 = 100 + 20 is not one.
+        assert_eq!(
+            s.notes,
+            vec![(1, TOTAL_MISMATCH_NOTE), (2, TOTAL_MISMATCH_NOTE)]
+        );
+        assert_eq!(
+            s.note_examples,
+            vec![
+                (1, "d1f7e0a2-5b3c-4e8d-9a10-00000000bb01".to_string()),
+                (2, "d1f7e0a2-5b3c-4e8d-9a10-00000000bb02".to_string())
+            ]
         );
     }
 

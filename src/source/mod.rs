@@ -319,6 +319,11 @@ pub trait RecordSink {
     /// a total that disagrees with its parts, a snapshot left out), given before its record.
     /// Notes are grouped by text and counted.
     fn note(&mut self, _line: u64, _note: &'static str) {}
+    /// A note with the id of the row it is about; the report names the first such id as an
+    /// example beside the count.
+    fn note_example(&mut self, line: u64, note: &'static str, _example: &str) {
+        self.note(line, note)
+    }
     /// Whether records should carry their call text (`UsageRecord::text`). Adapters may skip
     /// reading large text columns when not.
     fn wants_text(&self) -> bool {
@@ -491,11 +496,17 @@ pub struct CollectSink {
     pub no_usage: Vec<(u64, &'static str)>,
     pub rejected: Vec<(u64, String)>,
     pub notes: Vec<(u64, &'static str)>,
+    /// The example ids given with notes (`note_example`), by line.
+    pub note_examples: Vec<(u64, String)>,
 }
 
 impl RecordSink for CollectSink {
     fn note(&mut self, line: u64, note: &'static str) {
         self.notes.push((line, note));
+    }
+    fn note_example(&mut self, line: u64, note: &'static str, example: &str) {
+        self.note(line, note);
+        self.note_examples.push((line, example.to_string()));
     }
     fn record(&mut self, rec: UsageRecord) {
         self.records.push(rec);
