@@ -72,6 +72,8 @@ struct Raw {
     end: String,
     project: String,
     labels: Vec<(String, String)>,
+    /// `labels` could not be read and are kept as one text.
+    labels_as_text: bool,
     cost: String,
     currency: String,
     usage_amount: String,
@@ -149,6 +151,7 @@ fn raw_from_json(m: &Map<String, Value>) -> Result<Raw, String> {
         end: text(m.get("usage_end_time")),
         project: text(nested(m, "project", "id")),
         labels: labels_from(m.get("labels").unwrap_or(&Value::Null))?,
+        labels_as_text: false,
         cost: text(m.get("cost")),
         currency: text(m.get("currency")),
         usage_amount: text(nested(m, "usage", "amount")),
@@ -194,6 +197,20 @@ const CSV_REQUIRED: [&str; 6] = [
     "currency",
 ];
 
+/// Said of a line whose `labels` neither JSON nor a Python literal reads: they only tell lines
+/// apart, so the text itself does that.
+const LABELS_AS_TEXT_NOTE: &str =
+    "labels are neither JSON nor a Python literal: kept as text, only to tell the line from others";
+
+/// A repeated column of a query result: JSON text, or the Python literal a pandas round trip
+/// writes (`[{'key': 'env', 'value': 'prod'}]`).
+fn structured(t: &str) -> Result<Value, String> {
+    if t.is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_str(t).or_else(|_| super::pyliteral::parse(t))
+}
+
 fn raw_from_csv(cols: &CsvCols, rec: &csv::StringRecord) -> Result<Raw, String> {
     let f = |i: usize| -> String {
         cols.idx[i]
@@ -202,28 +219,41 @@ fn raw_from_csv(cols: &CsvCols, rec: &csv::StringRecord) -> Result<Raw, String> 
             .unwrap_or("")
             .to_string()
     };
-    let json = |i: usize, name: &str| -> Result<Value, String> {
-        let t = f(i);
-        if t.is_empty() {
-            return Ok(Value::Null);
-        }
-        serde_json::from_str(&t).map_err(|_| format!("{name}: expected JSON text, got '{t}'"))
+    let service = f(0);
+    // The service decides first: another service's line is out of scope whatever its labels
+    // and credits hold.
+    if !SERVICES.contains(&service.as_str()) {
+        return Ok(Raw {
+            service,
+            ..Raw::default()
+        });
+    }
+    // Labels only tell lines apart: unreadable ones stay as text. Credits are money: exact.
+    let labels_text = f(6);
+    let (labels, labels_as_text) = match structured(&labels_text).and_then(|v| labels_from(&v)) {
+        Ok(l) => (l, false),
+        Err(_) => (vec![(String::new(), labels_text)], true),
     };
+    let credits_text = f(13);
+    let credits = structured(&credits_text)
+        .map_err(|e| format!("credits: neither JSON nor a Python literal ({e}): '{credits_text}'"))
+        .and_then(|v| credits_from(&v))?;
     Ok(Raw {
-        service: f(0),
+        service,
         sku: f(1),
         sku_id: f(2),
         start: f(3),
         end: f(4),
         project: f(5),
-        labels: labels_from(&json(6, "labels")?)?,
+        labels,
+        labels_as_text,
         cost: f(7),
         currency: f(8),
         usage_amount: f(9),
         usage_unit: f(10),
         pricing_amount: f(11),
         pricing_unit: f(12),
-        credits: credits_from(&json(13, "credits")?)?,
+        credits,
         invoice_month: f(14),
         cost_type: f(15),
     })
@@ -278,7 +308,13 @@ fn read_csv(
         idx: CSV_FIELDS.iter().map(|f| find(f)).collect(),
     };
     util::each_csv_record(&mut rdr, file, sink, |rec, line, sink| {
-        let row = raw_from_csv(&cols, rec).and_then(|r| row(file, &r, line));
+        let row = raw_from_csv(&cols, rec).and_then(|r| {
+            let row = row(file, &r, line);
+            if r.labels_as_text && matches!(row, Ok(Row::Records(_))) {
+                sink.note(line, LABELS_AS_TEXT_NOTE);
+            }
+            row
+        });
         emit(row, line, sink)
     })
 }
@@ -787,6 +823,76 @@ mod tests {
         let (f2, u) = read_all(&path).unwrap();
         assert_eq!(f2, Format::GcpBillingCsv);
         assert_eq!(key(&u), key(&s));
+    }
+
+    #[test]
+    fn a_csv_through_pandas_reads_python_literals() {
+        // project-koku/koku's GCP test-data layout: labels, credits, system_labels as Python
+        // literals, times `+00:00`, amounts as floats.
+        let (format, s) = read_fixture("billing_export_pandas.csv");
+        assert_eq!(format, Format::GcpBillingCsv);
+        assert!(s.rejected.is_empty(), "{:?}", s.rejected);
+        assert!(s.notes.is_empty(), "{:?}", s.notes);
+        // 2 usage lines + 1 + 2 credits; Cloud Logging, Security Command Center and Compute
+        // Engine are out of scope whatever their labels and credits say.
+        assert_eq!(s.records.len(), 5);
+        assert_eq!(s.no_usage.len(), 3);
+        let a = &s.records[0];
+        assert_eq!(a.usage, Usage::of(&[(Input, 2_000_000)]));
+        assert_eq!(a.reported_cost, Some(Money::usd(dec!(0.6))));
+        assert!(
+            a.id.contains("label.env=prod")
+                && a.id.contains("label.goog-vertex-ai-app=support-bot")
+        );
+        // "2026-10-02 07:00:00+00:00" = 1790812800 + 86400 + 7 × 3600.
+        assert_eq!(a.start.timestamp(), 1_790_924_400);
+        assert_eq!(s.records[1].reported_cost, Some(Money::usd(dec!(-0.25))));
+        assert_eq!(s.records[2].usage, Usage::of(&[(Output, 120_000)]));
+        // A credit name with an apostrophe (repr's double quotes), one with an escaped one.
+        assert_eq!(
+            s.records[3].reported_cost,
+            Some(Money::usd(dec!(-0.000005)))
+        );
+        assert!(s.records[3].id.ends_with("credit0=PartnerCredit-7781"));
+        assert_eq!(s.records[4].reported_cost, Some(Money::usd(dec!(-0.1))));
+        // 0.6 − 0.25 + 0.3 − 0.000005 − 0.1 = 0.549995.
+        let total: Decimal = s
+            .records
+            .iter()
+            .map(|r| r.reported_cost.unwrap().amount)
+            .sum();
+        assert_eq!(total, dec!(0.549995));
+    }
+
+    #[test]
+    fn credits_are_read_exactly_labels_leniently() {
+        let text = std::fs::read_to_string(fixture("billing_export_pandas.csv")).unwrap();
+        let (head, body) = text.split_once('\n').unwrap();
+        let first = body.lines().next().unwrap();
+        let labels = "\"[{'key': 'env', 'value': 'prod'}, {'key': 'goog-vertex-ai-app', 'value': 'support-bot'}]\"";
+        let credits = "\"[{'name': 'FreeTrial:Credit-01A2B3-C4D5E6-F7A8B9', 'amount': -0.25, 'full_name': None, 'id': 'FreeTrial:Credit-01A2B3-C4D5E6-F7A8B9', 'type': 'PROMOTION'}]\"";
+        assert!(first.contains(labels) && first.contains(credits));
+        // Labels that neither JSON nor Python reads still tell the line apart; a credit cut off
+        // is money that cannot be read: the line is rejected, naming the place.
+        let odd_labels = first.replace(labels, "{'env': prod}");
+        let cut_credit = first.replace(credits, "\"[{'name': 'x', 'amount': -0.25\"");
+        let (_d, path) = temp(
+            "pandas_bad.csv",
+            &format!("{head}\n{odd_labels}\n{cut_credit}\n"),
+        );
+        let (_, s) = read_all(&path).unwrap();
+        assert_eq!(s.records.len(), 2, "{:?}", s.rejected);
+        assert!(s.records[0].id.contains("{'env': prod}"));
+        assert_eq!(s.notes, vec![(2, LABELS_AS_TEXT_NOTE)]);
+        assert_eq!(s.rejected.len(), 1);
+        assert_eq!(s.rejected[0].0, 3);
+        assert!(
+            s.rejected[0].1.starts_with(
+                "credits: neither JSON nor a Python literal (expected ',' or '}' at character 31)"
+            ),
+            "{}",
+            s.rejected[0].1
+        );
     }
 
     #[test]

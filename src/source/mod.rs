@@ -18,6 +18,7 @@ pub mod langfuse;
 pub mod litellm;
 pub mod openai;
 pub mod parquet_file;
+pub mod pyliteral;
 pub mod tencent;
 #[cfg(test)]
 pub(crate) mod testutil;
