@@ -133,7 +133,7 @@ impl Parser<'_> {
         let mut out = String::new();
         loop {
             let rest = &self.text[self.pos..];
-            let Some(i) = rest.find(|c| c == quote as char || c == '\\') else {
+            let Some(i) = rest.find([quote as char, '\\']) else {
                 self.pos = self.s.len();
                 return Err(self.error("the closing quote"));
             };
