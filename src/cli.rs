@@ -227,6 +227,11 @@ pub struct ReconcileArgs {
     /// Rows shown by the spot check's table (largest token differences first).
     #[arg(long, default_value_t = 40)]
     pub limit: usize,
+    /// Chargeback rules (TOML `[[rule]]` tables or CSV `match,value,team,cost_center`): which
+    /// team and cost center each app, workspace, API key, project, trace tag or user belongs
+    /// to. Adds each team's usage per source and its share of each bill.
+    #[arg(long, value_name = "FILE")]
+    pub teams: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -237,6 +242,9 @@ pub struct DemoArgs {
     pub dir: Option<PathBuf>,
     #[command(flatten)]
     pub output: OutputArgs,
+    /// Chargeback rules, as for `reconcile --teams` (the demo's: fixtures/demo/teams.toml).
+    #[arg(long, value_name = "FILE")]
+    pub teams: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -309,6 +317,9 @@ fn dispatch(cli: Cli) -> Result<i32, RunError> {
                 ));
             };
             r.output = args.output;
+            if args.teams.is_some() {
+                r.teams = args.teams;
+            }
             reconcile_cmd(&r)
         }
         Command::Normalize(args) => normalize_cmd(&args),
@@ -474,6 +485,12 @@ fn reconcile_cmd(args: &ReconcileArgs) -> Result<i32, RunError> {
         max_variance_pct: args.output.max_variance,
         max_unexplained_pct: args.output.max_unexplained,
         allow_empty: args.output.allow_empty,
+        teams: match &args.teams {
+            None => None,
+            Some(p) => Some(std::sync::Arc::new(
+                crate::chargeback::teams_file::load(p).map_err(RunError::Usage)?,
+            )),
+        },
         ..Options::default()
     };
     if let Some(out) = &args.output.output {
@@ -554,6 +571,7 @@ fn emit(path: Option<&Path>, inputs: &[PathBuf], bytes: &[u8]) -> Result<(), Run
 fn reconcile_inputs(args: &ReconcileArgs) -> Vec<PathBuf> {
     let mut inputs = args.files.clone();
     inputs.extend(args.fx_rates.iter().cloned());
+    inputs.extend(args.teams.iter().cloned());
     if let Some(Ok(entries)) = args.pricing.as_ref().map(std::fs::read_dir) {
         inputs.extend(entries.flatten().map(|e| e.path()));
     }

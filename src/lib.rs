@@ -5,6 +5,7 @@
 //! reconcile (bridge) → render.
 
 pub mod catalog;
+pub mod chargeback;
 pub mod cli;
 pub mod normalized;
 pub mod output;

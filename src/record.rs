@@ -391,6 +391,13 @@ pub struct Scope {
     pub api_key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// The tenant the row belongs to in its own system: Dify's workspace (`tenant_id`),
+    /// Langfuse's project (`projectId`). Used by `--teams` rules only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
+    /// Tags of the call's trace (Langfuse `traceTags`). Used by `--teams` rules only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 /// How a record links to the same call seen by another source.

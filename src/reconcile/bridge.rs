@@ -87,6 +87,8 @@ pub struct ComparisonSetup {
     pub book_rates: Vec<(crate::record::Currency, Decimal)>,
     /// Which baseline and evidence records the comparison sees (a bill: only its own calls).
     pub route: super::route::Route,
+    /// `--teams`: the baseline's calls in the window are also summed per team.
+    pub teams: Option<std::sync::Arc<crate::chargeback::Teams>>,
 }
 
 pub struct ComparisonAcc {
@@ -98,6 +100,8 @@ pub struct ComparisonAcc {
     /// Records of either side outside the compared span.
     pub baseline_outside: u64,
     pub reference_outside: u64,
+    /// With `--teams`: the baseline's own calls in the window (no repeats), per team.
+    pub chargeback: crate::chargeback::Tallies,
 }
 
 impl GroupAcc {
@@ -141,6 +145,7 @@ impl ComparisonAcc {
         }
         self.baseline_outside += other.baseline_outside;
         self.reference_outside += other.reference_outside;
+        self.chargeback.merge(other.chargeback);
     }
 
     pub fn new(setup: ComparisonSetup) -> ComparisonAcc {
@@ -150,6 +155,7 @@ impl ComparisonAcc {
             models: Vec::new(),
             baseline_outside: 0,
             reference_outside: 0,
+            chargeback: Default::default(),
         }
     }
 
@@ -207,6 +213,12 @@ impl ComparisonAcc {
             // Outside the window a repeat is no traffic at all.
             return false;
         }
+        if at.in_window
+            && !at.repeats
+            && let Some(teams) = &self.setup.teams
+        {
+            self.chargeback.add(teams.team_of(rec), rec, v.money);
+        }
         let g = self.group(rec);
         if at.in_window {
             g.base.add(rec, v);
@@ -216,6 +228,7 @@ impl ComparisonAcc {
             // Part of the app's own total inside the window, taken out by `double_counting`.
             return true;
         }
+
         g.base_traffic += rec.usage.total();
         if g.price_probe.is_none() {
             g.price_probe = Some((rec.model_raw.clone(), rec.start));
@@ -730,6 +743,7 @@ output = "15.00"
             },
             book_rates: Vec::new(),
             route: crate::reconcile::route::Route::All,
+            teams: None,
         });
         let unit = Some((dec!(0.000003), dec!(0.000015)));
         let usage = |pairs: &[(UsageClass, i64)]| Usage::of(pairs);
@@ -857,6 +871,7 @@ output = "15.00"
             },
             book_rates: Vec::new(),
             route: crate::reconcile::route::Route::All,
+            teams: None,
         });
         // a1: 1000 in / 100 out, recorded at the table price: 0.002 + 0.0008 = 0.0028.
         let a1 = call("a1", 10, 1000, 0, 100);
@@ -996,6 +1011,7 @@ output = "15.00"
             },
             book_rates: Vec::new(),
             route: crate::reconcile::route::Route::All,
+            teams: None,
         });
         acc.add_baseline(
             &call("a", 3, 1000, 0, 0),

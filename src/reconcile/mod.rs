@@ -47,6 +47,8 @@ pub struct Options {
     pub allow_empty: bool,
     /// App files at least this large are read on every core.
     pub parallel_min_bytes: u64,
+    /// `--teams`: the chargeback's rules.
+    pub teams: Option<std::sync::Arc<crate::chargeback::Teams>>,
 }
 
 impl Default for Options {
@@ -65,6 +67,7 @@ impl Default for Options {
             max_unexplained_pct: None,
             allow_empty: false,
             parallel_min_bytes: PARALLEL_MIN_BYTES,
+            teams: None,
         }
     }
 }
@@ -748,6 +751,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
         }
     }
     let mut comps: Vec<(ComparisonAcc, usize, usize)> = Vec::new();
+    let mut bill_spans: BTreeMap<usize, Span> = BTreeMap::new();
     if let Some(window) = window {
         for &b in &bills {
             let route = Route::of_bill(sources[b].system, held[b].iter().map(|(r, _)| r));
@@ -766,6 +770,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
                         end: r.end,
                     })
                 });
+            bill_spans.insert(b, span);
             for (base, is_app) in [(app, true), (trace, false), (gateway, false)] {
                 if let Some(base) = base {
                     let setup = ComparisonSetup {
@@ -783,6 +788,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
                         calendar,
                         book_rates: opts.book_rates.clone(),
                         route: route.clone(),
+                        teams: opts.teams.clone(),
                     };
                     comps.push((ComparisonAcc::new(setup), base, b));
                 }
@@ -800,6 +806,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
                 calendar,
                 book_rates: opts.book_rates.clone(),
                 route: Route::All,
+                teams: opts.teams.clone(),
             };
             comps.push((ComparisonAcc::new(setup), a, t));
         }
@@ -817,6 +824,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
                 calendar,
                 book_rates: opts.book_rates.clone(),
                 route: Route::All,
+                teams: opts.teams.clone(),
             };
             comps.push((ComparisonAcc::new(setup), a, g));
         }
@@ -862,6 +870,20 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
             }
         }
     }
+    let mut team_tallies: BTreeMap<usize, crate::chargeback::Tallies> = BTreeMap::new();
+    let mut bill_scopes: BTreeMap<usize, crate::chargeback::BillScopes> = BTreeMap::new();
+    if let (Some(teams), Some(window)) = (&opts.teams, window) {
+        for (i, recs) in held.iter().enumerate() {
+            if Some(i) == app {
+                continue;
+            }
+            let (tallies, scopes) = held_chargeback(teams, recs, window, bill_spans.get(&i));
+            team_tallies.insert(i, tallies);
+            if let Some(scopes) = scopes {
+                bill_scopes.insert(i, scopes);
+            }
+        }
+    }
     drop(held);
 
     // 5. Stream the app source into its comparisons, matching calls against the trace.
@@ -882,6 +904,8 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
             served: ServedByApp::default(),
             pending: Pending::default(),
             unbilled: Unbilled::default(),
+            teams: opts.teams.as_deref(),
+            chargeback: Default::default(),
         };
         let mut slots: Vec<(usize, (ComparisonAcc, usize, usize))> = others;
         let positions: Vec<(usize, usize, usize)> =
@@ -896,6 +920,9 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
             opts.parallel_min_bytes,
         )?;
         app_hull = feed.hull;
+        if opts.teams.is_some() {
+            team_tallies.insert(a, std::mem::take(&mut feed.chargeback));
+        }
         for (orig, part) in originals.iter_mut().zip(feed.comps) {
             orig.merge(part);
         }
@@ -933,7 +960,11 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
         notes.push(format!("{}: not read: {why}", paths[i].display()));
     }
     let mut comparisons = Vec::new();
-    for (c, _, _) in comps {
+    let mut basis_tallies = Vec::new();
+    let mut sides = Vec::new();
+    for (mut c, base, reference) in comps {
+        basis_tallies.push(std::mem::take(&mut c.chargeback));
+        sides.push((base, reference));
         if c.baseline_outside > 0 || c.reference_outside > 0 {
             notes.push(format!(
                 "{} → {}: {} baseline and {} reference records fall outside {} … {} and are not compared",
@@ -990,6 +1021,52 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
     let (unbilled, unbilled_notes) = unbilled.finish(opts.currency.as_str());
     notes.extend(unbilled_notes);
     let verdict = verdict(&comparisons, opts, &mut notes);
+    let chargeback = opts.teams.as_deref().map(|teams| {
+        let sources_cb = sources
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                team_tallies
+                    .get(&i)
+                    .map(|t| crate::chargeback::source_report(teams, s.name(), s.role().name(), t))
+            })
+            .collect();
+        let bills_cb = bills
+            .iter()
+            .filter_map(|&b| {
+                let span = bill_spans.get(&b)?;
+                let scopes = bill_scopes.get(&b)?;
+                // The app's calls weight the shares, else the trace's, else the gateway's.
+                let basis = [app, trace, gateway].into_iter().flatten().find_map(|base| {
+                    let k = sides.iter().position(|&s| s == (base, b))?;
+                    Some((
+                        sources[base].name(),
+                        &comparisons[k].attribution,
+                        &basis_tallies[k],
+                    ))
+                });
+                Some(crate::chargeback::bill_report(
+                    teams,
+                    &crate::chargeback::BillInput {
+                        bill: sources[b].name(),
+                        span: m::WindowSpan {
+                            start: span.start,
+                            end: span.end,
+                        },
+                        scopes,
+                        basis,
+                        currency: opts.currency,
+                    },
+                ))
+            })
+            .collect();
+        m::Chargeback {
+            teams_file: teams.file.clone(),
+            rule: crate::chargeback::RULE,
+            sources: sources_cb,
+            bills: bills_cb,
+        }
+    });
     Ok(Report {
         schema: m::SCHEMA,
         window: m::WindowInfo {
@@ -1005,8 +1082,49 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
         conflicts: found.conflicts,
         unbilled,
         verdict,
+        chargeback,
         notes,
     })
+}
+
+/// A held source's records in the window per team and, for a bill, its lines in the compared
+/// span per (API key, project): what the chargeback reads of it.
+fn held_chargeback(
+    teams: &crate::chargeback::Teams,
+    recs: &[(UsageRecord, Valuation)],
+    window: Span,
+    bill_span: Option<&Span>,
+) -> (
+    crate::chargeback::Tallies,
+    Option<crate::chargeback::BillScopes>,
+) {
+    let mut tallies = crate::chargeback::Tallies::default();
+    let mut scopes = bill_span.map(|_| crate::chargeback::BillScopes::new());
+    for (r, v) in recs {
+        // A bill's lines count where its comparisons count them: in the span of whole buckets.
+        let inside = match bill_span {
+            Some(s) if r.is_bucket() => s.overlaps(r.start, r.end),
+            Some(s) => s.contains(r.start),
+            None => window.contains(r.start),
+        };
+        if !inside {
+            continue;
+        }
+        if let Some(scopes) = scopes.as_mut() {
+            scopes
+                .entry((r.scope.api_key.clone(), r.scope.project.clone()))
+                .or_default()
+                .add(r, v.money);
+            tallies.add(
+                teams.team_of_line(&r.scope.api_key, &r.scope.project),
+                r,
+                v.money,
+            );
+        } else {
+            tallies.add(teams.team_of(r), r, v.money);
+        }
+    }
+    (tallies, scopes)
 }
 
 /// `--key` / `--project` values that appear on no bill are a typo or the wrong bill: each would
@@ -1306,6 +1424,9 @@ struct AppFeed<'a> {
     served: ServedByApp,
     pending: Pending,
     unbilled: Unbilled,
+    /// `--teams`: the app's own calls in the window (no repeats), per team.
+    teams: Option<&'a crate::chargeback::Teams>,
+    chargeback: crate::chargeback::Tallies,
 }
 
 /// A call a bill could have charged: it carries usage or money (a failed call with neither
@@ -1321,6 +1442,12 @@ impl AppFeed<'_> {
             end: r.start + Duration::nanoseconds(1),
         };
         self.hull = Some(self.hull.map_or(at, |h| h.hull(&at)));
+        if let Some(teams) = self.teams
+            && r.link.repeats.is_none()
+            && self.window.is_some_and(|w| w.contains(r.start))
+        {
+            self.chargeback.add(teams.team_of(r), r, v.money);
+        }
         // A repeating row (container, second copy) is not a call of its own to match.
         let matched = if r.link.repeats.is_some() {
             None
@@ -1400,6 +1527,8 @@ impl AppFeed<'_> {
             served: ServedByApp::default(),
             pending: Pending::default(),
             unbilled: Unbilled::default(),
+            teams: self.teams,
+            chargeback: Default::default(),
         }
     }
 
@@ -1410,6 +1539,7 @@ impl AppFeed<'_> {
         self.served.merge(o.served);
         self.pending.merge(o.pending);
         self.unbilled.merge(o.unbilled);
+        self.chargeback.merge(o.chargeback);
         self.hull = match (self.hull, o.hull) {
             (Some(a), Some(b)) => Some(a.hull(&b)),
             (a, b) => a.or(b),

@@ -67,6 +67,18 @@ pub fn render(r: &Report) -> String {
             grid(&mut out, g);
         }
     }
+    if let Some(cb) = &v.chargeback {
+        let _ = writeln!(out, "## Chargeback\n\n{}\n", cell(&cb.rule));
+        for (title, g) in &cb.sources {
+            let _ = writeln!(out, "### {title}\n");
+            grid(&mut out, g);
+        }
+        for (title, g, lines) in &cb.bills {
+            let _ = writeln!(out, "### {title}\n");
+            grid(&mut out, g);
+            bullets(&mut out, lines);
+        }
+    }
     let _ = writeln!(
         out,
         "## Sources\n\nEvery row read, in and outside the window.\n"

@@ -33,6 +33,9 @@ pub struct Report {
     /// `REJECTED_LISTED`; `sources[].rows_conflicting` has every count).
     pub conflicts: Vec<Conflict>,
     pub verdict: Verdict,
+    /// With `--teams`: each team's usage per source and share of each bill.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chargeback: Option<Chargeback>,
     /// Run-level remarks (e.g. records left out of every comparison).
     pub notes: Vec<String>,
 }
@@ -247,4 +250,91 @@ pub struct Failure {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<f64>,
     pub message: String,
+}
+
+/// `--teams`: who used what, per source, and each team's share of each bill.
+#[derive(Clone, Debug, Serialize)]
+pub struct Chargeback {
+    pub teams_file: String,
+    /// How records find their team and how a bill is shared, in words.
+    pub rule: &'static str,
+    pub sources: Vec<SourceChargeback>,
+    pub bills: Vec<BillChargeback>,
+}
+
+/// Usage and money of some records.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TeamMeasure {
+    pub records: u64,
+    pub requests: u64,
+    pub tokens: Usage,
+    #[serde(with = "money_str")]
+    pub cost: Decimal,
+    pub unpriced_records: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TeamUsage {
+    pub team: String,
+    pub cost_center: String,
+    #[serde(flatten)]
+    pub measured: TeamMeasure,
+}
+
+/// One source's records in the window by team: `teams` + `unmapped` = `total`.
+#[derive(Clone, Debug, Serialize)]
+pub struct SourceChargeback {
+    pub source: String,
+    pub role: &'static str,
+    pub teams: Vec<TeamUsage>,
+    pub unmapped: TeamMeasure,
+    pub total: TeamMeasure,
+}
+
+/// One bill shared among teams: the lines' `share`s add up to `total_rounded`, their `exact`
+/// amounts to `total`.
+#[derive(Clone, Debug, Serialize)]
+pub struct BillChargeback {
+    pub bill: String,
+    /// The source whose calls weight the shares of the pooled lines (the app, else the trace).
+    pub basis: Option<String>,
+    /// `cost` (the basis's cost of the calls routed to the bill), `tokens` (when that cost is
+    /// zero), or `none` (no such calls: the pool is unattributed).
+    pub allocated_by: &'static str,
+    pub span: WindowSpan,
+    pub currency: Currency,
+    /// Decimals of the currency's minor unit, the shares' precision.
+    pub minor_unit: u32,
+    /// Lines on the basis's own keys and projects that no rule names: shared by usage.
+    pub pooled: TeamMeasure,
+    #[serde(with = "money_str")]
+    pub total: Decimal,
+    #[serde(with = "money_str")]
+    pub total_rounded: Decimal,
+    pub lines: Vec<BillShare>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BillShare {
+    /// `team`, `unmapped` (the pool's part of calls no rule matches) or `unattributed` (lines
+    /// on other keys and projects no rule names; the pool when no call explains it).
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_center: Option<String>,
+    /// The basis's calls routed to this bill (the allocation weight).
+    pub measured: TeamMeasure,
+    /// Bill lines that go to this line without allocation (a rule names their key or project;
+    /// for `unattributed`, the other keys' lines).
+    pub billed_directly: TeamMeasure,
+    /// Its exact part of the pooled money.
+    #[serde(with = "money_str")]
+    pub allocated: Decimal,
+    /// `billed_directly.cost` + `allocated`.
+    #[serde(with = "money_str")]
+    pub exact: Decimal,
+    /// `exact` rounded to the minor unit by largest remainder.
+    #[serde(with = "money_str")]
+    pub share: Decimal,
 }

@@ -63,6 +63,21 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(out, "{}", table(g));
         }
     }
+    if let Some(cb) = &v.chargeback {
+        let _ = writeln!(out, "\nChargeback");
+        wrapped(&mut out, "  ", &cb.rule);
+        for (title, g) in &cb.sources {
+            let _ = writeln!(out, "{title}:");
+            let _ = writeln!(out, "{}", table(g));
+        }
+        for (title, g, lines) in &cb.bills {
+            let _ = writeln!(out, "{title}:");
+            let _ = writeln!(out, "{}", table(g));
+            for l in lines {
+                wrapped(&mut out, "  ", l);
+            }
+        }
+    }
     let _ = writeln!(out, "\nSources (every row read, in and outside the window)");
     let _ = writeln!(out, "{}", table(&v.sources));
     for line in &v.source_lines {

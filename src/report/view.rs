@@ -54,6 +54,18 @@ pub struct View {
     pub notes: Vec<String>,
     /// PASS/FAIL and the failures, when a threshold was given.
     pub verdict: Option<(bool, Vec<String>)>,
+    /// With `--teams`: each source's usage by team and each bill's shares.
+    pub chargeback: Option<ChargebackView>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ChargebackView {
+    /// The rule, in words, and the teams file.
+    pub rule: String,
+    /// `dify (app) by team, USD:` and its table, per source.
+    pub sources: Vec<(String, Grid)>,
+    /// `openai bill by team …` and its table, and what the lines mean, per bill.
+    pub bills: Vec<(String, Grid, Vec<String>)>,
 }
 
 pub fn build(r: &Report) -> View {
@@ -105,6 +117,7 @@ pub fn build(r: &Report) -> View {
             .map(|x| format!("{} {}: {}", x.source, x.origin, x.reason))
             .collect(),
         notes: r.notes.clone(),
+        chargeback: r.chargeback.as_ref().map(|c| chargeback(c, &currency)),
         verdict: (v.max_variance_pct.is_some() || v.max_unexplained_pct.is_some()).then(|| {
             (
                 v.pass,
@@ -353,4 +366,151 @@ fn source_lines(r: &Report) -> Vec<String> {
         }
     }
     out
+}
+
+/// Amounts at one precision, rounded so that the shown parts add up to the shown total (their
+/// exact sum): the parts, then the total.
+fn footed(parts: &[rust_decimal::Decimal], dp: u32) -> (Vec<String>, String) {
+    let total: rust_decimal::Decimal = parts.iter().copied().sum();
+    let f = display::foot(rust_decimal::Decimal::ZERO, parts, total, dp);
+    (
+        f.steps.iter().map(|x| money_dp(*x, dp)).collect(),
+        money_dp(f.reference, dp),
+    )
+}
+
+fn chargeback(c: &super::model::Chargeback, currency: &str) -> ChargebackView {
+    let sources = c
+        .sources
+        .iter()
+        .map(|s| {
+            let mut parts: Vec<(&str, &str, &super::model::TeamMeasure)> = s
+                .teams
+                .iter()
+                .map(|t| (t.team.as_str(), t.cost_center.as_str(), &t.measured))
+                .collect();
+            parts.push(("(unmapped)", "", &s.unmapped));
+            let costs: Vec<_> = parts.iter().map(|p| p.2.cost).collect();
+            let dp = display::precision(&costs);
+            let (shown, total) = footed(&costs, dp);
+            let mut g = Grid {
+                header: strings(["team", "cost center", "records", "tokens", "cost"]),
+                right: vec![2, 3, 4],
+                ..Grid::default()
+            };
+            for ((team, cc, x), cost) in parts.iter().zip(shown) {
+                g.rows.push(vec![
+                    team.to_string(),
+                    cc.to_string(),
+                    count(x.records as i64),
+                    count(x.tokens.total()),
+                    cost,
+                ]);
+            }
+            g.strong.push(g.rows.len());
+            g.rows.push(vec![
+                "total".to_string(),
+                String::new(),
+                count(s.total.records as i64),
+                count(s.total.tokens.total()),
+                total,
+            ]);
+            (
+                format!(
+                    "{} ({}) by team, {currency}, in the window",
+                    s.source, s.role
+                ),
+                g,
+            )
+        })
+        .collect();
+    let bills = c
+        .bills
+        .iter()
+        .map(|b| {
+            let label = |l: &super::model::BillShare| match l.kind {
+                "team" => l.team.clone().unwrap_or_default(),
+                k => format!("({k})"),
+            };
+            let measured: Vec<_> = b.lines.iter().map(|l| l.measured.cost).collect();
+            let direct: Vec<_> = b.lines.iter().map(|l| l.billed_directly.cost).collect();
+            let allocated: Vec<_> = b.lines.iter().map(|l| l.allocated).collect();
+            let dp = display::precision(measured.iter().chain(&direct).chain(&allocated));
+            let (m_shown, m_total) = footed(&measured, dp);
+            let (d_shown, d_total) = footed(&direct, dp);
+            let (a_shown, a_total) = footed(&allocated, dp);
+            let share_dp = b.minor_unit;
+            let mut g = Grid {
+                header: strings([
+                    "line",
+                    "cost center",
+                    &format!("{} calls", b.basis.as_deref().unwrap_or("basis")),
+                    "their cost",
+                    "billed directly",
+                    "allocated",
+                    &format!("share {}", b.currency),
+                ]),
+                right: vec![2, 3, 4, 5, 6],
+                ..Grid::default()
+            };
+            for (i, l) in b.lines.iter().enumerate() {
+                g.rows.push(vec![
+                    label(l),
+                    l.cost_center.clone().unwrap_or_default(),
+                    count(l.measured.records as i64),
+                    m_shown[i].clone(),
+                    d_shown[i].clone(),
+                    a_shown[i].clone(),
+                    money_dp(l.share, share_dp),
+                ]);
+            }
+            g.strong.push(g.rows.len());
+            g.rows.push(vec![
+                format!("{} bill", b.bill),
+                String::new(),
+                count(b.lines.iter().map(|l| l.measured.records as i64).sum()),
+                m_total,
+                d_total,
+                a_total,
+                money_dp(b.total_rounded, share_dp),
+            ]);
+            let mut lines = vec![format!(
+                "The pooled {} {} (lines on {}'s own keys and projects that no rule names) is allocated by {}; (unmapped) is the part of {}'s calls no rule matches, (unattributed) the bill's lines on other keys and projects no rule names{}.",
+                money_dp(b.pooled.cost, dp),
+                b.currency,
+                b.basis.as_deref().unwrap_or("no baseline"),
+                match b.allocated_by {
+                    "cost" => format!("each team's share of {}'s cost of the calls routed to this bill", b.basis.as_deref().unwrap_or("")),
+                    "tokens" => "each team's share of the tokens of the calls routed to this bill (their cost is zero)".to_string(),
+                    _ => "nothing (no call is routed to this bill): it is unattributed".to_string(),
+                },
+                b.basis.as_deref().unwrap_or("the baseline"),
+                if b.total != b.total_rounded {
+                    format!(
+                        "; shares are whole minor units and add up to the bill {} rounded from {}",
+                        money_dp(b.total_rounded, share_dp),
+                        b.total.normalize()
+                    )
+                } else {
+                    String::new()
+                }
+            )];
+            lines.retain(|l| !l.is_empty());
+            (
+                format!(
+                    "{} bill by team, {} ({})",
+                    b.bill,
+                    b.currency,
+                    display::window_label(b.span.start, b.span.end, chrono_tz::UTC)
+                ),
+                g,
+                lines,
+            )
+        })
+        .collect();
+    ChargebackView {
+        rule: format!("{} (teams file {})", c.rule, c.teams_file),
+        sources,
+        bills,
+    }
 }

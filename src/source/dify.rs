@@ -91,7 +91,7 @@ mod m {
 /// agent nodes' usage and model nodes' answer `text`; `process_data` for its usage, model and
 /// `prompts`, the prompt as the model saw it).
 mod n {
-    pub const NAMES: [&str; 11] = [
+    pub const NAMES: [&str; 12] = [
         "id",
         "node_type",
         "status",
@@ -103,6 +103,7 @@ mod n {
         "node_id",
         "created_by",
         "outputs",
+        "tenant_id",
     ];
     pub const REQUIRED: usize = 6;
     pub const ID: usize = 0;
@@ -117,6 +118,8 @@ mod n {
     pub const CREATED_BY: usize = 9;
     /// `usage` of `agent` nodes (Dify writes their usage there) and `text`, the answer.
     pub const OUTPUTS: usize = 10;
+    /// The workspace (`--teams` rules).
+    pub const TENANT_ID: usize = 11;
 }
 
 /// Node types that call a model and record `process_data.usage`.
@@ -1014,6 +1017,7 @@ fn node_execution(f: &Fields<'_>, file: &InputFile, line: u64) -> Result<Row, St
     rec.scope.workflow = f.string(n::WORKFLOW_RUN_ID);
     rec.scope.node = f.string(n::NODE_ID);
     rec.scope.user = f.string(n::CREATED_BY);
+    rec.scope.workspace = f.string(n::TENANT_ID);
     let prompts = pd.prompts.as_ref().filter(|p| p.is_array()).map(Cell::Json);
     let answer = match &outputs.text {
         Some(t @ Value::String(_)) => Some(Cell::Json(t)),
@@ -1056,6 +1060,7 @@ fn container_row(
     rec.scope.app = f.string(n::APP_ID);
     rec.scope.workflow = f.string(n::WORKFLOW_RUN_ID);
     rec.scope.node = f.string(n::NODE_ID);
+    rec.scope.workspace = f.string(n::TENANT_ID);
     Ok(Row::Record(Box::new(rec)))
 }
 

@@ -44,6 +44,9 @@ struct Keys {
     level: &'static str,
     parent: &'static str,
     user: &'static str,
+    /// The Langfuse project and (UI export only) the trace's tags: for `--teams` rules.
+    project: &'static str,
+    tags: Option<&'static str>,
     /// Observation name and (UI export only) its trace's name: they say which Dify trace task
     /// produced the call.
     name: &'static str,
@@ -78,6 +81,8 @@ const CAMEL: Keys = Keys {
     level: "level",
     parent: "parentObservationId",
     user: "userId",
+    project: "projectId",
+    tags: Some("traceTags"),
     name: "name",
     trace_name: Some("traceName"),
     input: "input",
@@ -103,6 +108,8 @@ const SNAKE: Keys = Keys {
     level: "level",
     parent: "parent_observation_id",
     user: "user_id",
+    project: "project_id",
+    tags: None,
     name: "name",
     trace_name: None,
     input: "input",
@@ -127,6 +134,7 @@ impl Keys {
             self.level,
             self.parent,
             self.user,
+            self.project,
             self.name,
             self.input,
             self.output,
@@ -135,6 +143,7 @@ impl Keys {
             self.metadata,
         ];
         c.extend(self.trace_name);
+        c.extend(self.tags);
         c.extend(self.models);
         c.extend(self.total_cost);
         for (i, o) in self.legacy_counts {
@@ -432,6 +441,35 @@ fn get_str(row: &Map<String, Value>, key: &str) -> Option<String> {
     }
 }
 
+/// A trace's tags: a JSON array (or its text in CSV, `["a","b"]`); a bare string is one tag.
+fn tags(v: &Value) -> Vec<String> {
+    let parsed;
+    let v = match v {
+        Value::String(s) => match serde_json::from_str::<Value>(s) {
+            Ok(a @ Value::Array(_)) => {
+                parsed = a;
+                &parsed
+            }
+            _ => {
+                return vec![s.trim().to_string()]
+                    .into_iter()
+                    .filter(|t| !t.is_empty())
+                    .collect();
+            }
+        },
+        other => other,
+    };
+    match v {
+        Value::Array(a) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// A value quoted for a reject reason, shortened.
 fn shown(v: &Value) -> String {
     let s = match v {
@@ -522,6 +560,12 @@ fn observation(
     rec.link.trace_id = get_str(row, keys.trace_id);
     rec.scope.workflow = get_str(row, keys.parent);
     rec.scope.user = get_str(row, keys.user);
+    rec.scope.workspace = get_str(row, keys.project);
+    rec.scope.tags = keys
+        .tags
+        .and_then(|k| get(row, k))
+        .map(tags)
+        .unwrap_or_default();
     if get_str(row, keys.level).is_some_and(|l| l.eq_ignore_ascii_case("ERROR")) {
         rec.link.status = Status::Error;
     }
@@ -1870,5 +1914,16 @@ g3,t3,GENERATION,2026-10-01T08:00:02.000Z,llm,DEFAULT,gpt-4o-mini,\"{\"\"input\"
         let v: Value = serde_json::from_str(&t.input).unwrap();
         assert_eq!(v[0]["content"], "hi");
         assert_eq!(t.output, "hello");
+    }
+
+    #[test]
+    fn trace_tags_read_as_csv_text_or_json_arrays() {
+        assert_eq!(
+            tags(&Value::String(r#"["billing","eu"]"#.into())),
+            ["billing", "eu"]
+        );
+        assert_eq!(tags(&Value::String("[]".into())), Vec::<String>::new());
+        assert_eq!(tags(&Value::String("billing".into())), ["billing"]);
+        assert_eq!(tags(&serde_json::json!(["a", " b "])), ["a", "b"]);
     }
 }
