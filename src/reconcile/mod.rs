@@ -1037,14 +1037,17 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
                 let span = bill_spans.get(&b)?;
                 let scopes = bill_scopes.get(&b)?;
                 // The app's calls weight the shares, else the trace's, else the gateway's.
-                let basis = [app, trace, gateway].into_iter().flatten().find_map(|base| {
-                    let k = sides.iter().position(|&s| s == (base, b))?;
-                    Some((
-                        sources[base].name(),
-                        &comparisons[k].attribution,
-                        &basis_tallies[k],
-                    ))
-                });
+                let basis = [app, trace, gateway]
+                    .into_iter()
+                    .flatten()
+                    .find_map(|base| {
+                        let k = sides.iter().position(|&s| s == (base, b))?;
+                        Some((
+                            sources[base].name(),
+                            &comparisons[k].attribution,
+                            &basis_tallies[k],
+                        ))
+                    });
                 Some(crate::chargeback::bill_report(
                     teams,
                     &crate::chargeback::BillInput {
