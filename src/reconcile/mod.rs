@@ -686,6 +686,19 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
         return Err(RunError::Usage("no input files given".into()));
     }
     let mut sources = open_sources(paths, opts.input_format)?;
+    // One trace per run: two trace stores (Langfuse and LangSmith) would each claim the same
+    // calls, and only one can be the bridge's evidence.
+    let traces: Vec<&str> = sources
+        .iter()
+        .filter(|s| s.role() == Role::Trace)
+        .map(|s| s.name())
+        .collect();
+    if traces.len() > 1 {
+        return Err(RunError::Usage(format!(
+            "inputs of two trace stores ({}): give the files of one of them",
+            traces.join(", ")
+        )));
+    }
     let conv = Conversion::of(opts);
     let mut found = Findings::default();
     let calendar = Calendar {

@@ -15,6 +15,7 @@ pub mod focus;
 pub mod gcp;
 pub mod json_scan;
 pub mod langfuse;
+pub mod langsmith;
 pub mod litellm;
 pub mod openai;
 pub mod parquet_file;
@@ -46,6 +47,10 @@ pub enum Format {
     LangfuseApiJson,
     LangfuseBlobCsv,
     LangfuseBlobJsonl,
+    /// LangSmith `/api/v1/runs/query` pages `{"runs": [...], "cursors": {...}}` (or an array).
+    LangsmithRunsJson,
+    /// LangSmith runs as JSONL, one run per line.
+    LangsmithRunsJsonl,
     /// `/v1/organization/usage/{completions,embeddings,...}` pages (JSON; a JSON array of pages
     /// or JSONL of pages is accepted too).
     OpenaiUsageJson,
@@ -96,6 +101,7 @@ pub enum Format {
 pub enum System {
     Dify,
     Langfuse,
+    Langsmith,
     Openai,
     Anthropic,
     Deepseek,
@@ -113,6 +119,7 @@ impl System {
         match self {
             System::Dify => "dify",
             System::Langfuse => "langfuse",
+            System::Langsmith => "langsmith",
             System::Openai => "openai",
             System::Anthropic => "anthropic",
             System::Deepseek => "deepseek",
@@ -128,7 +135,7 @@ impl System {
     pub fn role(self) -> Role {
         match self {
             System::Dify => Role::App,
-            System::Langfuse => Role::Trace,
+            System::Langfuse | System::Langsmith => Role::Trace,
             System::Openai | System::Anthropic | System::Azure | System::Focus => Role::Bill,
             System::Deepseek | System::Alibaba | System::Tencent => Role::Bill,
             System::Aws | System::Gcp => Role::Bill,
@@ -138,7 +145,7 @@ impl System {
 }
 
 impl Format {
-    pub const ALL: [Format; 32] = [
+    pub const ALL: [Format; 34] = [
         Format::DifyMessagesCsv,
         Format::DifyMessagesJsonl,
         Format::DifyNodeExecutionsCsv,
@@ -150,6 +157,8 @@ impl Format {
         Format::LangfuseApiJson,
         Format::LangfuseBlobCsv,
         Format::LangfuseBlobJsonl,
+        Format::LangsmithRunsJson,
+        Format::LangsmithRunsJsonl,
         Format::OpenaiUsageJson,
         Format::OpenaiCostsJson,
         Format::OpenaiCostCsv,
@@ -186,6 +195,8 @@ impl Format {
             Format::LangfuseApiJson => "langfuse-api-json",
             Format::LangfuseBlobCsv => "langfuse-blob-csv",
             Format::LangfuseBlobJsonl => "langfuse-blob-jsonl",
+            Format::LangsmithRunsJson => "langsmith-runs-json",
+            Format::LangsmithRunsJsonl => "langsmith-runs-jsonl",
             Format::OpenaiUsageJson => "openai-usage-json",
             Format::OpenaiCostsJson => "openai-costs-json",
             Format::OpenaiCostCsv => "openai-cost-csv",
@@ -227,6 +238,7 @@ impl Format {
             | Format::LangfuseApiJson
             | Format::LangfuseBlobCsv
             | Format::LangfuseBlobJsonl => System::Langfuse,
+            Format::LangsmithRunsJson | Format::LangsmithRunsJsonl => System::Langsmith,
             Format::OpenaiUsageJson | Format::OpenaiCostsJson | Format::OpenaiCostCsv => {
                 System::Openai
             }
@@ -404,6 +416,7 @@ pub fn sniff(head: &Head) -> Option<Format> {
         return aws::sniff_parquet(&columns).or_else(|| focus::sniff_parquet(&columns));
     }
     dify::sniff(head)
+        .or_else(|| langsmith::sniff(head))
         .or_else(|| langfuse::sniff(head))
         .or_else(|| openai::sniff(head))
         .or_else(|| anthropic::sniff(head))
@@ -458,6 +471,7 @@ pub fn read_from(
     match format.system() {
         System::Dify => dify::read(format, file, reader, sink),
         System::Langfuse => langfuse::read(format, file, reader, sink),
+        System::Langsmith => langsmith::read(format, file, reader, sink),
         System::Openai => openai::read(format, file, reader, sink),
         System::Anthropic => anthropic::read(format, file, reader, sink),
         System::Deepseek => deepseek::read(format, file, reader, sink),
