@@ -180,3 +180,64 @@ fn demo_table_leads_with_the_bridge_and_fits_100_columns() {
         );
     }
 }
+
+/// Each step says what to do from its own evidence, with the counts the simulator planted
+/// (`truth.json` `counts`) and the prices it configured: the price tables' gpt-4.1 $2.00/$8.00
+/// and gpt-4.1-mini $0.40/$1.60 per 1M (OpenAI, 2025-04-14) × (1 + 0.5), the demo's
+/// `price_mismatch` error. Steps with nothing to do say nothing, and groups carry no remedy.
+#[test]
+fn demo_steps_say_what_to_do() {
+    let report = demo_report();
+    let counts = &truth()["counts"];
+    let cmp = comparison(&report, "dify", "openai");
+    let remedy = |cause: &str| {
+        step(&cmp["totals"], cause)["remedy"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{cause} has no remedy"))
+            .to_string()
+    };
+    let price = remedy("price_mismatch");
+    assert!(
+        price.contains(
+            "gpt-4.1 is configured at $3.00/$12.00 per 1M; the price list has $2.00/$8.00 per 1M since 2025-04-14"
+        ),
+        "{price}"
+    );
+    assert!(
+        price.contains(
+            "gpt-4.1-mini is configured at $0.60/$2.40 per 1M; the price list has $0.40/$1.60 per 1M since 2025-04-14"
+        ),
+        "{price}"
+    );
+    assert!(price.ends_with("update the model's prices in the app's model settings"));
+    let n = |k: &str| counts[k].as_i64().unwrap();
+    assert!(remedy("tokenizer_drift").starts_with(&format!(
+        "{} calls were counted with Dify's GPT-2 estimate",
+        n("drift_classifier_calls")
+    )),);
+    assert!(remedy("retries").starts_with(&format!(
+        "{} failed attempts were billed",
+        n("retried_answers")
+    )));
+    assert!(remedy("auxiliary_calls").contains(&format!("were {} calls", n("auxiliary_calls"))));
+    assert!(remedy("window_misalignment").contains("--tz UTC"));
+    // The demo states the app's key (--key): nothing to do about the other team's traffic.
+    for cause in [
+        "unattributed_traffic",
+        "embeddings",
+        "double_counting",
+        "streaming_interruption",
+        "cache_hits",
+        "unexplained",
+    ] {
+        assert!(
+            step(&cmp["totals"], cause).get("remedy").is_none(),
+            "{cause} says what to do"
+        );
+    }
+    for g in cmp["groups"].as_array().unwrap() {
+        for s in g["bridge"].as_array().unwrap() {
+            assert!(s.get("remedy").is_none(), "a group's step carries a remedy");
+        }
+    }
+}

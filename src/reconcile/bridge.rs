@@ -478,7 +478,7 @@ impl ComparisonAcc {
                     m
                 })
                 .collect();
-            let comparison = render(&cx, &g.base, &reference, &steps);
+            let comparison = render(&cx, &g.base, &reference, &steps, false);
             totals.add(&g.base, &reference, &steps);
             groups.push(m::Group {
                 key: m::GroupKey {
@@ -489,7 +489,7 @@ impl ComparisonAcc {
                 comparison,
             });
         }
-        let totals = render(&cx, &totals.base, &totals.reference, &totals.steps);
+        let totals = render(&cx, &totals.base, &totals.reference, &totals.steps, true);
         m::ComparisonReport {
             baseline: self.setup.baseline.clone(),
             reference: self.setup.reference.clone(),
@@ -506,8 +506,15 @@ impl ComparisonAcc {
     }
 }
 
-/// The waterfall of one group (or of the totals): each cause's step, then `unexplained`.
-fn render(cx: &Context, base: &Tally, reference: &Tally, steps: &[Measured]) -> m::Comparison {
+/// The waterfall of one group (or of the totals, which also say what to do about each step):
+/// each cause's step, then `unexplained`.
+fn render(
+    cx: &Context,
+    base: &Tally,
+    reference: &Tally,
+    steps: &[Measured],
+    totals: bool,
+) -> m::Comparison {
     let mut bridge: Vec<m::Step> = causes::ALL
         .iter()
         .zip(steps)
@@ -521,6 +528,11 @@ fn render(cx: &Context, base: &Tally, reference: &Tally, steps: &[Measured]) -> 
                 method,
                 evidence: s.evidence.clone(),
                 note,
+                remedy: if totals && (s.records > 0 || !s.cost.is_zero()) {
+                    c.remedy(cx, s)
+                } else {
+                    None
+                },
             }
         })
         .collect();
@@ -538,6 +550,7 @@ fn render(cx: &Context, base: &Tally, reference: &Tally, steps: &[Measured]) -> 
         method: "measured",
         evidence: Vec::new(),
         note: causes::unexplained::NOTE.to_string(),
+        remedy: None,
     });
     let (pct, unexplained_pct) = if !reference.money.is_zero() {
         (

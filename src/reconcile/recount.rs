@@ -256,6 +256,23 @@ impl RecountAcc {
         self.estimate += r.estimate;
     }
 
+    /// Calls whose prompt count equals one of Dify's own estimates.
+    pub fn dify_estimates(&self) -> u64 {
+        Explanation::ALL
+            .iter()
+            .zip(self.by)
+            .filter(|(e, _)| {
+                matches!(
+                    e,
+                    Explanation::DifyFirstMessage
+                        | Explanation::DifyGpt2All
+                        | Explanation::DifyNonStream
+                )
+            })
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     pub fn merge(&mut self, o: &RecountAcc) {
         self.calls += o.calls;
         for (a, b) in self.by.iter_mut().zip(o.by) {

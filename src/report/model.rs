@@ -199,6 +199,9 @@ pub struct Step {
     pub method: &'static str,
     pub evidence: Vec<String>,
     pub note: String,
+    /// What to do about it (totals only; absent when there is nothing to do).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remedy: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]

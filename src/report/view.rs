@@ -240,6 +240,11 @@ fn bridge(c: &ComparisonReport, currency: &str, bucket: &str, tz: Tz) -> BridgeV
             lines.push(format!("{}: {}", s.cause, s.note));
         }
     }
+    for s in &t.bridge {
+        if let Some(r) = &s.remedy {
+            lines.push(format!("what to do ({}): {r}", s.cause));
+        }
+    }
     if !c.attribution.unattributed_api_keys.is_empty()
         || !c.attribution.unattributed_projects.is_empty()
     {

@@ -56,6 +56,16 @@ impl Cause for AuxiliaryCalls {
         }
     }
 
+    fn remedy(&self, _cx: &Context, m: &Measured) -> Option<String> {
+        (m.records > 0).then(|| {
+            format!(
+                "conversation naming and suggested questions were {} calls ({} tokens): suggested questions can be switched off in the app's features, conversation naming with auto_generate_name false on the service API",
+                crate::report::count(m.records as i64),
+                crate::report::count(m.tokens.total())
+            )
+        })
+    }
+
     fn plant(&self) -> Option<&'static Plant> {
         Some(&PLANT)
     }

@@ -105,6 +105,12 @@ pub trait Cause: Sync {
     fn plant(&self) -> Option<&'static Plant> {
         None
     }
+
+    /// What to do about a measured step (of the totals), computed from its evidence; `None`
+    /// when there is nothing to do (the gap is how the systems count, not a setting to fix).
+    fn remedy(&self, _cx: &Context, _m: &Measured) -> Option<String> {
+        None
+    }
 }
 
 /// Where a baseline record falls.
@@ -189,6 +195,8 @@ pub struct Tally {
     pub fx_records: u64,
     /// How drifting calls' counts are explained by recounting their text.
     pub recount: RecountAcc,
+    /// Evidence by kind, for the remedy.
+    pub kinds: Kinds,
 }
 
 impl Tally {
@@ -243,6 +251,7 @@ impl Tally {
         self.fx_records += o.fx_records;
         push_evidence(&mut self.evidence, &o.evidence);
         self.recount.merge(&o.recount);
+        self.kinds.merge(&o.kinds);
     }
 
     /// Money of a set of reference records taken out as a step: the bill's own cost lines when
@@ -265,6 +274,7 @@ impl Tally {
             evidence: self.evidence.clone(),
             unpriced: self.unpriced,
             recount: self.recount.clone(),
+            kinds: self.kinds.clone(),
         }
     }
 }
@@ -294,6 +304,8 @@ pub struct Measured {
     /// Records (or classes) whose money is unknown and stays unexplained.
     pub unpriced: u64,
     pub recount: RecountAcc,
+    /// The step's evidence by kind, for its remedy (each cause names its kinds).
+    pub kinds: Kinds,
 }
 
 impl Measured {
@@ -304,6 +316,82 @@ impl Measured {
         push_evidence(&mut self.evidence, &o.evidence);
         self.unpriced += o.unpriced;
         self.recount.merge(&o.recount);
+        self.kinds.merge(&o.kinds);
+    }
+}
+
+/// A per-token price as the price per 1M tokens, written plainly (`2.50`, `0.075`).
+pub fn per_million(per_token: Decimal) -> String {
+    let p = (per_token * Decimal::from(1_000_000)).normalize();
+    if p.scale() < 2 {
+        format!("{p:.2}")
+    } else {
+        p.to_string()
+    }
+}
+
+/// An amount's currency as a prefix: `$` for USD, else the code and a space.
+pub fn currency_prefix(c: crate::record::Currency) -> String {
+    if c == crate::record::Currency::USD {
+        "$".to_string()
+    } else {
+        format!("{} ", c.as_str())
+    }
+}
+
+/// An id shortened for a sentence (keys are long hashes).
+pub fn short_id(id: &str) -> String {
+    if id.chars().count() > 16 {
+        format!("{}…", id.chars().take(12).collect::<String>())
+    } else {
+        id.to_string()
+    }
+}
+
+/// Records and money by kind (a configured price, a key), bounded: past [`Kinds::MAX`] kinds
+/// the rest are counted together under [`Kinds::OTHERS`], so a hostile export cannot grow it.
+#[derive(Clone, Debug, Default)]
+pub struct Kinds(BTreeMap<String, (u64, Decimal)>);
+
+impl Kinds {
+    pub const MAX: usize = 32;
+    pub const OTHERS: &'static str = "…";
+
+    pub fn add(&mut self, kind: &str, records: u64, money: Decimal) {
+        let key = if self.0.contains_key(kind) || self.0.len() < Self::MAX {
+            kind
+        } else {
+            Self::OTHERS
+        };
+        let e = self.0.entry(key.to_string()).or_default();
+        e.0 += records;
+        e.1 += money;
+    }
+
+    pub fn merge(&mut self, o: &Kinds) {
+        for (k, (n, m)) in &o.0 {
+            self.add(k, *n, *m);
+        }
+    }
+
+    /// The kinds by |money| (then records), largest first.
+    pub fn largest(&self) -> Vec<(&str, u64, Decimal)> {
+        let mut v: Vec<_> = self
+            .0
+            .iter()
+            .map(|(k, (n, m))| (k.as_str(), *n, *m))
+            .collect();
+        v.sort_by(|a, b| {
+            b.2.abs()
+                .cmp(&a.2.abs())
+                .then(b.1.cmp(&a.1))
+                .then(a.0.cmp(b.0))
+        });
+        v
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
@@ -458,5 +546,22 @@ mod tests {
             }
         }
         assert!(!plants().any(|(n, _)| n == fx::NAME));
+    }
+
+    #[test]
+    fn kinds_are_bounded_and_ordered_by_money() {
+        let mut k = Kinds::default();
+        for i in 0..100 {
+            k.add(&format!("key {i}"), 1, Decimal::from(i));
+        }
+        // 32 kinds of their own, the other 68 together.
+        assert_eq!(k.0.len(), Kinds::MAX + 1);
+        let (name, n, money) = k.largest()[0];
+        assert_eq!((name, n), (Kinds::OTHERS, 68));
+        // 32 + … + 99 = (32 + 99) × 68 / 2.
+        assert_eq!(money, Decimal::from(4454));
+        assert_eq!(k.largest()[1].0, "key 31");
+        assert_eq!(per_million(Decimal::new(25, 7)), "2.50");
+        assert_eq!(per_million(Decimal::new(75, 9)), "0.075");
     }
 }

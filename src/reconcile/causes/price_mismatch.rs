@@ -1,9 +1,12 @@
 //! `price_mismatch`: Σ (table cost − recorded cost) over baseline calls: stale unit prices,
 //! rounding.
 
-use super::{Amount, Cause, Context, GroupView, Measured, Place, Plant, SpotPair, Tally};
+use super::{
+    Amount, Cause, Context, GroupView, Kinds, Measured, Place, Plant, SpotPair, Tally,
+    currency_prefix, per_million,
+};
 use crate::reconcile::bridge::Valuation;
-use crate::record::{Status, Usage, UsageRecord};
+use crate::record::{Status, Usage, UsageClass, UsageRecord};
 use rust_decimal::Decimal;
 
 pub const NAME: &str = "price_mismatch";
@@ -34,12 +37,76 @@ impl Cause for PriceMismatch {
             let gap = c - r;
             if !gap.is_zero() {
                 t.add_delta(&rec.id, Usage::ZERO, Some(gap));
+                // The prices the source says it used, if it says (Dify does).
+                let configured = rec.unit_prices.map_or(String::new(), |u| {
+                    let cur = currency_prefix(u.currency);
+                    format!(
+                        "{cur}{}/{cur}{}",
+                        per_million(u.input),
+                        per_million(u.output)
+                    )
+                });
+                t.kinds.add(&configured, 1, gap);
             }
         }
     }
 
-    fn measure(&self, _g: &GroupView, t: &Tally) -> Measured {
-        t.step(t.money)
+    /// The step's kinds become sentences: the configured prices against the entry in force.
+    fn measure(&self, g: &GroupView, t: &Tally) -> Measured {
+        let mut m = t.step(t.money);
+        m.kinds = Kinds::default();
+        if let Some(p) = g.prices {
+            let e = p.entry;
+            let listed = match (
+                e.unit_price(UsageClass::Input),
+                e.unit_price(UsageClass::Output),
+            ) {
+                (Some(i), Some(o)) => {
+                    let cur = currency_prefix(e.currency);
+                    format!(
+                        "{cur}{}/{cur}{} per 1M since {}",
+                        per_million(i),
+                        per_million(o),
+                        e.effective_from.format("%Y-%m-%d")
+                    )
+                }
+                _ => format!("the entry of {}", e.effective_from.format("%Y-%m-%d")),
+            };
+            for (configured, n, money) in t.kinds.largest() {
+                let phrase = if configured.is_empty() || configured == Kinds::OTHERS {
+                    format!(
+                        "{}: recorded costs differ from the price list ({listed})",
+                        e.model
+                    )
+                } else {
+                    format!(
+                        "{} is configured at {configured} per 1M; the price list has {listed}",
+                        e.model
+                    )
+                };
+                m.kinds.add(&phrase, n, money);
+            }
+        }
+        m
+    }
+
+    fn remedy(&self, cx: &Context, m: &Measured) -> Option<String> {
+        let worst: Vec<String> = m
+            .kinds
+            .largest()
+            .iter()
+            .take(3)
+            .map(|(k, n, _)| format!("{k} ({} records)", crate::report::count(*n as i64)))
+            .collect();
+        if worst.is_empty() {
+            return None;
+        }
+        let what = if cx.setup.baseline_is_app {
+            "update the model's prices in the app's model settings".to_string()
+        } else {
+            format!("update {}'s price list", cx.setup.baseline)
+        };
+        Some(format!("{} — {what}", worst.join("; ")))
     }
 
     fn describe(&self, _cx: &Context, m: &Measured) -> (&'static str, String) {

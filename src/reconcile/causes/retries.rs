@@ -51,6 +51,16 @@ impl Cause for Retries {
         }
     }
 
+    fn remedy(&self, _cx: &Context, m: &Measured) -> Option<String> {
+        (m.records > 0).then(|| {
+            format!(
+                "{} failed attempts were billed ({} tokens): check the provider timeouts and bound the retries of the app's model calls (Dify: the LLM node's retry settings)",
+                crate::report::count(m.records as i64),
+                crate::report::count(m.tokens.total())
+            )
+        })
+    }
+
     fn plant(&self) -> Option<&'static Plant> {
         Some(&PLANT)
     }

@@ -68,6 +68,17 @@ impl Cause for TokenizerDrift {
         }
     }
 
+    /// Calls Dify estimated with GPT-2 instead of taking the provider's count.
+    fn remedy(&self, _cx: &Context, m: &Measured) -> Option<String> {
+        let n = m.recount.dify_estimates();
+        (n > 0).then(|| {
+            format!(
+                "{} calls were counted with Dify's GPT-2 estimate, not the provider's count (an OpenAI-compatible provider that streams without usage): turn on stream usage (stream_options.include_usage) for the model in the provider's settings, or use the model's own provider plugin",
+                crate::report::count(n as i64)
+            )
+        })
+    }
+
     fn plant(&self) -> Option<&'static Plant> {
         Some(&PLANT)
     }

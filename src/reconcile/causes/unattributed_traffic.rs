@@ -63,6 +63,34 @@ impl Cause for UnattributedTraffic {
         (if estimated { "estimated" } else { "measured" }, note)
     }
 
+    /// An estimated attribution is a guess to replace with a statement; a stated one leaves
+    /// nothing to do (other keys' traffic is theirs).
+    fn remedy(&self, cx: &Context, _m: &Measured) -> Option<String> {
+        let a = cx.attribution;
+        if a.method != "estimated" || a.unattributed_api_keys.is_empty() {
+            return None;
+        }
+        let mut keys: Vec<String> = a
+            .unattributed_api_keys
+            .iter()
+            .take(3)
+            .map(|k| super::short_id(k))
+            .collect();
+        if a.unattributed_api_keys.len() > 3 {
+            keys.push(format!("{} more", a.unattributed_api_keys.len() - 3));
+        }
+        Some(format!(
+            "{} on {} {} not this app's by volume alone: give each app its own API key and name the app's with --key, so the attribution is stated, not estimated",
+            keys.join(", "),
+            cx.setup.reference,
+            if a.unattributed_api_keys.len() == 1 {
+                "is"
+            } else {
+                "are"
+            }
+        ))
+    }
+
     fn plant(&self) -> Option<&'static Plant> {
         Some(&PLANT)
     }

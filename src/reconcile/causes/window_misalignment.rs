@@ -47,6 +47,17 @@ impl Cause for WindowMisalignment {
         ("measured", note)
     }
 
+    fn remedy(&self, cx: &Context, m: &Measured) -> Option<String> {
+        let g = cx.setup.grid?;
+        (m.records > 0).then(|| {
+            format!(
+                "the reference's {} buckets begin at UTC midnight, the report's days in {}: compare over the reference's own days (--tz UTC) to see the same calls on both sides, or keep the report zone and read this step as the month's edges",
+                crate::reconcile::window::width_name(g.width),
+                cx.setup.calendar.tz
+            )
+        })
+    }
+
     fn plant(&self) -> Option<&'static Plant> {
         Some(&PLANT)
     }
