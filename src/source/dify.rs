@@ -538,31 +538,6 @@ fn read_csv(
     }
 }
 
-/// Streams `(line, text)` of a JSONL file; a line that is not UTF-8 is rejected here.
-fn for_each_line(
-    file: &InputFile,
-    reader: &mut dyn BufRead,
-    sink: &mut dyn RecordSink,
-    mut f: impl FnMut(u64, &str, &mut dyn RecordSink),
-) -> Result<(), InputError> {
-    for (line, text) in util::jsonl_lines(reader) {
-        match text {
-            Ok(t) => f(line, &t, sink),
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                sink.reject(line, "not UTF-8 text".to_string());
-            }
-            Err(e) => {
-                return Err(InputError::new(
-                    file,
-                    Some(line),
-                    format!("cannot read: {e}"),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
 fn read_jsonl(
     names: &'static [&'static str],
     row_fn: RowFn,
@@ -570,7 +545,7 @@ fn read_jsonl(
     reader: &mut dyn BufRead,
     sink: &mut dyn RecordSink,
 ) -> Result<(), InputError> {
-    for_each_line(file, reader, sink, |line, text, sink| {
+    util::each_jsonl_line(file, reader, sink, |line, text, sink| {
         let values = match pick_columns(text, names) {
             Ok(v) => v,
             // `\copy (select row_to_json(t) …) to …` writes COPY text format, which doubles every
@@ -1072,7 +1047,7 @@ fn read_api_log(
     reader: &mut dyn BufRead,
     sink: &mut dyn RecordSink,
 ) -> Result<(), InputError> {
-    for_each_line(file, reader, sink, |line, text, sink| {
+    util::each_jsonl_line(file, reader, sink, |line, text, sink| {
         let t = text.trim();
         if is_sse_ping(t) {
             sink.no_usage(line, "stream keep-alive (event: ping)");

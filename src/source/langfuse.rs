@@ -346,31 +346,13 @@ fn read_jsonl(
     reader: &mut dyn BufRead,
     sink: &mut dyn RecordSink,
 ) -> Result<(), InputError> {
-    for (line, text) in util::jsonl_lines(reader) {
-        let text = match text {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                sink.reject(line, "not UTF-8 text".to_string());
-                continue;
-            }
-            Err(e) => {
-                return Err(InputError::new(
-                    file,
-                    Some(line),
-                    format!("cannot read: {e}"),
-                ));
-            }
-        };
-        match serde_json::from_str::<Value>(&text) {
-            Ok(Value::Object(row)) => emit(keys, &row, file, line, sink, ""),
-            Ok(_) => sink.reject(
-                line,
-                "expected a JSON object (one observation per line)".to_string(),
-            ),
-            Err(e) => sink.reject(line, format!("invalid JSON: {e}")),
-        }
-    }
-    Ok(())
+    util::each_jsonl_object(
+        file,
+        reader,
+        sink,
+        "one observation per line",
+        |row, line, sink| emit(keys, row, file, line, sink, ""),
+    )
 }
 
 /// A JSON array of observations (UI export) or an API page. Elements are streamed one at a time,

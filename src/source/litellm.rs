@@ -227,31 +227,13 @@ fn read_json(
         }
         return trailing(&mut sc, file).map_err(scan_err)?;
     }
-    for (line, text) in util::jsonl_lines(&mut chained) {
-        let text = match text {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                sink.reject(line, "not UTF-8 text".to_string());
-                continue;
-            }
-            Err(e) => {
-                return Err(InputError::new(
-                    file,
-                    Some(line),
-                    format!("cannot read: {e}"),
-                ));
-            }
-        };
-        match serde_json::from_str::<Value>(&text) {
-            Ok(Value::Object(row)) => emit(&row, file, line, sink, ""),
-            Ok(_) => sink.reject(
-                line,
-                "expected a JSON object (one spend log row)".to_string(),
-            ),
-            Err(e) => sink.reject(line, format!("invalid JSON: {e}")),
-        }
-    }
-    Ok(())
+    util::each_jsonl_object(
+        file,
+        &mut chained,
+        sink,
+        "one spend log row",
+        |row, line, sink| emit(row, file, line, sink, ""),
+    )
 }
 
 /// Whether the object the scanner is in (after `{`) has a top-level `data` key before the head

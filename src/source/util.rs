@@ -334,6 +334,53 @@ pub fn csv_headers<R: std::io::Read>(
     })
 }
 
+/// Streams `(line, text)` of a JSONL file to `f`; a line that is not UTF-8 is rejected here, a
+/// read error stops the file.
+pub fn each_jsonl_line(
+    file: &super::InputFile,
+    reader: &mut dyn std::io::BufRead,
+    sink: &mut dyn super::RecordSink,
+    mut f: impl FnMut(u64, &str, &mut dyn super::RecordSink),
+) -> Result<(), super::InputError> {
+    for (line, text) in jsonl_lines(reader) {
+        match text {
+            Ok(t) => f(line, &t, sink),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                sink.reject(line, "not UTF-8 text".to_string());
+            }
+            Err(e) => {
+                return Err(super::InputError::new(
+                    file,
+                    Some(line),
+                    format!("cannot read: {e}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Streams each line of a JSONL file that is a JSON object to `f`; any other line is rejected
+/// (`expected a JSON object (WHAT)`, or the parse error).
+pub fn each_jsonl_object(
+    file: &super::InputFile,
+    reader: &mut dyn std::io::BufRead,
+    sink: &mut dyn super::RecordSink,
+    what: &str,
+    mut f: impl FnMut(&serde_json::Map<String, Value>, u64, &mut dyn super::RecordSink),
+) -> Result<(), super::InputError> {
+    each_jsonl_line(
+        file,
+        reader,
+        sink,
+        |line, text, sink| match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(row)) => f(&row, line, sink),
+            Ok(_) => sink.reject(line, format!("expected a JSON object ({what})")),
+            Err(e) => sink.reject(line, format!("invalid JSON: {e}")),
+        },
+    )
+}
+
 /// Line number (1-based) of each JSONL line while streaming: yields `(line_no, line)` for
 /// non-blank lines, with `\r` removed.
 pub fn jsonl_lines(
