@@ -24,7 +24,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::io::{self, BufRead};
+use std::io::BufRead;
 
 const TIME_EXAMPLE: &str = "2026-10-01 08:00:00.123456";
 

@@ -23,7 +23,7 @@ use crate::catalog;
 use crate::record::{CallText, Money, Operation, Status, Usage, UsageClass, UsageRecord};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
-use std::io::{self, BufRead};
+use std::io::BufRead;
 
 /// Names Dify's Langfuse integration gives the traces and generations of its housekeeping
 /// calls (conversation naming, suggested questions): current `TraceTaskName` values and the

@@ -29,7 +29,7 @@ use super::{Format, Head, InputError, InputFile, RecordSink, Row};
 use crate::record::{Money, Operation, Status, Usage, UsageClass, UsageRecord};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
-use std::io::{self, BufRead};
+use std::io::BufRead;
 
 /// The run names of Dify's housekeeping trace tasks (`TraceTaskName`), current and older.
 const DIFY_AUXILIARY_TASKS: [&str; 4] = [
