@@ -338,6 +338,7 @@ fn read_json(
         // A JSON array: each element's line is where it starts.
         let inner = &body[start + 1..];
         let base = start + 1;
+        let mut lines = util::LineCounter::new(body);
         let mut pos = 0;
         loop {
             let rest = &inner[pos..];
@@ -348,13 +349,13 @@ fn read_json(
                 if !after.trim().is_empty() {
                     return Err(InputError::new(
                         file,
-                        Some(line_at(body, base + pos)),
+                        Some(lines.line_at(base + pos)),
                         "unexpected content after the JSON array",
                     ));
                 }
                 return Ok(());
             }
-            let line = line_at(body, base + pos);
+            let line = lines.line_at(base + pos);
             let mut it = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
             let v = match it.next() {
                 Some(Ok(v)) => v,
@@ -377,7 +378,7 @@ fn read_json(
             } else if !inner[pos..].starts_with(']') {
                 return Err(InputError::new(
                     file,
-                    Some(line_at(body, base + pos)),
+                    Some(lines.line_at(base + pos)),
                     "expected ',' or ']' after a row in the JSON array",
                 ));
             }
@@ -403,13 +404,6 @@ fn read_json(
         }
     }
     Ok(())
-}
-
-fn line_at(text: &str, pos: usize) -> u64 {
-    1 + text.as_bytes()[..pos.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count() as u64
 }
 
 fn json_row(file: &InputFile, v: &Value, line: u64, sink: &mut dyn RecordSink) {
