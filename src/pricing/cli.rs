@@ -954,19 +954,35 @@ pub fn check(dir: Option<&Path>) -> Result<(String, usize), String> {
             files.len()
         );
         // Not a problem: user tables are meant to override; said so they are not a surprise.
+        // One note per (user entry, bundled entry), found through an index of the bundled names
+        // so a user entry with many names costs one look-up per name.
+        let mut bundled_by_name: HashMap<(&str, chrono::DateTime<chrono::Utc>, &str), Vec<usize>> =
+            HashMap::new();
+        for (i, b) in base.iter().enumerate() {
+            for n in &b.names {
+                bundled_by_name
+                    .entry((b.provider.as_str(), b.effective_from, n.as_str()))
+                    .or_default()
+                    .push(i);
+            }
+        }
         for u in &user {
-            for b in &base {
-                if b.provider == u.provider
-                    && b.effective_from == u.effective_from
-                    && let Some(n) = u.names.iter().find(|n| b.names.contains(n))
+            let mut first_name: BTreeMap<usize, &str> = BTreeMap::new();
+            for n in &u.names {
+                for &i in bundled_by_name
+                    .get(&(u.provider.as_str(), u.effective_from, n.as_str()))
+                    .map_or(&[][..], Vec::as_slice)
                 {
-                    let _ = writeln!(
-                        out,
-                        "note: {} overrides the bundled {} for '{n}'",
-                        u.locator(),
-                        b.locator()
-                    );
+                    first_name.entry(i).or_insert(n.as_str());
                 }
+            }
+            for (i, n) in first_name {
+                let _ = writeln!(
+                    out,
+                    "note: {} overrides the bundled {} for '{n}'",
+                    u.locator(),
+                    base[i].locator()
+                );
             }
         }
     }
