@@ -577,3 +577,80 @@ fn a_deepseek_time_without_an_offset_is_read_as_utc_and_the_report_says_so() {
     let (report, _, _) = reconcile_json(&[&fixture("deepseek/amount-2026-10.csv")], &[]);
     assert!(!report["notes"].to_string().contains("read as UTC"));
 }
+
+#[test]
+fn a_huge_key_id_and_many_keys_are_clipped_and_bounded_in_every_note() {
+    // The app's bill page (one key, two days) with other keys added to each bucket: one whose
+    // id is 1 MB, and 30 short ones. Each of the 48 hourly groups has an unattributed_traffic
+    // note naming the other keys.
+    let dir = tempfile::tempdir().unwrap();
+    let text =
+        std::fs::read_to_string(fixture("bedrock_e2e/openai_usage_completions.json")).unwrap();
+    let mut page: Value = serde_json::from_str(&text).unwrap();
+    let huge = format!("key_{}", "x".repeat(1_000_000));
+    for bucket in page["data"].as_array_mut().unwrap() {
+        let results = bucket["results"].as_array_mut().unwrap();
+        let mut other = results[0].clone();
+        other["api_key_id"] = json!(huge);
+        results.push(other.clone());
+        for k in 0..30 {
+            other["api_key_id"] = json!(format!("key_other{k:02}"));
+            results.push(other.clone());
+        }
+    }
+    let usage = dir.path().join("usage_completions.json");
+    // The envelope's "object" first, as the API writes it (the sniffer reads the file's head).
+    let text = format!(
+        "{{\"object\": \"page\", \"data\": {}, \"has_more\": false, \"next_page\": null}}",
+        page["data"]
+    );
+    std::fs::write(&usage, text).unwrap();
+    let app = fixture("bedrock_e2e/dify_messages_bedrock_openai.csv");
+    let (report, err, code) = reconcile_json(
+        &[&app, &usage],
+        &["--bucket", "1h", "--key", "key_Hd9sKq2LxW4mPz7R"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let size = report.to_string().len();
+    // Copied whole, the key alone was 1 MB in every note and evidence list (40 MB in all).
+    assert!(size < 100_000, "report is {size} bytes");
+    let c = &report["comparisons"][0];
+    // 31 other keys, sorted: key_other00..29 then key_xxx…; the note lists 10 and says the rest.
+    assert_eq!(
+        c["attribution"]["unattributed_api_keys"]
+            .as_array()
+            .unwrap()
+            .len(),
+        31
+    );
+    let clipped = c["attribution"]["unattributed_api_keys"][30]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        clipped.chars().count(),
+        201,
+        "200 characters and the ellipsis"
+    );
+    assert!(clipped.starts_with("key_xxx") && clipped.ends_with('…'));
+    let step = c["totals"]["bridge"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["cause"] == "unattributed_traffic")
+        .unwrap();
+    let note = step["note"].as_str().unwrap();
+    assert!(
+        note.contains("key key_other09") && !note.contains("key_other10"),
+        "{note}"
+    );
+    assert!(note.contains("and 21 more"), "{note}");
+    let groups = c["groups"].as_array().unwrap();
+    assert!(groups.len() > 1);
+    for e in report.to_string().split('"') {
+        assert!(
+            e.chars().count() <= 400,
+            "a string of {} characters",
+            e.len()
+        );
+    }
+}

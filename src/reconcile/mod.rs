@@ -342,7 +342,7 @@ impl RecordSink for SourceSink<'_> {
                         |o: crate::record::Origin| format!("{}:{}", self.file_name(o.file), o.line);
                     self.conflicts.push(m::Conflict {
                         source: self.source.to_string(),
-                        id: rec.id.clone(),
+                        id: m::clipped(&rec.id).into_owned(),
                         kept: at(kept),
                         superseded: at(rec.origin),
                     });
@@ -452,7 +452,7 @@ impl RecordSink for SourceSink<'_> {
                 let name = if rec.model_raw.is_empty() {
                     "(no model name)".to_string()
                 } else {
-                    rec.model_raw.clone()
+                    m::clipped(&rec.model_raw).into_owned()
                 };
                 if self.stats.unpriced_models.len() < 50 {
                     self.stats.unpriced_models.insert(name);

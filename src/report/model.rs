@@ -42,6 +42,50 @@ pub struct Report {
 
 pub const REJECTED_LISTED: usize = 1000;
 
+/// Characters of one input value (a key, an id, a model name) that notes, evidence and lists
+/// of the report show; a longer value is cut there and ends in `…`. One absurd value (a 10 MB
+/// API key id) must not be copied into every group's note.
+pub const SHOWN_CHARS: usize = 200;
+
+/// Values a note lists before it says how many more there are.
+pub const LISTED_IN_NOTE: usize = 10;
+
+/// `value` as the report shows it: at most [`SHOWN_CHARS`] characters, cut with `…`.
+pub fn clipped(value: &str) -> std::borrow::Cow<'_, str> {
+    match value.char_indices().nth(SHOWN_CHARS) {
+        None => std::borrow::Cow::Borrowed(value),
+        Some((end, _)) => std::borrow::Cow::Owned(format!("{}…", &value[..end])),
+    }
+}
+
+/// Values joined with `, `, each [`clipped`], at most [`LISTED_IN_NOTE`] of them and then
+/// `and N more`.
+pub fn listed<S: AsRef<str>>(values: &[S]) -> String {
+    let mut out = values
+        .iter()
+        .take(LISTED_IN_NOTE)
+        .map(|v| clipped(v.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if values.len() > LISTED_IN_NOTE {
+        out.push_str(&format!(" and {} more", values.len() - LISTED_IN_NOTE));
+    }
+    out
+}
+
+/// Serializes a list of input values [`clipped`] (the count stays complete).
+pub mod clipped_list {
+    use serde::Serializer;
+    use serde::ser::SerializeSeq;
+    pub fn serialize<S: Serializer>(v: &[String], s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(v.len()))?;
+        for x in v {
+            seq.serialize_element(&super::clipped(x))?;
+        }
+        seq.end()
+    }
+}
+
 /// A copy of an identity that lost to the kept one (`file:line` of each).
 #[derive(Clone, Debug, Serialize)]
 pub struct Conflict {
@@ -161,9 +205,15 @@ pub struct Attribution {
     /// `explicit` (from --key/--project), `estimated` (closest volume), or `all` (one key or
     /// none in the reference).
     pub method: &'static str,
+    /// Each list is sorted (the causes look keys up by binary search); values are shown
+    /// [`clipped`] in the JSON.
+    #[serde(serialize_with = "clipped_list::serialize")]
     pub api_keys: Vec<String>,
+    #[serde(serialize_with = "clipped_list::serialize")]
     pub projects: Vec<String>,
+    #[serde(serialize_with = "clipped_list::serialize")]
     pub unattributed_api_keys: Vec<String>,
+    #[serde(serialize_with = "clipped_list::serialize")]
     pub unattributed_projects: Vec<String>,
 }
 
@@ -340,4 +390,26 @@ pub struct BillShare {
     /// `exact` rounded to the minor unit by largest remainder.
     #[serde(with = "money_str")]
     pub share: Decimal,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_clipped_at_a_character_and_lists_bounded() {
+        let short = "key_abc";
+        assert_eq!(clipped(short), short);
+        let exact = "é".repeat(SHOWN_CHARS);
+        assert_eq!(clipped(&exact), exact);
+        // 201 two-byte characters: the first 200 are kept, then the ellipsis.
+        let long = "é".repeat(SHOWN_CHARS + 1);
+        assert_eq!(clipped(&long), format!("{}…", "é".repeat(SHOWN_CHARS)));
+        let keys: Vec<String> = (0..12).map(|i| format!("k{i}")).collect();
+        assert_eq!(listed(&keys[..2]), "k0, k1");
+        assert_eq!(
+            listed(&keys),
+            "k0, k1, k2, k3, k4, k5, k6, k7, k8, k9 and 2 more"
+        );
+    }
 }

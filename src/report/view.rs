@@ -249,8 +249,10 @@ fn bridge(c: &ComparisonReport, currency: &str, bucket: &str, tz: Tz) -> BridgeV
         || !c.attribution.unattributed_projects.is_empty()
     {
         lines.push(format!(
-            "attribution ({}): baseline keys {:?} projects {:?}",
-            c.attribution.method, c.attribution.api_keys, c.attribution.projects
+            "attribution ({}): baseline keys [{}] projects [{}]",
+            c.attribution.method,
+            crate::report::model::listed(&c.attribution.api_keys),
+            crate::report::model::listed(&c.attribution.projects)
         ));
     }
     BridgeView {

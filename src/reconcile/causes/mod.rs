@@ -235,7 +235,8 @@ impl Tally {
 
     pub fn note_evidence(&mut self, id: &str) {
         if self.evidence.len() < EVIDENCE_SAMPLES {
-            self.evidence.push(id.to_string());
+            self.evidence
+                .push(crate::report::model::clipped(id).into_owned());
         }
     }
 
@@ -404,11 +405,19 @@ pub struct Context<'a> {
 impl Context<'_> {
     /// A reference scope on keys/projects the baseline does not cover.
     pub fn unattributed(&self, key: &Option<String>, project: &Option<String>) -> bool {
-        key.as_ref()
-            .is_some_and(|k| self.attribution.unattributed_api_keys.contains(k))
-            || project
-                .as_ref()
-                .is_some_and(|p| self.attribution.unattributed_projects.contains(p))
+        // Sorted lists (from the reference's key maps): a bill with thousands of keys is looked
+        // up per scope in log time, not by a scan.
+        key.as_ref().is_some_and(|k| {
+            self.attribution
+                .unattributed_api_keys
+                .binary_search(k)
+                .is_ok()
+        }) || project.as_ref().is_some_and(|p| {
+            self.attribution
+                .unattributed_projects
+                .binary_search(p)
+                .is_ok()
+        })
     }
 
     /// Method and note of a step measured on calls only the trace sees (housekeeping calls,

@@ -2,6 +2,7 @@
 //! (`--key`/`--project`, or the key closest in volume: `estimated`), at the bill's money.
 
 use super::{Amount, Cause, Context, GroupView, Measured, Plant, Tally};
+use crate::report::model::listed;
 
 pub const NAME: &str = "unattributed_traffic";
 
@@ -33,6 +34,8 @@ impl Cause for UnattributedTraffic {
 
     fn describe(&self, cx: &Context, _m: &Measured) -> (&'static str, String) {
         let a = cx.attribution;
+        // Each group's note says this: values are clipped and the list bounded, so a huge
+        // key id or thousands of keys do not multiply the report's size by its groups.
         let who = a
             .unattributed_api_keys
             .iter()
@@ -42,20 +45,15 @@ impl Cause for UnattributedTraffic {
                     .iter()
                     .map(|p| format!("project {p}")),
             )
-            .collect::<Vec<_>>()
-            .join(", ");
+            .collect::<Vec<_>>();
+        let who = listed(&who);
         let estimated = a.method == "estimated";
         let note = if who.is_empty() {
             "no reference usage outside the baseline's keys/projects".to_string()
         } else if estimated {
             format!(
                 "reference usage on {who}; the baseline was matched to {} by closest volume (set --key/--project to state it)",
-                a.api_keys
-                    .iter()
-                    .chain(&a.projects)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                listed(&a.api_keys.iter().chain(&a.projects).collect::<Vec<_>>())
             )
         } else {
             format!("reference usage on {who}, which the baseline does not cover")
