@@ -654,3 +654,37 @@ fn a_huge_key_id_and_many_keys_are_clipped_and_bounded_in_every_note() {
         );
     }
 }
+
+#[test]
+fn an_openai_cost_csv_time_without_an_offset_is_read_as_utc_and_the_report_says_so() {
+    // The dashboard cost export with its unix-seconds columns empty and the ISO start written
+    // without an offset. Of its 5 lines, 3 carry an amount (records, each noted), one `n/a`
+    // (rejected) and one none (a line without cost): 3 rows noted.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("openai/cost_export.csv")).unwrap();
+    let naive = text.replace(
+        "1791158400,1791244800,2026-10-05T00:00:00+00:00,",
+        ",,2026-10-05T00:00:00,",
+    );
+    assert_ne!(naive, text);
+    let p = dir.path().join("cost_export.csv");
+    std::fs::write(&p, naive).unwrap();
+    let (report, err, code) = reconcile_json(&[&p], &[]);
+    assert_eq!(code, 0, "{err}");
+    let s = source(&report, "openai");
+    let notes = s["row_notes"].to_string();
+    assert!(notes.contains("read as UTC"), "{notes}");
+    // Read as UTC: the window is the UTC day 2026-10-05.
+    assert_eq!(report["window"]["start"], "2026-10-05T00:00:00Z");
+    let counted: u64 = s["row_notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n.to_string().contains("read as UTC"))
+        .map(|n| n["rows"].as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, 3, "{notes}");
+    // With offsets (and unix seconds), nothing to say.
+    let (report, _, _) = reconcile_json(&[&fixture("openai/cost_export.csv")], &[]);
+    assert!(!report["notes"].to_string().contains("read as UTC"));
+}

@@ -833,8 +833,26 @@ fn read_cost_csv(
         user: col("user_id"),
     };
     util::each_csv_record(&mut rdr, file, sink, |rec, line, sink| {
-        Row::emit(cost_csv_row(file, &cols, rec, line), line, "", sink)
+        let row = cost_csv_row(file, &cols, rec, line);
+        // The dashboard export's zone is not documented: a time without an offset is read as
+        // UTC (like the APIs' buckets), and the report says so.
+        if matches!(row, Ok(Row::Record(_))) && naive_csv_time(&cols, rec) {
+            sink.note(line, NAIVE_COST_CSV_TIME_NOTE);
+        }
+        Row::emit(row, line, "", sink)
     })
+}
+
+/// What the report says of a cost line whose start is written without an offset.
+pub const NAIVE_COST_CSV_TIME_NOTE: &str = "start_time has no UTC offset: read as UTC (the zone of OpenAI's dashboard cost export is not documented)";
+
+/// Whether the row's start time (the field `cost_csv_row` reads) is a timestamp without an
+/// offset; unix seconds name an instant.
+fn naive_csv_time(cols: &CsvCols, rec: &csv::StringRecord) -> bool {
+    let field = |i: Option<usize>| i.and_then(|i| rec.get(i)).and_then(util::opt_str);
+    field(cols.start[0])
+        .or_else(|| field(cols.start[1]))
+        .is_some_and(|t| !t.bytes().all(|b| b.is_ascii_digit()) && !util::names_offset(t))
 }
 
 struct CsvCols {
