@@ -628,8 +628,8 @@ fn a_huge_key_id_and_many_keys_are_clipped_and_bounded_in_every_note() {
         .unwrap();
     assert_eq!(
         clipped.chars().count(),
-        201,
-        "200 characters and the ellipsis"
+        1025,
+        "an id keeps 1024 characters (copyable into --key) and the ellipsis"
     );
     assert!(clipped.starts_with("key_xxx") && clipped.ends_with('…'));
     let step = c["totals"]["bridge"]
@@ -646,9 +646,11 @@ fn a_huge_key_id_and_many_keys_are_clipped_and_bounded_in_every_note() {
     assert!(note.contains("and 21 more"), "{note}");
     let groups = c["groups"].as_array().unwrap();
     assert!(groups.len() > 1);
+    // Notes clip values at 200 characters; ids and keys at 1024.
+    assert!(note.chars().count() < 1_000, "{note}");
     for e in report.to_string().split('"') {
         assert!(
-            e.chars().count() <= 400,
+            e.chars().count() <= 1100,
             "a string of {} characters",
             e.len()
         );

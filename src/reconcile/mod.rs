@@ -342,7 +342,7 @@ impl RecordSink for SourceSink<'_> {
                         |o: crate::record::Origin| format!("{}:{}", self.file_name(o.file), o.line);
                     self.conflicts.push(m::Conflict {
                         source: self.source.to_string(),
-                        id: m::clipped(&rec.id).into_owned(),
+                        id: m::clipped_id(&rec.id).into_owned(),
                         kept: at(kept),
                         superseded: at(rec.origin),
                     });

@@ -42,17 +42,30 @@ pub struct Report {
 
 pub const REJECTED_LISTED: usize = 1000;
 
-/// Characters of one input value (a key, an id, a model name) that notes, evidence and lists
-/// of the report show; a longer value is cut there and ends in `…`. One absurd value (a 10 MB
+/// Characters of one input value (a key, an id, a model name) that notes and their lists show; a longer value is cut there and ends in `…`. One absurd value (a 10 MB
 /// API key id) must not be copied into every group's note.
 pub const SHOWN_CHARS: usize = 200;
+
+/// Characters of a record id, API key or project that conflicts, evidence and attributions show: ids compose several input
+/// fields (an AWS line's usage type, operation, account and principal ARN are 200+ characters)
+/// and are meant to be copied into `--call`, so they get a wider bound than other values.
+pub const ID_CHARS: usize = 1024;
 
 /// Values a note lists before it says how many more there are.
 pub const LISTED_IN_NOTE: usize = 10;
 
 /// `value` as the report shows it: at most [`SHOWN_CHARS`] characters, cut with `…`.
 pub fn clipped(value: &str) -> std::borrow::Cow<'_, str> {
-    match value.char_indices().nth(SHOWN_CHARS) {
+    clipped_at(value, SHOWN_CHARS)
+}
+
+/// A record id as the report shows it: at most [`ID_CHARS`] characters, cut with `…`.
+pub fn clipped_id(value: &str) -> std::borrow::Cow<'_, str> {
+    clipped_at(value, ID_CHARS)
+}
+
+fn clipped_at(value: &str, chars: usize) -> std::borrow::Cow<'_, str> {
+    match value.char_indices().nth(chars) {
         None => std::borrow::Cow::Borrowed(value),
         Some((end, _)) => std::borrow::Cow::Owned(format!("{}…", &value[..end])),
     }
@@ -73,14 +86,15 @@ pub fn listed<S: AsRef<str>>(values: &[S]) -> String {
     out
 }
 
-/// Serializes a list of input values [`clipped`] (the count stays complete).
+/// Serializes a list of keys or projects [`clipped_id`] (the count stays complete): they are
+/// copied into `--key` and `--project`.
 pub mod clipped_list {
     use serde::Serializer;
     use serde::ser::SerializeSeq;
     pub fn serialize<S: Serializer>(v: &[String], s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(v.len()))?;
         for x in v {
-            seq.serialize_element(&super::clipped(x))?;
+            seq.serialize_element(&super::clipped_id(x))?;
         }
         seq.end()
     }

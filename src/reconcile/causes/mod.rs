@@ -236,7 +236,7 @@ impl Tally {
     pub fn note_evidence(&mut self, id: &str) {
         if self.evidence.len() < EVIDENCE_SAMPLES {
             self.evidence
-                .push(crate::report::model::clipped(id).into_owned());
+                .push(crate::report::model::clipped_id(id).into_owned());
         }
     }
 
