@@ -12,6 +12,7 @@ use crate::report::{self, OutputFormat};
 use crate::source::Format;
 use clap::{Args, Parser, Subcommand};
 use rust_decimal::Decimal;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -122,7 +123,8 @@ pub struct WindowArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct OutputArgs {
-    /// Report format [default: from --output's extension (.json, .md, .csv, .txt), else table].
+    /// Report format [default: from --output's extension (.json, .md, .csv, .txt, .xlsx), else
+    /// table].
     #[arg(long, value_enum)]
     pub format: Option<OutputFormat>,
     /// Write the report to this file instead of stdout.
@@ -167,7 +169,7 @@ impl OutputArgs {
             None => Ok(OutputFormat::Table),
             Some(p) => OutputFormat::from_path(p).ok_or_else(|| {
                 RunError::Usage(format!(
-                    "--output {}: cannot tell the format from the extension (.json, .md, .csv, .txt); give --format",
+                    "--output {}: cannot tell the format from the extension (.json, .md, .csv, .txt, .xlsx); give --format",
                     p.display()
                 ))
             }),
@@ -520,6 +522,16 @@ fn reconcile_with(
             "--max-variance / --max-unexplained gate the bridge's comparisons; --spot-check and --call build none: drop the thresholds or the spot check".into(),
         ));
     }
+    if (args.spot_check || args.call.is_some()) && !format.spot_check_writes() {
+        return Err(RunError::Usage(
+            "--spot-check and --call write table, markdown, json or csv".into(),
+        ));
+    }
+    if format.is_binary() && args.output.output.is_none() && std::io::stdout().is_terminal() {
+        return Err(RunError::Usage(
+            "a workbook is a binary file: give --output FILE or redirect stdout".into(),
+        ));
+    }
     if args.spot_check || args.call.is_some() {
         let window = reconcile::explicit_window(opts)?;
         let s = reconcile::spotcheck::spot_check(
@@ -533,9 +545,7 @@ fn reconcile_with(
         let text = match format {
             OutputFormat::Json => serde_json::to_string_pretty(&s).unwrap_or_default() + "\n",
             OutputFormat::Csv => reconcile::spotcheck::render_csv(&s),
-            OutputFormat::Table | OutputFormat::Markdown => {
-                reconcile::spotcheck::render_table(&s, args.limit)
-            }
+            _ => reconcile::spotcheck::render_table(&s, args.limit),
         };
         emit(
             args.output.output.as_deref(),
@@ -545,11 +555,34 @@ fn reconcile_with(
         return Ok(0);
     }
     let report = reconcile::run(files, opts, prices)?;
-    let text = report::render(&report, format);
+    // The workbook's Records sheet reads the inputs a second time, streaming, rather than
+    // keeping every record of the first pass.
+    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    let mut records = |sink: &mut dyn FnMut(&crate::normalized::Row)| -> Result<(), String> {
+        reconcile::for_each_record(
+            files,
+            opts.input_format,
+            prices,
+            opts.currency,
+            &mut |role, source, record, valuation| {
+                let file = names.get(record.origin.file as usize).map_or("", |f| f);
+                sink(&crate::normalized::Row {
+                    source,
+                    role,
+                    origin: format!("{file}:{}", record.origin.line),
+                    record,
+                    valuation,
+                });
+            },
+        )
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    };
+    let bytes = report::render(&report, format, &mut records).map_err(RunError::Usage)?;
     emit(
         args.output.output.as_deref(),
         &reconcile_inputs(args),
-        text.as_bytes(),
+        &bytes,
     )?;
     if report.verdict.pass {
         return Ok(0);

@@ -445,7 +445,9 @@ fn accounted(report: &Report) -> Result<Outcome, String> {
         OutputFormat::Markdown,
         OutputFormat::Csv,
     ] {
-        let text = report::render(report, f);
+        // The text formats never read the records (only the workbook's Records sheet does).
+        let mut no_records = |_: &mut dyn FnMut(&llm_recon::normalized::Row<'_>)| Ok(());
+        let text = report::render(report, f, &mut no_records)?;
         if text.is_empty() {
             return Err(format!("{f:?} rendered nothing"));
         }

@@ -8,6 +8,7 @@ pub mod markdown;
 pub mod model;
 pub mod table;
 pub mod view;
+pub mod xlsx;
 
 use model::Report;
 use rust_decimal::Decimal;
@@ -22,10 +23,12 @@ pub enum OutputFormat {
     Markdown,
     /// One row per comparison × group × bridge step, with its currency.
     Csv,
+    /// A workbook: Summary (headline, bridges), Groups and Records sheets, money as numbers.
+    Xlsx,
 }
 
 impl OutputFormat {
-    /// The format an output file's extension names (`.json`, `.md`, `.csv`, `.txt`).
+    /// The format an output file's extension names (`.json`, `.md`, `.csv`, `.txt`, `.xlsx`).
     pub fn from_path(path: &std::path::Path) -> Option<OutputFormat> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
@@ -33,18 +36,39 @@ impl OutputFormat {
             "md" | "markdown" => Some(OutputFormat::Markdown),
             "csv" => Some(OutputFormat::Csv),
             "txt" | "text" => Some(OutputFormat::Table),
+            "xlsx" => Some(OutputFormat::Xlsx),
             _ => None,
         }
     }
+
+    /// Formats the spot check writes (its own table, JSON and CSV).
+    pub fn spot_check_writes(self) -> bool {
+        matches!(
+            self,
+            OutputFormat::Table | OutputFormat::Markdown | OutputFormat::Json | OutputFormat::Csv
+        )
+    }
+
+    /// Formats that are not text (refused on a terminal, and by the spot check).
+    pub fn is_binary(self) -> bool {
+        matches!(self, OutputFormat::Xlsx)
+    }
 }
 
-pub fn render(report: &Report, format: OutputFormat) -> String {
-    match format {
-        OutputFormat::Table => table::render(report),
-        OutputFormat::Json => json::render(report),
-        OutputFormat::Markdown => markdown::render(report),
-        OutputFormat::Csv => csv::render(report),
-    }
+/// The report in `format`; the workbook's Records sheet reads the run's records from
+/// `records`, which the text formats never call.
+pub fn render(
+    report: &Report,
+    format: OutputFormat,
+    records: &mut xlsx::Records,
+) -> Result<Vec<u8>, String> {
+    Ok(match format {
+        OutputFormat::Table => table::render(report).into_bytes(),
+        OutputFormat::Json => json::render(report).into_bytes(),
+        OutputFormat::Markdown => markdown::render(report).into_bytes(),
+        OutputFormat::Csv => csv::render(report).into_bytes(),
+        OutputFormat::Xlsx => xlsx::render(report, records)?,
+    })
 }
 
 /// Money for people: two decimals with thousands separators, sign kept (`-1,234.50`).
