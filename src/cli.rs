@@ -123,8 +123,8 @@ pub struct WindowArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct OutputArgs {
-    /// Report format [default: from --output's extension (.json, .md, .csv, .txt, .xlsx), else
-    /// table].
+    /// Report format [default: from --output's extension (.json, .md, .csv, .txt, .xlsx,
+    /// .html), else table].
     #[arg(long, value_enum)]
     pub format: Option<OutputFormat>,
     /// Write the report to this file instead of stdout.
@@ -169,7 +169,7 @@ impl OutputArgs {
             None => Ok(OutputFormat::Table),
             Some(p) => OutputFormat::from_path(p).ok_or_else(|| {
                 RunError::Usage(format!(
-                    "--output {}: cannot tell the format from the extension (.json, .md, .csv, .txt, .xlsx); give --format",
+                    "--output {}: cannot tell the format from the extension (.json, .md, .csv, .txt, .xlsx, .html); give --format",
                     p.display()
                 ))
             }),

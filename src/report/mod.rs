@@ -3,6 +3,7 @@
 pub mod csv;
 pub mod display;
 pub mod headline;
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod model;
@@ -25,10 +26,12 @@ pub enum OutputFormat {
     Csv,
     /// A workbook: Summary (headline, bridges), Groups and Records sheets, money as numbers.
     Xlsx,
+    /// One self-contained page: headline, waterfall and daily charts, groups, notes.
+    Html,
 }
 
 impl OutputFormat {
-    /// The format an output file's extension names (`.json`, `.md`, `.csv`, `.txt`, `.xlsx`).
+    /// The format an output file's extension names (`.json`, `.md`, `.csv`, `.txt`, `.xlsx`, `.html`).
     pub fn from_path(path: &std::path::Path) -> Option<OutputFormat> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
@@ -37,6 +40,7 @@ impl OutputFormat {
             "csv" => Some(OutputFormat::Csv),
             "txt" | "text" => Some(OutputFormat::Table),
             "xlsx" => Some(OutputFormat::Xlsx),
+            "html" | "htm" => Some(OutputFormat::Html),
             _ => None,
         }
     }
@@ -68,6 +72,7 @@ pub fn render(
         OutputFormat::Markdown => markdown::render(report).into_bytes(),
         OutputFormat::Csv => csv::render(report).into_bytes(),
         OutputFormat::Xlsx => xlsx::render(report, records)?,
+        OutputFormat::Html => html::render(report).into_bytes(),
     })
 }
 
