@@ -214,7 +214,7 @@ fn page_is_self_contained_and_its_charts_equal_the_json_report() {
         d(&trust[0]["data-cost"]),
         dec(&bill["totals"]["reference"]["cost"])
     );
-    for section in ["Sources", "Notes", "groups by |variance|"] {
+    for section in ["Sources", "Notes", "Groups by |variance|"] {
         assert!(html.contains(section), "the page lacks {section}");
     }
 }
