@@ -385,10 +385,10 @@ fn waterfall(out: &mut String, c: &ComparisonReport, currency: &str) {
         }
     }
     out.push_str("</svg>");
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<figcaption>The bridge in {cur}: each step moves the running total from the baseline's figure \
-         to the reference's (orange adds, green takes away, grey is unexplained). Amounts as in the table.</figcaption></figure>\n",
+         to the reference's (orange adds, green takes away, grey is unexplained). Amounts as in the table.</figcaption></figure>",
         cur = esc(currency)
     );
 }
@@ -551,10 +551,10 @@ fn daily_chart(out: &mut String, c: &ComparisonReport, currency: &str, tz: Tz) {
             cost = exact(*b),
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<line x1=\"{left}\" y1=\"{zy:.1}\" x2=\"{x2}\" y2=\"{zy:.1}\" stroke=\"#94a3b8\"/></svg>\
-         <figcaption>Cost per day in {zone} ({cur}), summed over the groups that start that day.</figcaption></figure>\n",
+         <figcaption>Cost per day in {zone} ({cur}), summed over the groups that start that day.</figcaption></figure>",
         zy = y(0f64.max(lo)),
         x2 = W - right,
         zone = esc(tz.name()),
@@ -563,11 +563,7 @@ fn daily_chart(out: &mut String, c: &ComparisonReport, currency: &str, tz: Tz) {
 }
 
 fn bridge_section(out: &mut String, c: &ComparisonReport, b: &BridgeView, currency: &str, tz: Tz) {
-    let _ = write!(
-        out,
-        "<section class=\"bridge\"><h2>{}</h2>\n",
-        esc(&b.title)
-    );
+    let _ = writeln!(out, "<section class=\"bridge\"><h2>{}</h2>", esc(&b.title));
     out.push_str("<div class=\"charts\">");
     waterfall(out, c, currency);
     daily_chart(out, c, currency, tz);
@@ -601,10 +597,10 @@ pub fn render(r: &Report) -> String {
          <title>LLM spend reconciliation · {}</title><style>{CSS}</style></head>\n<body><main>\n",
         esc(&v.window)
     );
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<header class=\"top\"><div class=\"brand\">llm-recon report</div>\
-         <h1>LLM spend reconciliation · {}</h1><p class=\"meta\">{} · currency {}</p></header>\n",
+         <h1>LLM spend reconciliation · {}</h1><p class=\"meta\">{} · currency {}</p></header>",
         esc(&v.window),
         esc(&v.settings),
         esc(&v.currency)
