@@ -226,3 +226,43 @@ fn without_teams_there_is_no_chargeback_and_a_bad_file_names_its_line() {
     );
     assert!(!err.contains("panicked"));
 }
+
+#[test]
+fn the_html_page_shows_the_shares() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.html");
+    let out = demo(&["--teams", TEAMS, "-o", path.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&path).unwrap();
+    let start = html
+        .find("<section class=\"chargeback\">")
+        .expect("a chargeback section");
+    let section = &html[start..start + html[start..].find("</section>").unwrap()];
+    // The bill's rows: seven cells (line, cost center, calls, their cost, billed directly,
+    // allocated, share); the share is the last.
+    let cells = |row: &str| -> Vec<String> {
+        row.split("<td")
+            .skip(1)
+            .map(|c| {
+                let c = &c[c.find('>').unwrap() + 1..];
+                c[..c.find("</td>").unwrap()].to_string()
+            })
+            .collect()
+    };
+    let share = |team: &str| {
+        section
+            .split("<tr")
+            .map(cells)
+            .find(|c| c.len() == 7 && c[0] == team)
+            .unwrap_or_else(|| panic!("no bill row for {team}"))[6]
+            .clone()
+    };
+    assert_eq!(share("sales"), "0.44");
+    assert_eq!(share("support"), "17.69");
+    assert_eq!(share("research"), "7.60");
+    assert!(section.contains("(unattributed)") && section.contains("(unmapped)"));
+}

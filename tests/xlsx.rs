@@ -256,3 +256,39 @@ fn workbook_to_a_pipe_is_the_zip_and_the_spot_check_refuses_it() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--spot-check and --call write"), "{err}");
 }
+
+#[test]
+fn chargeback_sheet_holds_each_teams_share_as_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.xlsx");
+    let teams = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/demo/teams.toml");
+    run(&["demo", "--teams", teams, "-o", path.to_str().unwrap()]);
+    let mut wb: Xlsx<_> = open_workbook(&path).unwrap();
+    assert_eq!(
+        wb.sheet_names(),
+        ["Summary", "Groups", "Chargeback", "Records"]
+    );
+    let sheet = wb.worksheet_range("Chargeback").unwrap();
+    // The bill's lines: bill, line kind, team, …, share (column 9) as a money number. The
+    // shares are the ones tests/chargeback.rs checks by hand: 0.44 + 17.69 + 7.60.
+    let share = |team: &str| {
+        let row = sheet
+            .rows()
+            .find(|r| r.len() > 9 && text(&r[1]) == "team" && text(&r[2]) == team)
+            .unwrap_or_else(|| panic!("no bill line for {team}"));
+        cents(&row[9], team)
+    };
+    assert_eq!(share("sales"), Decimal::new(44, 2));
+    assert_eq!(share("support"), Decimal::new(1769, 2));
+    assert_eq!(share("research"), Decimal::new(760, 2));
+    let total = sheet
+        .rows()
+        .find(|r| r.len() > 9 && text(&r[1]) == "total")
+        .expect("the bill's total row");
+    assert_eq!(cents(&total[9], "total"), Decimal::new(2573, 2));
+    // Without --teams there is no such sheet.
+    let plain = dir.path().join("plain.xlsx");
+    run(&["demo", "-o", plain.to_str().unwrap()]);
+    let wb: Xlsx<_> = open_workbook(&plain).unwrap();
+    assert_eq!(wb.sheet_names(), ["Summary", "Groups", "Records"]);
+}

@@ -1,7 +1,8 @@
 //! `--format html`: one self-contained page to share — inline CSS and SVG, no script, font,
 //! image or stylesheet from anywhere else — readable on a phone and printed. The headline as
 //! cards, then per comparison a waterfall of its bridge, a daily baseline-vs-reference chart,
-//! the bridge table and its groups; the sources and the notes.
+//! the bridge table and its groups; the chargeback by team (with `--teams`), the sources and the
+//! notes.
 //!
 //! Every chart carries the exact numbers it draws in `data-` attributes (the JSON report's
 //! decimal strings), so a test can hold the picture to the report.
@@ -621,6 +622,20 @@ pub fn render(r: &Report) -> String {
     }
     for (c, b) in r.comparisons.iter().zip(&v.bridges) {
         bridge_section(&mut out, c, b, &v.currency, tz);
+    }
+    if let Some(cb) = &v.chargeback {
+        out.push_str("<section class=\"chargeback\"><h2>Chargeback</h2>");
+        let _ = write!(out, "<p class=\"meta\">{}</p>", esc(&cb.rule));
+        for (title, g) in &cb.sources {
+            let _ = write!(out, "<h3>{}</h3>", esc(title));
+            table(&mut out, g);
+        }
+        for (title, g, lines) in &cb.bills {
+            let _ = write!(out, "<h3>{}</h3>", esc(title));
+            table(&mut out, g);
+            list(&mut out, "lines", lines);
+        }
+        out.push_str("</section>\n");
     }
     out.push_str(
         "<section><h2>Sources</h2><p class=\"meta\">Every row read, in and outside the window.</p>",

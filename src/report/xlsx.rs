@@ -1,6 +1,7 @@
 //! `--format xlsx`: a workbook to file with the month's close. Sheets: Summary (the headline and
 //! each comparison's bridge), Groups (every group's bridge, one row per step, ready for a pivot
-//! table) and Records (every normalized record with its origin `file:line`).
+//! table), Chargeback (with `--teams`: each team's usage per source and its share of each bill)
+//! and Records (every normalized record with its origin `file:line`).
 //!
 //! Money cells are numbers with a currency number format, so they sum and pivot. Excel holds a
 //! number as an f64 (15 significant digits): exact to the cent for any amount below ten
@@ -8,7 +9,7 @@
 //! `exact` text column with the decimal exactly as the JSON report writes it.
 
 use super::display;
-use super::model::{Comparison, Report, Step};
+use super::model::{Chargeback, Comparison, Report, Step, TeamMeasure};
 use super::view;
 use crate::normalized::Row;
 use crate::record::UsageClass;
@@ -370,6 +371,141 @@ fn groups(ws: &mut Worksheet, r: &Report, s: &Styles) -> Result<u64, XlsxError> 
     Ok(left_out)
 }
 
+const TEAM_COLUMNS: &[&str] = &[
+    "source",
+    "role",
+    "team",
+    "cost center",
+    "records",
+    "requests",
+    "tokens",
+    "cost",
+    "unpriced records",
+    "cost exact",
+];
+
+const SHARE_COLUMNS: &[&str] = &[
+    "bill",
+    "line",
+    "team",
+    "cost center",
+    "basis calls",
+    "their cost",
+    "billed directly",
+    "allocated",
+    "exact",
+    "share",
+    "share exact",
+];
+
+/// `--teams`: one block per source (teams, unmapped, total) and one per bill (its lines and
+/// their shares, which foot to the bill's rounded total). Amounts are the JSON report's.
+fn chargeback(ws: &mut Worksheet, cb: &Chargeback, s: &Styles) -> Result<(), XlsxError> {
+    ws.set_name("Chargeback")?;
+    widths(
+        ws,
+        &[
+            18.0, 16.0, 18.0, 14.0, 12.0, 14.0, 16.0, 14.0, 14.0, 14.0, 16.0,
+        ],
+    )?;
+    ws.write_string_with_format(0, 0, "Chargeback by team", &s.title)?;
+    ws.write_string_with_format(1, 0, format!("{} ({})", cb.rule, cb.teams_file), &s.note)?;
+    let mut row = 3u32;
+    header(ws, row, TEAM_COLUMNS, s)?;
+    row += 1;
+    let measure = |ws: &mut Worksheet,
+                   row: u32,
+                   label: (&str, &str, &str, &str),
+                   m: &TeamMeasure,
+                   strong: bool|
+     -> Result<(), XlsxError> {
+        let (money, count) = if strong {
+            (&s.money_strong, &s.count_strong)
+        } else {
+            (&s.money, &s.count)
+        };
+        ws.write_string(row, 0, label.0)?;
+        ws.write_string(row, 1, label.1)?;
+        ws.write_string(row, 2, label.2)?;
+        ws.write_string(row, 3, label.3)?;
+        ws.write_number_with_format(row, 4, m.records as f64, count)?;
+        ws.write_number_with_format(row, 5, m.requests as f64, count)?;
+        ws.write_number_with_format(row, 6, m.tokens.total() as f64, count)?;
+        ws.write_number_with_format(row, 7, num(m.cost), money)?;
+        ws.write_number_with_format(row, 8, m.unpriced_records as f64, count)?;
+        ws.write_string(row, 9, exact(m.cost))?;
+        Ok(())
+    };
+    for src in &cb.sources {
+        for t in &src.teams {
+            let label = (
+                src.source.as_str(),
+                src.role,
+                t.team.as_str(),
+                t.cost_center.as_str(),
+            );
+            measure(ws, row, label, &t.measured, false)?;
+            row += 1;
+        }
+        measure(
+            ws,
+            row,
+            (&src.source, src.role, "(unmapped)", ""),
+            &src.unmapped,
+            false,
+        )?;
+        row += 1;
+        measure(
+            ws,
+            row,
+            (&src.source, src.role, "total", ""),
+            &src.total,
+            true,
+        )?;
+        row += 2;
+    }
+    for b in &cb.bills {
+        // A bill's lines are in its own currency, which may differ from the report's.
+        let money = Format::new().set_num_format(format!("[${}] #,##0.00####", b.currency));
+        let money_strong = money.clone().set_bold();
+        ws.write_string_with_format(
+            row,
+            0,
+            format!(
+                "{} bill, shared by {} ({})",
+                b.bill,
+                b.basis.as_deref().unwrap_or("nothing"),
+                b.allocated_by
+            ),
+            &s.heading,
+        )?;
+        row += 1;
+        header(ws, row, SHARE_COLUMNS, s)?;
+        row += 1;
+        for l in &b.lines {
+            ws.write_string(row, 0, &b.bill)?;
+            ws.write_string(row, 1, l.kind)?;
+            ws.write_string(row, 2, l.team.as_deref().unwrap_or(""))?;
+            ws.write_string(row, 3, l.cost_center.as_deref().unwrap_or(""))?;
+            ws.write_number_with_format(row, 4, l.measured.records as f64, &s.count)?;
+            ws.write_number_with_format(row, 5, num(l.measured.cost), &s.money)?;
+            ws.write_number_with_format(row, 6, num(l.billed_directly.cost), &money)?;
+            ws.write_number_with_format(row, 7, num(l.allocated), &money)?;
+            ws.write_number_with_format(row, 8, num(l.exact), &money)?;
+            ws.write_number_with_format(row, 9, num(l.share), &money)?;
+            ws.write_string(row, 10, exact(l.exact))?;
+            row += 1;
+        }
+        ws.write_string_with_format(row, 0, &b.bill, &s.strong)?;
+        ws.write_string_with_format(row, 1, "total", &s.strong)?;
+        ws.write_number_with_format(row, 8, num(b.total), &money_strong)?;
+        ws.write_number_with_format(row, 9, num(b.total_rounded), &money_strong)?;
+        ws.write_string(row, 10, exact(b.total))?;
+        row += 2;
+    }
+    Ok(())
+}
+
 const RECORD_COLUMNS: &[&str] = &[
     "source",
     "role",
@@ -512,6 +648,9 @@ pub fn render(r: &Report, each_record: &mut Records) -> Result<Vec<u8>, String> 
     wb.add_worksheet();
     let left_groups =
         groups(wb.add_worksheet_with_constant_memory().map_err(x)?, r, &s).map_err(x)?;
+    if let Some(cb) = &r.chargeback {
+        chargeback(wb.add_worksheet(), cb, &s).map_err(x)?;
+    }
     let (written, left_records) = records(
         wb.add_worksheet_with_constant_memory().map_err(x)?,
         &s,
