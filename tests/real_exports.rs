@@ -89,3 +89,98 @@ fn a_dify_total_that_is_not_its_parts_is_counted_by_its_parts_and_flagged() {
         notes(&r)
     );
 }
+
+fn files_under(rel: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![fixture(rel)];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn several_aws_snapshots_of_one_billing_period_count_the_month_once() {
+    // Two executions of one CUR 2.0 export, with and without their manifests among the inputs.
+    let all = files_under("aws/snapshots/cur2-bedrock");
+    let data: Vec<PathBuf> = all
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+        .cloned()
+        .collect();
+    assert_eq!((all.len(), data.len()), (5, 3));
+    for files in [&all, &data] {
+        let r = report(files, &[]);
+        let aws = source(&r, "aws");
+        // The latest snapshot only: 23,000 + 40,000 input, 14,266 + 10,000 output,
+        // 0.069 + 0.21399 + 0.12 + 0.15 = 0.55299 (both would be 86,000 / 38,532 / 0.83598).
+        assert_eq!(tokens(&aws["tokens"], "input"), 63_000);
+        assert_eq!(tokens(&aws["tokens"], "output"), 24_266);
+        assert_eq!(dec(&aws["cost"]), d("0.55299"));
+        assert_eq!(aws["rows_rejected"], 0);
+        assert_eq!(aws["files"].as_array().unwrap().len(), 2);
+        let n = notes(&r);
+        let old = "2b1c7e40-5a3d-3c9e-8f21-0a6d4e9b1c01/cur2-bedrock-00001.csv";
+        assert!(
+            n.iter().any(|x| x
+                .starts_with("aws: 2 snapshots of billing period 2026-10 of cur2-bedrock")
+                && x.contains(old)),
+            "{n:?}"
+        );
+        assert!(
+            n.iter()
+                .any(|x| x.contains(old) && x.contains("not read: an earlier AWS snapshot")),
+            "{n:?}"
+        );
+    }
+    // Legacy CUR: two assembly folders, and the report's top-level manifest.
+    let legacy = files_under("aws/snapshots/legacy");
+    let r = report(&legacy, &[]);
+    let aws = source(&r, "aws");
+    // The latest assembly: 120,000 + 50,000 input, 8,000 output; 0.36 + 0.12 + 0.15 = 0.63.
+    assert_eq!(tokens(&aws["tokens"], "input"), 170_000);
+    assert_eq!(tokens(&aws["tokens"], "output"), 8_000);
+    assert_eq!(dec(&aws["cost"]), d("0.63"));
+    assert!(
+        notes(&r)
+            .iter()
+            .any(|x| x.contains("bedrock-cur-Manifest.json: not read: AWS manifest")),
+        "{:?}",
+        notes(&r)
+    );
+}
+
+#[test]
+fn copies_of_a_cur_without_its_folders_are_told_apart_by_their_shared_lines() {
+    // One delivery saved twice under other names, flat (no layout, no manifest): the two files
+    // share every line id, which the parts of one delivery never do, so they are two snapshots
+    // of one month and only one is read.
+    let dir = tempfile::tempdir().unwrap();
+    let later = files_under("aws/snapshots/legacy")
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("3c02"))
+        .unwrap();
+    let a = dir.path().join("october.csv");
+    let b = dir.path().join("october (1).csv");
+    std::fs::copy(&later, &a).unwrap();
+    std::fs::copy(&later, &b).unwrap();
+    let r = report(&[a, b], &[]);
+    let aws = source(&r, "aws");
+    assert_eq!(tokens(&aws["tokens"], "input"), 170_000);
+    assert_eq!(dec(&aws["cost"]), d("0.63"));
+    assert!(
+        notes(&r)
+            .iter()
+            .any(|x| x.starts_with("aws: 2 snapshots of billing period 2026-10")),
+        "{:?}",
+        notes(&r)
+    );
+}

@@ -225,29 +225,53 @@ impl Source {
 
 /// Sniffs every input and groups the files into sources by system.
 pub fn open_sources(paths: &[PathBuf], forced: Option<Format>) -> Result<Vec<Source>, RunError> {
-    let mut by_system: BTreeMap<System, Source> = BTreeMap::new();
+    open_sources_noted(paths, forced).map(|(sources, _)| sources)
+}
+
+/// Sniffs every input and groups the files into sources by system, leaving out what a manifest
+/// or a later delivery supersedes (pull manifests, AWS manifests and earlier AWS snapshots of a
+/// billing period); the notes say what was left out and why.
+pub fn open_sources_noted(
+    paths: &[PathBuf],
+    forced: Option<Format>,
+) -> Result<(Vec<Source>, Vec<String>), RunError> {
     let plan = crate::pull::manifest::plan_inputs(paths);
+    let mut formats: Vec<Option<Format>> = Vec::with_capacity(paths.len());
     for (i, path) in paths.iter().enumerate() {
-        if plan.skip.contains_key(&i) {
+        let format = if plan.skip.contains_key(&i) {
+            None
+        } else {
+            match forced.or_else(|| plan.formats.get(&i).copied()) {
+                Some(f) => Some(f),
+                None => source::sniff(&source::read_head(&InputFile::new(i as u32, path))?),
+            }
+        };
+        formats.push(format);
+    }
+    let already: std::collections::HashSet<usize> = plan.skip.keys().copied().collect();
+    let snapshots = source::aws_snapshots::plan(paths, &formats, &already);
+    let mut skip: BTreeMap<usize, String> = plan
+        .skip
+        .iter()
+        .map(|(i, why)| (*i, why.to_string()))
+        .collect();
+    skip.extend(snapshots.skip);
+    let mut by_system: BTreeMap<System, Source> = BTreeMap::new();
+    for (i, path) in paths.iter().enumerate() {
+        if skip.contains_key(&i) {
             continue;
         }
         let file = InputFile::new(i as u32, path);
-        let format = match forced.or_else(|| plan.formats.get(&i).copied()) {
-            Some(f) => f,
-            None => {
-                let head = source::read_head(&file)?;
-                source::sniff(&head).ok_or_else(|| {
-                    InputError::new(
-                        &file,
-                        None,
-                        format!(
-                            "unrecognized format: expected one of {} (see README, Input formats)",
-                            Format::known_list()
-                        ),
-                    )
-                })?
-            }
-        };
+        let format = formats[i].ok_or_else(|| {
+            InputError::new(
+                &file,
+                None,
+                format!(
+                    "unrecognized format: expected one of {} (see README, Input formats)",
+                    Format::known_list()
+                ),
+            )
+        })?;
         by_system
             .entry(format.system())
             .or_insert_with(|| Source {
@@ -264,7 +288,12 @@ pub fn open_sources(paths: &[PathBuf], forced: Option<Format>) -> Result<Vec<Sou
         // de-duplicated against it.
         s.files.sort_by_key(|(f, fmt)| (*fmt, f.index));
     }
-    Ok(sources)
+    let mut notes: Vec<String> = skip
+        .iter()
+        .map(|(i, why)| format!("{}: not read: {why}", paths[*i].display()))
+        .collect();
+    notes.extend(snapshots.notes);
+    Ok((sources, notes))
 }
 
 /// Turns adapter output into counted, priced, de-duplicated records for one source.
@@ -685,7 +714,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
     if paths.is_empty() {
         return Err(RunError::Usage("no input files given".into()));
     }
-    let mut sources = open_sources(paths, opts.input_format)?;
+    let (mut sources, input_notes) = open_sources_noted(paths, opts.input_format)?;
     // One trace per run: two trace stores (Langfuse and LangSmith) would each claim the same
     // calls, and only one can be the bridge's evidence.
     let traces: Vec<&str> = sources
@@ -964,14 +993,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
     // the epoch).
     let window = window.or_else(|| app_hull.map(|h| calendar_span(&calendar, h.start, h.end)));
     let mut notes = Vec::new();
-    let mut skipped: Vec<_> = crate::pull::manifest::plan_inputs(paths)
-        .skip
-        .into_iter()
-        .collect();
-    skipped.sort();
-    for (i, why) in skipped {
-        notes.push(format!("{}: not read: {why}", paths[i].display()));
-    }
+    notes.extend(input_notes);
     let mut comparisons = Vec::new();
     let mut basis_tallies = Vec::new();
     let mut sides = Vec::new();

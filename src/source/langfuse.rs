@@ -18,7 +18,7 @@
 
 use super::json_scan::{ScanError, Scanner};
 use super::util::{self, json_count, json_decimal, json_object, parse_utc};
-use super::{Format, Head, InputError, InputFile, RecordSink, Row};
+use super::{Format, Head, InputError, InputFile, RecordSink, Row, parquet_file};
 use crate::catalog;
 use crate::record::{CallText, Money, Operation, Status, Usage, UsageClass, UsageRecord};
 use rust_decimal::Decimal;
@@ -276,6 +276,7 @@ pub fn read(
         Format::LangfuseBlobCsv => read_csv(&SNAKE, file, reader, sink),
         Format::LangfuseUiJsonl => read_jsonl(&CAMEL, file, reader, sink),
         Format::LangfuseBlobJsonl => read_jsonl(&SNAKE, file, reader, sink),
+        Format::LangfuseBlobParquet => read_parquet(&SNAKE, file, sink),
         // Both JSON formats accept either shape: the first byte tells them apart.
         Format::LangfuseUiJson | Format::LangfuseApiJson => read_json(&CAMEL, file, reader, sink),
         other => Err(InputError::new(
@@ -338,6 +339,48 @@ fn read_csv(
         }
         emit(keys, &row, file, line, sink, "");
     })
+}
+
+/// The blob export as Parquet: the same snake_case columns, typed (ClickHouse's `FORMAT
+/// Parquet` of the observations table): timestamps as TIMESTAMP, `usage_details` /
+/// `cost_details` / `metadata` as MAP columns (or JSON text), costs as DECIMAL. Each value is
+/// read as the text its CSV export would carry, so rows go through the same mapping.
+fn read_parquet(
+    keys: &Keys,
+    file: &InputFile,
+    sink: &mut dyn RecordSink,
+) -> Result<(), InputError> {
+    let wanted = keys.columns();
+    let table = parquet_file::open(file, &|name| wanted.contains(&name))?;
+    for req in keys.required() {
+        if !table.columns().iter().any(|c| c == req) {
+            return Err(InputError::new(
+                file,
+                None,
+                format!("missing column '{req}'; expected a Langfuse observations export"),
+            ));
+        }
+    }
+    let names = table.columns().to_vec();
+    table.for_each_row(file, &mut |n, values| {
+        let prefix = format!("row {n}: ");
+        match values {
+            Ok(values) => {
+                let row: Map<String, Value> = names
+                    .iter()
+                    .zip(values)
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect();
+                emit(keys, &row, file, n, sink, &prefix);
+            }
+            Err(why) => sink.reject(n, format!("{prefix}{why}")),
+        }
+    })
+}
+
+/// A Parquet blob export: the snake_case observation columns.
+pub fn sniff_parquet(columns: &[String]) -> Option<Format> {
+    is_snake_observation(columns).then_some(Format::LangfuseBlobParquet)
 }
 
 fn read_jsonl(
@@ -1907,5 +1950,348 @@ g3,t3,GENERATION,2026-10-01T08:00:02.000Z,llm,DEFAULT,gpt-4o-mini,\"{\"\"input\"
         assert_eq!(tags(&Value::String("[]".into())), Vec::<String>::new());
         assert_eq!(tags(&Value::String("billing".into())), ["billing"]);
         assert_eq!(tags(&serde_json::json!(["a", " b "])), ["a", "b"]);
+    }
+
+    // ------------------------------------------------------------------ blob export as Parquet
+
+    /// The observations of `blob_observations.csv` (rows 1–6) as Langfuse's Parquet blob export
+    /// writes them: ClickHouse's `FORMAT Parquet` of the observations table, so DateTime64 →
+    /// TIMESTAMP (µs, UTC), Map(String, UInt64) usage → MAP<string, UINT64>, Map(String,
+    /// Decimal64(12)) cost → MAP<string, DECIMAL(18,12)>, Nullable → optional.
+    fn write_blob_parquet(path: &std::path::Path) {
+        use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
+        use parquet::file::properties::WriterProperties;
+        use parquet::file::writer::SerializedFileWriter;
+        use parquet::schema::parser::parse_message_type;
+        use std::sync::Arc;
+        const SCHEMA: &str = "message schema {
+            required binary id (STRING);
+            required binary trace_id (STRING);
+            required binary project_id (STRING);
+            required binary environment (STRING);
+            required binary type (STRING);
+            optional binary parent_observation_id (STRING);
+            required int64 start_time (TIMESTAMP(MICROS,true));
+            optional int64 end_time (TIMESTAMP(MICROS,true));
+            optional binary name (STRING);
+            required group metadata (MAP) {
+                repeated group key_value { required binary key (STRING); required binary value (STRING); }
+            }
+            required binary level (STRING);
+            optional binary status_message (STRING);
+            optional binary provided_model_name (STRING);
+            required group usage_details (MAP) {
+                repeated group key_value { required binary key (STRING); required int64 value (INTEGER(64,false)); }
+            }
+            required group cost_details (MAP) {
+                repeated group key_value { required binary key (STRING); required int64 value (DECIMAL(18,12)); }
+            }
+            optional int64 total_cost (DECIMAL(18,12));
+        }";
+        // 2026-10-06 14:00:00 UTC = 1790812800 + 5 × 86400 + 14 × 3600 = 1791295200 s.
+        let at =
+            |min: i64, sec: i64, micros: i64| (1_791_295_200 + min * 60 + sec) * 1_000_000 + micros;
+        // Decimal(18,12): the amount × 10^12.
+        let d = |s: &str| {
+            let v = Decimal::from_str_exact(s).unwrap() * Decimal::from(1_000_000_000_000i64);
+            i64::try_from(v).unwrap()
+        };
+        type Entries<'a, V> = Vec<(&'a str, V)>;
+        struct Obs<'a> {
+            id: &'a str,
+            trace: &'a str,
+            typ: &'a str,
+            start: i64,
+            end: i64,
+            name: &'a str,
+            level: &'a str,
+            status: Option<&'a str>,
+            model: Option<&'a str>,
+            usage: Entries<'a, i64>,
+            cost: Entries<'a, i64>,
+            total: Option<i64>,
+        }
+        let rows = [
+            Obs {
+                id: "obs-bl-001",
+                trace: "tr-c5d601",
+                typ: "GENERATION",
+                start: at(0, 0, 123_456),
+                end: at(0, 1, 654_321),
+                name: "chat-completion",
+                level: "DEFAULT",
+                status: None,
+                model: Some("gpt-4o-2024-08-06"),
+                usage: vec![
+                    ("input", 1200),
+                    ("input_cached_tokens", 800),
+                    ("output", 150),
+                    ("total", 2150),
+                ],
+                cost: vec![
+                    ("input", d("0.003")),
+                    ("input_cached_tokens", d("0.001")),
+                    ("output", d("0.0015")),
+                    ("total", d("0.0055")),
+                ],
+                total: Some(d("0.0055")),
+            },
+            Obs {
+                id: "obs-bl-002",
+                trace: "tr-c5d602",
+                typ: "GENERATION",
+                start: at(1, 0, 250_000),
+                end: at(1, 5, 0),
+                name: "claude-answer",
+                level: "DEFAULT",
+                status: None,
+                model: Some("claude-3-5-sonnet-20241022"),
+                usage: vec![
+                    ("input", 50),
+                    ("cache_read_input_tokens", 3000),
+                    ("cache_creation_input_tokens", 1000),
+                    ("output", 400),
+                    ("total", 4450),
+                ],
+                cost: vec![
+                    ("input", d("0.00015")),
+                    ("cache_read_input_tokens", d("0.0009")),
+                    ("cache_creation_input_tokens", d("0.00375")),
+                    ("output", d("0.006")),
+                    ("total", d("0.0108")),
+                ],
+                total: Some(d("0.0108")),
+            },
+            Obs {
+                id: "obs-bl-003",
+                trace: "tr-c5d603",
+                typ: "GENERATION",
+                start: at(2, 0, 0),
+                end: at(2, 30, 0),
+                name: "chat-completion",
+                level: "ERROR",
+                status: Some(
+                    "Error code: 500 - The server had an error while processing your request.",
+                ),
+                model: Some("gpt-4o-mini"),
+                usage: vec![("input", 700), ("output", 0), ("total", 700)],
+                cost: vec![("input", d("0.000105")), ("total", d("0.000105"))],
+                total: Some(d("0.000105")),
+            },
+            Obs {
+                id: "obs-bl-004",
+                trace: "tr-c5d604",
+                typ: "EMBEDDING",
+                start: at(3, 0, 0),
+                end: at(3, 0, 20_000),
+                name: "embed-query",
+                level: "DEFAULT",
+                status: None,
+                model: Some("text-embedding-3-small"),
+                usage: vec![("total", 256)],
+                cost: vec![("total", d("0.00000512"))],
+                total: Some(d("0.00000512")),
+            },
+            Obs {
+                id: "obs-bl-005",
+                trace: "tr-c5d604",
+                typ: "SPAN",
+                start: at(2, 59, 500_000),
+                end: at(3, 1, 0),
+                name: "retrieve",
+                level: "DEFAULT",
+                status: None,
+                model: None,
+                usage: vec![],
+                cost: vec![],
+                total: None,
+            },
+            Obs {
+                id: "obs-bl-006",
+                trace: "tr-c5d605",
+                typ: "GENERATION",
+                start: at(4, 0, 0),
+                end: at(4, 9, 0),
+                name: "plan",
+                level: "DEFAULT",
+                status: None,
+                model: Some("o3-mini"),
+                usage: vec![
+                    ("input", 1000),
+                    ("output", 200),
+                    ("output_reasoning_tokens", 800),
+                    ("total", 2000),
+                ],
+                cost: vec![],
+                total: Some(d("0.0055")),
+            },
+        ];
+        let schema = Arc::new(parse_message_type(SCHEMA).unwrap());
+        let props = Arc::new(WriterProperties::builder().build());
+        let mut w =
+            SerializedFileWriter::new(std::fs::File::create(path).unwrap(), schema, props).unwrap();
+        let mut rg = w.next_row_group().unwrap();
+        let bytes = |s: &str| ByteArray::from(s);
+        // Levels of a MAP leaf: one (def 1, rep 0 then 1…) per entry, (def 0, rep 0) when empty.
+        fn map_levels<V>(maps: &[&Entries<'_, V>]) -> (Vec<i16>, Vec<i16>) {
+            let (mut def, mut rep) = (Vec::new(), Vec::new());
+            for m in maps {
+                if m.is_empty() {
+                    def.push(0);
+                    rep.push(0);
+                }
+                for i in 0..m.len() {
+                    def.push(1);
+                    rep.push(if i == 0 { 0 } else { 1 });
+                }
+            }
+            (def, rep)
+        }
+        let usage: Vec<&Entries<i64>> = rows.iter().map(|r| &r.usage).collect();
+        let cost: Vec<&Entries<i64>> = rows.iter().map(|r| &r.cost).collect();
+        let empty: Entries<&str> = vec![];
+        let meta: Vec<&Entries<&str>> = rows.iter().map(|_| &empty).collect();
+        let mut leaf = 0;
+        while let Some(mut col) = rg.next_column().unwrap() {
+            let req_str =
+                |f: &dyn Fn(&Obs) -> String| rows.iter().map(|r| bytes(&f(r))).collect::<Vec<_>>();
+            let opt = |v: Vec<Option<&str>>| {
+                let def: Vec<i16> = v.iter().map(|x| i16::from(x.is_some())).collect();
+                (v.into_iter().flatten().map(bytes).collect::<Vec<_>>(), def)
+            };
+            match leaf {
+                0..=4 | 11 => {
+                    let v = match leaf {
+                        0 => req_str(&|r| r.id.to_string()),
+                        1 => req_str(&|r| r.trace.to_string()),
+                        2 => req_str(&|_| "cm1proj7acme0001".to_string()),
+                        3 => req_str(&|_| "default".to_string()),
+                        4 => req_str(&|r| r.typ.to_string()),
+                        _ => req_str(&|r| r.level.to_string()),
+                    };
+                    col.typed::<ByteArrayType>()
+                        .write_batch(&v, None, None)
+                        .unwrap();
+                }
+                5 | 8 | 12 | 13 => {
+                    let (v, def) = opt(match leaf {
+                        5 => rows.iter().map(|_| None).collect(),
+                        8 => rows.iter().map(|r| Some(r.name)).collect(),
+                        12 => rows.iter().map(|r| r.status).collect(),
+                        _ => rows.iter().map(|r| r.model).collect(),
+                    });
+                    col.typed::<ByteArrayType>()
+                        .write_batch(&v, Some(&def), None)
+                        .unwrap();
+                }
+                6 => {
+                    let v: Vec<i64> = rows.iter().map(|r| r.start).collect();
+                    col.typed::<Int64Type>()
+                        .write_batch(&v, None, None)
+                        .unwrap();
+                }
+                7 => {
+                    let v: Vec<i64> = rows.iter().map(|r| r.end).collect();
+                    col.typed::<Int64Type>()
+                        .write_batch(&v, Some(&vec![1; v.len()]), None)
+                        .unwrap();
+                }
+                9 | 10 => {
+                    let (def, rep) = map_levels(&meta);
+                    col.typed::<ByteArrayType>()
+                        .write_batch(&[], Some(&def), Some(&rep))
+                        .unwrap();
+                }
+                14 | 16 => {
+                    let maps = if leaf == 14 { &usage } else { &cost };
+                    let (def, rep) = map_levels(maps);
+                    let keys: Vec<ByteArray> = maps
+                        .iter()
+                        .flat_map(|m| m.iter().map(|(k, _)| bytes(k)))
+                        .collect();
+                    col.typed::<ByteArrayType>()
+                        .write_batch(&keys, Some(&def), Some(&rep))
+                        .unwrap();
+                }
+                15 | 17 => {
+                    let maps = if leaf == 15 { &usage } else { &cost };
+                    let (def, rep) = map_levels(maps);
+                    let values: Vec<i64> = maps
+                        .iter()
+                        .flat_map(|m| m.iter().map(|(_, v)| *v))
+                        .collect();
+                    col.typed::<Int64Type>()
+                        .write_batch(&values, Some(&def), Some(&rep))
+                        .unwrap();
+                }
+                _ => {
+                    let def: Vec<i16> = rows.iter().map(|r| i16::from(r.total.is_some())).collect();
+                    let v: Vec<i64> = rows.iter().filter_map(|r| r.total).collect();
+                    col.typed::<Int64Type>()
+                        .write_batch(&v, Some(&def), None)
+                        .unwrap();
+                }
+            }
+            col.close().unwrap();
+            leaf += 1;
+        }
+        rg.close().unwrap();
+        w.close().unwrap();
+    }
+
+    #[test]
+    fn blob_parquet_rows_are_the_blob_csv_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("2026-10-06T14-00-00.parquet");
+        write_blob_parquet(&path);
+        let (format, pq) = crate::source::read_all(&path).unwrap();
+        assert_eq!(format, Format::LangfuseBlobParquet);
+        assert!(pq.rejected.is_empty(), "{:?}", pq.rejected);
+        let (_, csv) = load("blob_observations.csv");
+        // The CSV's rows 1–6 (lines 2–7); its line 8 is a malformed usage text a MAP cannot hold.
+        let key = |r: &UsageRecord| {
+            (
+                r.id.clone(),
+                r.usage,
+                r.reported_cost,
+                r.start,
+                r.model.clone(),
+                r.operation,
+                r.link.status,
+                r.link.trace_id.clone(),
+            )
+        };
+        let want: Vec<_> = csv
+            .records
+            .iter()
+            .filter(|r| r.origin.line <= 7)
+            .map(key)
+            .collect();
+        let got: Vec<_> = pq.records.iter().map(key).collect();
+        assert_eq!(got, want);
+        // Row N is CSV line N + 1.
+        let lines: Vec<u64> = pq.records.iter().map(|r| r.origin.line + 1).collect();
+        let csv_lines: Vec<u64> = csv
+            .records
+            .iter()
+            .filter(|r| r.origin.line <= 7)
+            .map(|r| r.origin.line)
+            .collect();
+        assert_eq!(lines, csv_lines);
+        // By hand: row 1's 1,200 + 800 cached + 150 = its total 2,150 (disjoint as stored);
+        // $0.0055 from a DECIMAL(18,12) of 5,500,000,000; 14:00:00.123456 from a TIMESTAMP in µs.
+        let r = &pq.records[0];
+        assert_eq!(
+            r.usage,
+            Usage::of(&[
+                (UsageClass::Input, 1200),
+                (UsageClass::InputCacheRead, 800),
+                (UsageClass::Output, 150)
+            ])
+        );
+        assert_eq!(r.reported_cost.map(|m| m.amount), Some(Decimal::new(55, 4)));
+        assert_eq!(r.start.timestamp_micros(), 1_791_295_200_123_456);
+        // The SPAN is a row without usage.
+        assert_eq!(pq.no_usage, vec![(5, "SPAN observation: no model usage")]);
     }
 }

@@ -8,6 +8,7 @@
 pub mod alibaba;
 pub mod anthropic;
 pub mod aws;
+pub mod aws_snapshots;
 pub mod azure;
 pub mod deepseek;
 pub mod dify;
@@ -51,6 +52,8 @@ pub enum Format {
     LangsmithRunsJson,
     /// LangSmith runs as JSONL, one run per line.
     LangsmithRunsJsonl,
+    /// The blob-storage export as Parquet (Langfuse's default since 2026-07).
+    LangfuseBlobParquet,
     /// `/v1/organization/usage/{completions,embeddings,...}` pages (JSON; a JSON array of pages
     /// or JSONL of pages is accepted too).
     OpenaiUsageJson,
@@ -145,7 +148,7 @@ impl System {
 }
 
 impl Format {
-    pub const ALL: [Format; 34] = [
+    pub const ALL: [Format; 35] = [
         Format::DifyMessagesCsv,
         Format::DifyMessagesJsonl,
         Format::DifyNodeExecutionsCsv,
@@ -159,6 +162,7 @@ impl Format {
         Format::LangfuseBlobJsonl,
         Format::LangsmithRunsJson,
         Format::LangsmithRunsJsonl,
+        Format::LangfuseBlobParquet,
         Format::OpenaiUsageJson,
         Format::OpenaiCostsJson,
         Format::OpenaiCostCsv,
@@ -197,6 +201,7 @@ impl Format {
             Format::LangfuseBlobJsonl => "langfuse-blob-jsonl",
             Format::LangsmithRunsJson => "langsmith-runs-json",
             Format::LangsmithRunsJsonl => "langsmith-runs-jsonl",
+            Format::LangfuseBlobParquet => "langfuse-blob-parquet",
             Format::OpenaiUsageJson => "openai-usage-json",
             Format::OpenaiCostsJson => "openai-costs-json",
             Format::OpenaiCostCsv => "openai-cost-csv",
@@ -237,7 +242,8 @@ impl Format {
             | Format::LangfuseUiJsonl
             | Format::LangfuseApiJson
             | Format::LangfuseBlobCsv
-            | Format::LangfuseBlobJsonl => System::Langfuse,
+            | Format::LangfuseBlobJsonl
+            | Format::LangfuseBlobParquet => System::Langfuse,
             Format::LangsmithRunsJson | Format::LangsmithRunsJsonl => System::Langsmith,
             Format::OpenaiUsageJson | Format::OpenaiCostsJson | Format::OpenaiCostCsv => {
                 System::Openai
@@ -256,7 +262,10 @@ impl Format {
 
     /// Parquet formats are read from their file (footer first), not as a text stream.
     pub fn is_parquet(self) -> bool {
-        matches!(self, Format::AwsCurParquet | Format::FocusParquet)
+        matches!(
+            self,
+            Format::AwsCurParquet | Format::FocusParquet | Format::LangfuseBlobParquet
+        )
     }
 
     pub fn known_list() -> String {
@@ -413,7 +422,9 @@ pub fn read_head(file: &InputFile) -> Result<Head, InputError> {
 /// Finds the format of a file from its head.
 pub fn sniff(head: &Head) -> Option<Format> {
     if let Some(columns) = parquet_file::columns(head) {
-        return aws::sniff_parquet(&columns).or_else(|| focus::sniff_parquet(&columns));
+        return aws::sniff_parquet(&columns)
+            .or_else(|| focus::sniff_parquet(&columns))
+            .or_else(|| langfuse::sniff_parquet(&columns));
     }
     dify::sniff(head)
         .or_else(|| langsmith::sniff(head))

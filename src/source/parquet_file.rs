@@ -1,4 +1,5 @@
-//! Parquet bills: AWS CUR / CUR 2.0 (Data Exports) and FOCUS exports delivered as Parquet.
+//! Parquet deliveries: AWS CUR / CUR 2.0 (Data Exports), FOCUS exports and Langfuse's blob
+//! export.
 //!
 //! A Parquet row is turned into the text its CSV delivery would carry, column by column, so the
 //! adapters map it with the same function as a CSV row (`util::Fields`). Text is exact for every
@@ -115,7 +116,7 @@ pub fn open(file: &InputFile, keep: &dyn Fn(&str) -> bool) -> Result<Table, Inpu
                 file,
                 None,
                 format!(
-                    "column '{}': {why}; expected a CUR or FOCUS export",
+                    "column '{}': {why}; expected a CUR, FOCUS or Langfuse export",
                     f.name()
                 ),
             )
