@@ -142,6 +142,10 @@ pub struct OutputArgs {
     /// window, instead of failing it.
     #[arg(long)]
     pub allow_empty: bool,
+    /// Fail (exit 1) when more than N app days are flagged as anomalies (tokens or cost per
+    /// call far from their trailing week; the rule is in the README).
+    #[arg(long, value_name = "N")]
+    pub max_anomalies: Option<u64>,
 }
 
 /// A threshold in percent as people write it: `5`, `5%`, `0.5 %`; finite and not negative.
@@ -234,6 +238,10 @@ pub struct ReconcileArgs {
     /// to. Adds each team's usage per source and its share of each bill.
     #[arg(long, value_name = "FILE")]
     pub teams: Option<PathBuf>,
+    /// An earlier run's JSON report (`llm-recon/report/v1`): adds the change of each headline
+    /// figure and bridge step against it.
+    #[arg(long, value_name = "REPORT.json")]
+    pub previous: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -247,6 +255,9 @@ pub struct DemoArgs {
     /// Chargeback rules, as for `reconcile --teams` (the demo's: fixtures/demo/teams.toml).
     #[arg(long, value_name = "FILE")]
     pub teams: Option<PathBuf>,
+    /// An earlier JSON report to compare with, as for `reconcile --previous`.
+    #[arg(long, value_name = "REPORT.json")]
+    pub previous: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -321,6 +332,9 @@ fn dispatch(cli: Cli) -> Result<i32, RunError> {
             r.output = args.output;
             if args.teams.is_some() {
                 r.teams = args.teams;
+            }
+            if args.previous.is_some() {
+                r.previous = args.previous;
             }
             reconcile_cmd(&r)
         }
@@ -493,6 +507,7 @@ fn reconcile_cmd(args: &ReconcileArgs) -> Result<i32, RunError> {
                 crate::chargeback::teams_file::load(p).map_err(RunError::Usage)?,
             )),
         },
+        max_anomalies: args.output.max_anomalies,
         ..Options::default()
     };
     if let Some(out) = &args.output.output {
@@ -554,7 +569,15 @@ fn reconcile_with(
         )?;
         return Ok(0);
     }
-    let report = reconcile::run(files, opts, prices)?;
+    // A file that is not a report is refused before any input is read.
+    let earlier = match &args.previous {
+        Some(p) => Some(crate::report::previous::load(p).map_err(RunError::Usage)?),
+        None => None,
+    };
+    let mut report = reconcile::run(files, opts, prices)?;
+    if let Some(e) = &earlier {
+        report.previous = Some(crate::report::previous::compare(&report, e));
+    }
     // The workbook's Records sheet reads the inputs a second time, streaming, rather than
     // keeping every record of the first pass.
     let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
@@ -605,6 +628,7 @@ fn reconcile_inputs(args: &ReconcileArgs) -> Vec<PathBuf> {
     let mut inputs = args.files.clone();
     inputs.extend(args.fx_rates.iter().cloned());
     inputs.extend(args.teams.iter().cloned());
+    inputs.extend(args.previous.iter().cloned());
     if let Some(Ok(entries)) = args.pricing.as_ref().map(std::fs::read_dir) {
         inputs.extend(entries.flatten().map(|e| e.path()));
     }

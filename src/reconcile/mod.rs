@@ -3,6 +3,7 @@
 //! Reading order matters for memory: bills (bucket lines, small) and the trace are held; the app
 //! source (the big one: a month of Dify rows) streams straight into the comparisons.
 
+pub mod anomalies;
 pub mod bridge;
 pub mod causes;
 pub mod identity;
@@ -49,6 +50,8 @@ pub struct Options {
     pub parallel_min_bytes: u64,
     /// `--teams`: the chargeback's rules.
     pub teams: Option<std::sync::Arc<crate::chargeback::Teams>>,
+    /// `--max-anomalies`: more flagged days fail the run.
+    pub max_anomalies: Option<u64>,
 }
 
 impl Default for Options {
@@ -68,6 +71,7 @@ impl Default for Options {
             allow_empty: false,
             parallel_min_bytes: PARALLEL_MIN_BYTES,
             teams: None,
+            max_anomalies: None,
         }
     }
 }
@@ -930,6 +934,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
 
     // 5. Stream the app source into its comparisons, matching calls against the trace.
     let mut app_hull: Option<Span> = None;
+    let mut anomalies = Vec::new();
     if let Some(a) = app {
         let (mine, others): (Vec<_>, Vec<_>) = comps
             .into_iter()
@@ -948,6 +953,11 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
             unbilled: Unbilled::default(),
             teams: opts.teams.as_deref(),
             chargeback: Default::default(),
+            days: Calendar {
+                tz: opts.tz,
+                bucket: BucketSize::Day,
+            },
+            daily: Default::default(),
         };
         let mut slots: Vec<(usize, (ComparisonAcc, usize, usize))> = others;
         let positions: Vec<(usize, usize, usize)> =
@@ -962,6 +972,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
             opts.parallel_min_bytes,
         )?;
         app_hull = feed.hull;
+        anomalies = anomalies::find(sources[a].name(), &feed.daily, opts.tz);
         if opts.teams.is_some() {
             team_tallies.insert(a, std::mem::take(&mut feed.chargeback));
         }
@@ -1055,7 +1066,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
     notes.extend(routed_notes);
     let (unbilled, unbilled_notes) = unbilled.finish(opts.currency.as_str());
     notes.extend(unbilled_notes);
-    let verdict = verdict(&comparisons, opts, &mut notes);
+    let verdict = verdict(&comparisons, &anomalies, opts, &mut notes);
     let chargeback = opts.teams.as_deref().map(|teams| {
         let sources_cb = sources
             .iter()
@@ -1121,6 +1132,11 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
         unbilled,
         verdict,
         chargeback,
+        anomalies: m::Anomalies {
+            rule: anomalies::rule(),
+            flagged: anomalies,
+        },
+        previous: None,
         notes,
     })
 }
@@ -1322,6 +1338,7 @@ fn summarize(s: &Source) -> m::SourceSummary {
 /// with usage in the window, unless `--allow-empty` (then the reason is a note).
 fn verdict(
     comparisons: &[m::ComparisonReport],
+    anomalies: &[m::Anomaly],
     opts: &Options,
     notes: &mut Vec<String>,
 ) -> m::Verdict {
@@ -1391,9 +1408,33 @@ fn verdict(
             }
         }
     }
+    if let Some(max) = opts.max_anomalies
+        && anomalies.len() as u64 > max
+    {
+        let n = anomalies.len();
+        for a in anomalies {
+            failures.push(m::Failure {
+                check: "max_anomalies",
+                comparison: None,
+                figure: Some(n as f64),
+                limit: Some(max as f64),
+                message: format!(
+                    "anomaly ({n} flagged, more than --max-anomalies {max}): {} app {} on {}: {} {} against a trailing median of {} ({:+}%)",
+                    a.source,
+                    if a.app.is_empty() { "(none)" } else { &a.app },
+                    a.day,
+                    a.metric.replace('_', " "),
+                    a.value.round_dp(4).normalize(),
+                    a.baseline_median.round_dp(4).normalize(),
+                    a.change_pct
+                ),
+            });
+        }
+    }
     m::Verdict {
         max_variance_pct: opts.max_variance_pct,
         max_unexplained_pct: opts.max_unexplained_pct,
+        max_anomalies: opts.max_anomalies,
         allow_empty: opts.allow_empty,
         pass: failures.is_empty(),
         failures,
@@ -1465,6 +1506,9 @@ struct AppFeed<'a> {
     /// `--teams`: the app's own calls in the window (no repeats), per team.
     teams: Option<&'a crate::chargeback::Teams>,
     chargeback: crate::chargeback::Tallies,
+    /// Local days of the report's zone, and the app's calls per app and day (anomalies).
+    days: Calendar,
+    daily: anomalies::Daily,
 }
 
 /// A call a bill could have charged: it carries usage or money (a failed call with neither
@@ -1485,6 +1529,12 @@ impl AppFeed<'_> {
             && self.window.is_some_and(|w| w.contains(r.start))
         {
             self.chargeback.add(teams.team_of(r), r, v.money);
+        }
+        if r.link.repeats.is_none()
+            && !r.usage.is_zero()
+            && self.window.is_some_and(|w| w.contains(r.start))
+        {
+            self.daily.add(self.days.floor(r.start), r, v.money);
         }
         // A repeating row (container, second copy) is not a call of its own to match.
         let matched = if r.link.repeats.is_some() {
@@ -1567,6 +1617,8 @@ impl AppFeed<'_> {
             unbilled: Unbilled::default(),
             teams: self.teams,
             chargeback: Default::default(),
+            days: self.days,
+            daily: Default::default(),
         }
     }
 
@@ -1578,6 +1630,7 @@ impl AppFeed<'_> {
         self.pending.merge(o.pending);
         self.unbilled.merge(o.unbilled);
         self.chargeback.merge(o.chargeback);
+        self.daily.merge(o.daily);
         self.hull = match (self.hull, o.hull) {
             (Some(a), Some(b)) => Some(a.hull(&b)),
             (a, b) => a.or(b),

@@ -1,8 +1,8 @@
 //! `--format html`: one self-contained page to share — inline CSS and SVG, no script, font,
 //! image or stylesheet from anywhere else — readable on a phone and printed. The headline as
 //! cards, then per comparison a waterfall of its bridge, a daily baseline-vs-reference chart,
-//! the bridge table and its groups; the chargeback by team (with `--teams`), the sources and the
-//! notes.
+//! the bridge table and its groups; the chargeback by team (with `--teams`), the anomalies, the
+//! change against an earlier report (with `--previous`), the sources and the notes.
 //!
 //! Every chart carries the exact numbers it draws in `data-` attributes (the JSON report's
 //! decimal strings), so a test can hold the picture to the report.
@@ -634,6 +634,21 @@ pub fn render(r: &Report) -> String {
             let _ = write!(out, "<h3>{}</h3>", esc(title));
             table(&mut out, g);
             list(&mut out, "lines", lines);
+        }
+        out.push_str("</section>\n");
+    }
+    out.push_str("<section class=\"anomalies\"><h2>Anomalies</h2>");
+    let _ = write!(out, "<p class=\"meta\">{}</p>", esc(&v.anomalies.0));
+    if let Some(g) = &v.anomalies.1 {
+        table(&mut out, g);
+    }
+    out.push_str("</section>\n");
+    if let Some((title, grids)) = &v.previous {
+        out.push_str("<section class=\"previous\"><h2>Month over month</h2>");
+        let _ = write!(out, "<p class=\"meta\">{}</p>", esc(title));
+        for (t, g) in grids {
+            let _ = write!(out, "<h3>{}</h3>", esc(t));
+            table(&mut out, g);
         }
         out.push_str("</section>\n");
     }

@@ -79,6 +79,17 @@ pub fn render(r: &Report) -> String {
             bullets(&mut out, lines);
         }
     }
+    let _ = writeln!(out, "## Anomalies\n\n{}\n", cell(&v.anomalies.0));
+    if let Some(g) = &v.anomalies.1 {
+        grid(&mut out, g);
+    }
+    if let Some((title, grids)) = &v.previous {
+        let _ = writeln!(out, "## Month over month\n\n{}\n", cell(title));
+        for (t, g) in grids {
+            let _ = writeln!(out, "### {t}\n");
+            grid(&mut out, g);
+        }
+    }
     let _ = writeln!(
         out,
         "## Sources\n\nEvery row read, in and outside the window.\n"

@@ -7,6 +7,7 @@ pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod model;
+pub mod previous;
 pub mod table;
 pub mod view;
 pub mod xlsx;

@@ -36,6 +36,11 @@ pub struct Report {
     /// With `--teams`: each team's usage per source and share of each bill.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chargeback: Option<Chargeback>,
+    /// Days per app whose tokens or cost per call leave their trailing baseline.
+    pub anomalies: Anomalies,
+    /// With `--previous`: the change of each figure and step against an earlier report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Previous>,
     /// Run-level remarks (e.g. records left out of every comparison).
     pub notes: Vec<String>,
 }
@@ -296,6 +301,8 @@ pub struct Group {
 pub struct Verdict {
     pub max_variance_pct: Option<f64>,
     pub max_unexplained_pct: Option<f64>,
+    /// `--max-anomalies`: more flagged days than this fail the run.
+    pub max_anomalies: Option<u64>,
     /// `--allow-empty`: a run that compares nothing or finds no usage passes.
     pub allow_empty: bool,
     pub pass: bool,
@@ -305,7 +312,7 @@ pub struct Verdict {
 /// One failed check of the gate.
 #[derive(Clone, Debug, Serialize)]
 pub struct Failure {
-    /// `max_variance`, `max_unexplained`, `nothing_compared` or `no_usage`.
+    /// `max_variance`, `max_unexplained`, `max_anomalies`, `nothing_compared` or `no_usage`.
     pub check: &'static str,
     /// `baseline → reference`, for a threshold on one comparison.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -404,6 +411,90 @@ pub struct BillShare {
     /// `exact` rounded to the minor unit by largest remainder.
     #[serde(with = "money_str")]
     pub share: Decimal,
+}
+
+/// Money that may be absent: a decimal string or `null`.
+pub mod opt_money_str {
+    use rust_decimal::Decimal;
+    use serde::Serializer;
+    pub fn serialize<S: Serializer>(d: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_str(&d.normalize().to_string()),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Anomalies {
+    /// The rule, in words (the constants of `reconcile::anomalies`).
+    pub rule: String,
+    pub flagged: Vec<Anomaly>,
+}
+
+/// One app's day whose tokens or cost per call left its trailing baseline.
+#[derive(Clone, Debug, Serialize)]
+pub struct Anomaly {
+    pub source: String,
+    /// The app id (empty when the rows name none).
+    pub app: String,
+    /// The local day in the report's zone, `2026-10-12`, and its start as an instant.
+    pub day: String,
+    pub day_start: DateTime<Utc>,
+    /// `tokens_per_call` or `cost_per_call`.
+    pub metric: &'static str,
+    #[serde(with = "money_str")]
+    pub value: Decimal,
+    #[serde(with = "money_str")]
+    pub baseline_median: Decimal,
+    #[serde(with = "money_str")]
+    pub baseline_mad: Decimal,
+    pub baseline_days: u32,
+    /// value against the median, in percent.
+    pub change_pct: f64,
+    pub calls: u64,
+    pub tokens: i64,
+    #[serde(with = "money_str")]
+    pub cost: Decimal,
+}
+
+/// `--previous`: changes against an earlier report.
+#[derive(Clone, Debug, Serialize)]
+pub struct Previous {
+    pub file: String,
+    pub window_start: Option<String>,
+    pub window_end: Option<String>,
+    pub comparisons: Vec<ComparisonChange>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ComparisonChange {
+    /// `dify → openai`.
+    pub comparison: String,
+    /// `both`, `new` (only in this report) or `gone` (only in the earlier one).
+    pub status: &'static str,
+    /// baseline, reference and variance, each in `cost` and `tokens`.
+    pub figures: Vec<Change>,
+    /// Each bridge step (and `unexplained`), in `cost` and `tokens`.
+    pub steps: Vec<Change>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Change {
+    pub name: String,
+    /// `cost` (report currency) or `tokens`.
+    pub unit: &'static str,
+    /// `both`, `new` or `gone`.
+    pub status: &'static str,
+    #[serde(with = "opt_money_str")]
+    pub previous: Option<Decimal>,
+    #[serde(with = "opt_money_str")]
+    pub current: Option<Decimal>,
+    /// current − previous.
+    #[serde(with = "opt_money_str")]
+    pub change: Option<Decimal>,
+    /// change in percent of |previous| (`null` when previous is zero or one side is missing).
+    pub change_pct: Option<f64>,
 }
 
 #[cfg(test)]

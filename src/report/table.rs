@@ -78,6 +78,19 @@ pub fn render(r: &Report) -> String {
             }
         }
     }
+    let _ = writeln!(out, "\nAnomalies");
+    wrapped(&mut out, "  ", &v.anomalies.0);
+    if let Some(g) = &v.anomalies.1 {
+        let _ = writeln!(out, "{}", table(g));
+    }
+    if let Some((title, grids)) = &v.previous {
+        let _ = writeln!(out, "\nMonth over month");
+        wrapped(&mut out, "  ", title);
+        for (t, g) in grids {
+            let _ = writeln!(out, "{t}:");
+            let _ = writeln!(out, "{}", table(g));
+        }
+    }
     let _ = writeln!(out, "\nSources (every row read, in and outside the window)");
     let _ = writeln!(out, "{}", table(&v.sources));
     for line in &v.source_lines {

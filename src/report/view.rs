@@ -56,6 +56,10 @@ pub struct View {
     pub verdict: Option<(bool, Vec<String>)>,
     /// With `--teams`: each source's usage by team and each bill's shares.
     pub chargeback: Option<ChargebackView>,
+    /// The anomaly rule and the flagged days (none: `None`).
+    pub anomalies: (String, Option<Grid>),
+    /// With `--previous`: the earlier report, and per comparison its title and changes.
+    pub previous: Option<(String, Vec<(String, Grid)>)>,
 }
 
 #[derive(Clone, Debug)]
@@ -118,7 +122,12 @@ pub fn build(r: &Report) -> View {
             .collect(),
         notes: r.notes.clone(),
         chargeback: r.chargeback.as_ref().map(|c| chargeback(c, &currency)),
-        verdict: (v.max_variance_pct.is_some() || v.max_unexplained_pct.is_some()).then(|| {
+        anomalies: anomalies(r, &currency),
+        previous: r.previous.as_ref().map(|p| previous(p, &currency)),
+        verdict: (v.max_variance_pct.is_some()
+            || v.max_unexplained_pct.is_some()
+            || v.max_anomalies.is_some())
+        .then(|| {
             (
                 v.pass,
                 v.failures.iter().map(|f| f.message.clone()).collect(),
@@ -520,4 +529,122 @@ fn chargeback(c: &super::model::Chargeback, currency: &str) -> ChargebackView {
         sources,
         bills,
     }
+}
+
+fn anomalies(r: &Report, currency: &str) -> (String, Option<Grid>) {
+    let a = &r.anomalies;
+    let rule = format!("Rule: {}", a.rule);
+    if a.flagged.is_empty() {
+        return (format!("none flagged. {rule}"), None);
+    }
+    let mut g = Grid {
+        header: strings([
+            "app",
+            &format!("day ({})", r.window.timezone),
+            "metric",
+            "value",
+            "trailing median",
+            "change",
+            "calls",
+        ]),
+        right: vec![3, 4, 5, 6],
+        ..Grid::default()
+    };
+    for x in &a.flagged {
+        let (value, median) = if x.metric == "cost_per_call" {
+            let dp = display::precision([&x.value, &x.baseline_median]);
+            (
+                format!("{} {currency}", money_dp(x.value, dp)),
+                format!("{} {currency}", money_dp(x.baseline_median, dp)),
+            )
+        } else {
+            (
+                x.value.round_dp(0).normalize().to_string(),
+                x.baseline_median.round_dp(0).normalize().to_string(),
+            )
+        };
+        g.rows.push(vec![
+            if x.app.is_empty() {
+                "(none)".to_string()
+            } else {
+                x.app.clone()
+            },
+            x.day.clone(),
+            x.metric.replace('_', " "),
+            value,
+            median,
+            format!("{:+.0}%", x.change_pct),
+            count(x.calls as i64),
+        ]);
+    }
+    (format!("{} flagged. {rule}", a.flagged.len()), Some(g))
+}
+
+fn previous(p: &super::model::Previous, currency: &str) -> (String, Vec<(String, Grid)>) {
+    let title = format!(
+        "against {} (window {} → {})",
+        p.file,
+        p.window_start.as_deref().unwrap_or("none"),
+        p.window_end.as_deref().unwrap_or("none")
+    );
+    let grids = p
+        .comparisons
+        .iter()
+        .map(|c| {
+            let rows: Vec<&super::model::Change> = c
+                .figures
+                .iter()
+                .chain(&c.steps)
+                .filter(|x| x.unit == "cost")
+                .filter(|x| {
+                    x.status != "both"
+                        || !x.previous.unwrap_or_default().is_zero()
+                        || !x.current.unwrap_or_default().is_zero()
+                })
+                .collect();
+            let amounts: Vec<rust_decimal::Decimal> = rows
+                .iter()
+                .flat_map(|x| [x.previous, x.current, x.change])
+                .flatten()
+                .collect();
+            let dp = display::precision(&amounts);
+            let mut g = Grid {
+                header: strings([
+                    "figure",
+                    &format!("previous {currency}"),
+                    &format!("current {currency}"),
+                    "change",
+                    "change %",
+                ]),
+                right: vec![1, 2, 3, 4],
+                ..Grid::default()
+            };
+            for x in rows {
+                let shown = |d: Option<rust_decimal::Decimal>| {
+                    d.map(|d| money_dp(d, dp))
+                        .unwrap_or_else(|| "—".to_string())
+                };
+                g.rows.push(vec![
+                    x.name.clone(),
+                    shown(x.previous),
+                    shown(x.current),
+                    match x.status {
+                        "new" => "new".to_string(),
+                        "gone" => "gone".to_string(),
+                        _ => x.change.map(|d| signed_money_dp(d, dp)).unwrap_or_default(),
+                    },
+                    x.change_pct
+                        .map(|p| format!("{p:+.2}%"))
+                        .unwrap_or_else(|| "—".to_string()),
+                ]);
+            }
+            let status = match c.status {
+                "new" => " (new: not in the earlier report)",
+                "gone" => " (gone: only in the earlier report)",
+                _ => "",
+            };
+            (format!("{}{status}", c.comparison), g)
+        })
+        .collect();
+    (title, grids)
 }
