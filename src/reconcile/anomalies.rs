@@ -14,6 +14,9 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
 
+/// A metric's name, the day's value (none when it cannot be judged) and the trailing days'.
+type Metric = (&'static str, Option<Decimal>, Vec<Option<Decimal>>);
+
 pub const TRAILING_DAYS: usize = 7;
 pub const MIN_BASELINE_DAYS: usize = 5;
 pub const MIN_CALLS: u64 = 5;
@@ -127,7 +130,7 @@ pub fn find(source: &str, daily: &Daily, tz: chrono_tz::Tz) -> Vec<m::Anomaly> {
                 .filter(|(t, _)| **day - **t <= chrono::Duration::days(TRAILING_DAYS as i64))
                 .collect();
             let calls = Decimal::from(d.calls);
-            let metrics: [(&'static str, Option<Decimal>, Vec<Option<Decimal>>); 2] = [
+            let metrics: [Metric; 2] = [
                 (
                     "tokens_per_call",
                     Some(Decimal::from(d.tokens) / calls),
