@@ -148,3 +148,285 @@ fn a_closed_pipe_is_quiet() {
         out.status
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Streams and compressed deliveries
+
+/// `reconcile --format json` of `args`; the parsed report (exit 0 expected).
+fn report(args: &[&std::ffi::OsStr], stdin: Option<Vec<u8>>) -> serde_json::Value {
+    let mut cmd = bin();
+    cmd.arg("reconcile").args(args).args(["--format", "json"]);
+    if let Some(bytes) = stdin {
+        cmd.write_stdin(bytes);
+    }
+    let out = cmd
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Each source's figures without the file names: what must not change with the delivery.
+fn figures(report: &serde_json::Value) -> Vec<serde_json::Value> {
+    report["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let mut s = s.clone();
+            s.as_object_mut().unwrap().remove("files");
+            s
+        })
+        .collect()
+}
+
+fn files_of(report: &serde_json::Value) -> Vec<String> {
+    report["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["files"].as_array().unwrap().iter())
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn os(p: &Path) -> &std::ffi::OsStr {
+    p.as_os_str()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn zstd_of(bytes: &[u8]) -> Vec<u8> {
+    zstd::stream::encode_all(bytes, 3).unwrap()
+}
+
+/// A zip archive of `(name, bytes)` members, deflated as AWS and DeepSeek deliver them.
+fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in members {
+        w.start_file(*name, opts).unwrap();
+        w.write_all(bytes).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+/// `reconcile -` reads stdin (plain and gzip), and gives the same figures as the file.
+#[test]
+fn stdin_is_read_like_a_file() {
+    let usage = fixture("demo/openai_usage_completions_p1.json");
+    let want = report(&[os(&usage)], None);
+    let bytes = std::fs::read(&usage).unwrap();
+    let got = report(&[os(Path::new("-"))], Some(bytes.clone()));
+    assert_eq!(figures(&got), figures(&want));
+    assert_eq!(files_of(&got), ["stdin"]);
+    let got = report(&[os(Path::new("-"))], Some(gzip(&bytes)));
+    assert_eq!(figures(&got), figures(&want));
+    // The demo page has rows: the comparison above is not of two empty reports.
+    assert!(want["sources"][0]["rows_read"].as_u64().unwrap() > 0);
+}
+
+/// A named FIFO is read (it used to block forever: the sniffer read, closed and reopened it),
+/// and so is a pipe from the shell's `<(…)`.
+#[cfg(unix)]
+#[test]
+fn a_fifo_and_process_substitution_are_read() {
+    let usage = fixture("aws/cur2_bedrock.csv");
+    let want = report(&[os(&usage)], None);
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("bill.csv");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let (src, dst) = (usage.clone(), fifo.clone());
+    let writer = std::thread::spawn(move || {
+        std::fs::write(&dst, std::fs::read(&src).unwrap()).unwrap();
+    });
+    let got = report(&[os(&fifo)], None);
+    writer.join().unwrap();
+    assert_eq!(figures(&got), figures(&want));
+    assert_eq!(files_of(&got), [fifo.display().to_string()]);
+
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "'{}' reconcile <(cat '{}') --format json",
+            assert_cmd::cargo::cargo_bin("llm-recon").display(),
+            usage.display()
+        ))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(figures(&got), figures(&want));
+}
+
+/// An Anthropic usage page whose first bucket holds 200 results: the API writes its keys in
+/// order, so `starting_at` comes after the results, past the first 64 KiB. It is recognized and
+/// read in full.
+#[test]
+fn an_anthropic_page_over_64_kib_is_recognized() {
+    let results: Vec<String> = (0..200)
+        .map(|i| {
+            format!(
+                r#"{{"account_id": null, "api_key_id": "apikey_01Hq7TbV3mXw9LcR2sKd{i:04}", "cache_creation": {{"ephemeral_1h_input_tokens": 0, "ephemeral_5m_input_tokens": 0}}, "cache_read_input_tokens": 0, "context_window": "0-200k", "inference_geo": null, "model": "claude-sonnet-4-5-20250929", "output_tokens": 100, "server_tool_use": {{"web_search_requests": 0}}, "service_account_id": null, "service_tier": "standard", "uncached_input_tokens": 1000, "workspace_id": "wrkspc_01Gd5KmP2xRt8VbN7cQwLz4J"}}"#
+            )
+        })
+        .collect();
+    let page = format!(
+        r#"{{"data": [{{"ending_at": "2026-10-02T00:00:00Z", "results": [{}], "starting_at": "2026-10-01T00:00:00Z"}}], "has_more": false, "next_page": null}}"#,
+        results.join(", ")
+    );
+    assert!(page.find("starting_at").unwrap() > 64 * 1024);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("anthropic_usage_report_p0001.json");
+    std::fs::write(&path, &page).unwrap();
+    let got = report(&[os(&path)], None);
+    let s = &got["sources"][0];
+    assert_eq!(s["format"], "anthropic-usage-json");
+    assert_eq!(s["rows_read"], 200);
+    assert_eq!(s["rows_rejected"], 0);
+    // 200 results × (1,000 input + 100 output) = 220,000 tokens.
+    assert_eq!(s["tokens"]["total"], 220_000);
+}
+
+/// A CUR CSV as AWS delivers it (`.csv.gz`, zstd, `.zip`), and from a pipe, reads exactly as the
+/// plain file; the compression is found from the bytes, not the name.
+#[test]
+fn compressed_cur_reads_as_the_plain_file() {
+    let plain = fixture("aws/cur2_bedrock.csv");
+    let legacy = fixture("aws/cur_legacy_bedrock.csv");
+    let want = report(&[os(&plain)], None);
+    let want_legacy = report(&[os(&legacy)], None);
+    let bytes = std::fs::read(&plain).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("cur2-00001.csv.gz");
+    std::fs::write(&gz, gzip(&bytes)).unwrap();
+    let zst = dir.path().join("cur2-00001.csv.zst");
+    std::fs::write(&zst, zstd_of(&bytes)).unwrap();
+    // A name that says nothing: still gzip by its bytes.
+    let unnamed = dir.path().join("bill");
+    std::fs::write(&unnamed, gzip(&bytes)).unwrap();
+    for p in [&gz, &zst, &unnamed] {
+        let got = report(&[os(p)], None);
+        assert_eq!(figures(&got), figures(&want), "{}", p.display());
+        assert_eq!(files_of(&got), [p.display().to_string()]);
+    }
+    let got = report(&[os(Path::new("-"))], Some(zstd_of(&bytes)));
+    assert_eq!(figures(&got), figures(&want));
+    // Legacy CUR as its `.zip` delivery: one member.
+    let zip = dir.path().join("cur-00001.csv.zip");
+    let legacy_bytes = std::fs::read(&legacy).unwrap();
+    std::fs::write(&zip, zip_of(&[("cur-00001.csv", &legacy_bytes)])).unwrap();
+    let got = report(&[os(&zip)], None);
+    assert_eq!(figures(&got), figures(&want_legacy));
+    assert_eq!(files_of(&got), [format!("{}!cur-00001.csv", zip.display())]);
+    // A zip from a pipe needs random access: it is copied first, then read the same.
+    let got = report(
+        &[os(Path::new("-"))],
+        Some(zip_of(&[("cur-00001.csv", &legacy_bytes)])),
+    );
+    assert_eq!(figures(&got), figures(&want_legacy));
+    assert!(want["sources"][0]["rows_read"].as_u64().unwrap() > 0);
+}
+
+/// Azure's cost export as `.csv.gz` reads as the plain CSV.
+#[test]
+fn azure_csv_gz_reads_as_the_plain_file() {
+    let plain = fixture("azure/ea_actual_cost.csv");
+    let want = report(&[os(&plain)], None);
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("part_0_0001.csv.gz");
+    std::fs::write(&gz, gzip(&std::fs::read(&plain).unwrap())).unwrap();
+    let got = report(&[os(&gz)], None);
+    assert_eq!(figures(&got), figures(&want));
+    assert!(want["sources"][0]["rows_read"].as_u64().unwrap() > 0);
+}
+
+/// DeepSeek's usage export is a zip of `amount-*.csv` and `cost-*.csv`: each member is read as
+/// its own file, named `archive.zip!member` in the sources and in rejected rows.
+#[test]
+fn deepseek_zip_reads_both_members() {
+    let amount = fixture("deepseek/amount-2026-10.csv");
+    let cost = fixture("deepseek/cost-2026-10.csv");
+    let want = report(&[os(&amount), os(&cost)], None);
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("usage-2026-10.zip");
+    let (a, c) = (
+        std::fs::read(&amount).unwrap(),
+        std::fs::read(&cost).unwrap(),
+    );
+    std::fs::write(
+        &zip,
+        zip_of(&[("amount-2026-10.csv", &a), ("cost-2026-10.csv", &c)]),
+    )
+    .unwrap();
+    let got = report(&[os(&zip)], None);
+    assert_eq!(figures(&got), figures(&want));
+    let z = zip.display();
+    assert_eq!(
+        files_of(&got),
+        [
+            format!("{z}!amount-2026-10.csv"),
+            format!("{z}!cost-2026-10.csv")
+        ]
+    );
+    // A bad row inside a member is named by the member and its line.
+    let bad = std::fs::read(fixture("deepseek/amount-bad-rows.csv")).unwrap();
+    let zip2 = dir.path().join("bad.zip");
+    std::fs::write(&zip2, zip_of(&[("amount-bad-rows.csv", &bad)])).unwrap();
+    let got = report(&[os(&zip2)], None);
+    let origins: Vec<&str> = got["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["origin"].as_str().unwrap())
+        .collect();
+    // Line 3 of the fixture has the unknown usage type `image_tokens`.
+    assert!(
+        origins.contains(&format!("{}!amount-bad-rows.csv:3", zip2.display()).as_str()),
+        "{origins:?}"
+    );
+}
+
+/// A gzip bomb (a CSV header, then 100 MiB of blank lines in about 100 KB) stops with exit 2
+/// naming the file, instead of expanding without bound.
+#[test]
+fn a_decompression_bomb_is_refused() {
+    let mut bytes = std::fs::read_to_string(fixture("aws/cur2_bedrock.csv"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    bytes.push(b'\n');
+    bytes.resize(bytes.len() + (100 << 20), b'\n');
+    let bomb = gzip(&bytes);
+    // The limit is 250× the compressed size once past 64 MiB: this one is far beyond.
+    assert!(bomb.len() * 250 < (100 << 20));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cur.csv.gz");
+    std::fs::write(&path, &bomb).unwrap();
+    bin()
+        .args(["reconcile"])
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains(path.display().to_string())
+                .and(predicate::str::contains("decompression bomb")),
+        );
+}

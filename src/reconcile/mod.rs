@@ -240,20 +240,31 @@ pub fn open_sources_noted(
     forced: Option<Format>,
 ) -> Result<(Vec<Source>, Vec<String>), RunError> {
     let plan = crate::pull::manifest::plan_inputs(paths);
-    let mut formats: Vec<Option<Format>> = Vec::with_capacity(paths.len());
+    // Every argument is opened once (a stream cannot be read twice): its inputs, one per zip
+    // member, each with its format (`None`: a regular file no sniffer recognizes, which may
+    // still be an AWS manifest).
+    let mut opened: Vec<Vec<(InputFile, Option<Format>)>> = Vec::with_capacity(paths.len());
     for (i, path) in paths.iter().enumerate() {
-        let format = if plan.skip.contains_key(&i) {
-            None
-        } else {
-            match forced.or_else(|| plan.formats.get(&i).copied()) {
-                Some(f) => Some(f),
-                None => source::sniff(&source::read_head(&InputFile::new(i as u32, path))?),
-            }
-        };
-        formats.push(format);
+        if plan.skip.contains_key(&i) {
+            opened.push(Vec::new());
+            continue;
+        }
+        let given = forced.or_else(|| plan.formats.get(&i).copied());
+        opened.push(source::input::open_argument_or_unknown(
+            i as u32, path, given,
+        )?);
     }
+    // The snapshot plan sees an argument that is one input (a file, a stream's copy, a zip of
+    // one CUR file) as that input; a zip of several is none of AWS's deliveries.
+    let single: Vec<Option<(InputFile, Option<Format>)>> = opened
+        .iter()
+        .map(|inputs| match inputs.as_slice() {
+            [one] => Some(one.clone()),
+            _ => None,
+        })
+        .collect();
     let already: std::collections::HashSet<usize> = plan.skip.keys().copied().collect();
-    let snapshots = source::aws_snapshots::plan(paths, &formats, &already);
+    let snapshots = source::aws_snapshots::plan(paths, &single, &already);
     let mut skip: BTreeMap<usize, String> = plan
         .skip
         .iter()
@@ -261,30 +272,31 @@ pub fn open_sources_noted(
         .collect();
     skip.extend(snapshots.skip);
     let mut by_system: BTreeMap<System, Source> = BTreeMap::new();
-    for (i, path) in paths.iter().enumerate() {
+    for (i, inputs) in opened.into_iter().enumerate() {
         if skip.contains_key(&i) {
             continue;
         }
-        let file = InputFile::new(i as u32, path);
-        let format = formats[i].ok_or_else(|| {
-            InputError::new(
-                &file,
-                None,
-                format!(
-                    "unrecognized format: expected one of {} (see README, Input formats)",
-                    Format::known_list()
-                ),
-            )
-        })?;
-        by_system
-            .entry(format.system())
-            .or_insert_with(|| Source {
-                system: format.system(),
-                files: Vec::new(),
-                stats: SourceStats::default(),
-            })
-            .files
-            .push((file, format));
+        for (file, format) in inputs {
+            let format = format.ok_or_else(|| {
+                InputError::new(
+                    &file,
+                    None,
+                    format!(
+                        "unrecognized format: expected one of {} (see README, Input formats)",
+                        Format::known_list()
+                    ),
+                )
+            })?;
+            by_system
+                .entry(format.system())
+                .or_insert_with(|| Source {
+                    system: format.system(),
+                    files: Vec::new(),
+                    stats: SourceStats::default(),
+                })
+                .files
+                .push((file, format));
+        }
     }
     let mut sources: Vec<Source> = by_system.into_values().collect();
     for s in &mut sources {
@@ -1759,7 +1771,7 @@ fn read_app_files(
             drop_chatflow_messages,
             keep_text: !feed.index.is_empty(),
         };
-        if threads < 2 || size < parallel_min_bytes || !(csv || jsonl) {
+        if threads < 2 || size < parallel_min_bytes || !(csv || jsonl) || !file.is_plain_file() {
             let mut on_record = |r: &UsageRecord, v: &Valuation| feed.record(r, v);
             let mut sink = spec.sink(&mut src.stats, out, ids, &mut on_record, 0);
             source::read(*format, file, &mut sink)?;

@@ -178,9 +178,18 @@ impl RecordSink for Scan {
 type Rank = (Option<DateTime<Utc>>, u64, Decimal, String);
 
 /// Plans the AWS inputs: manifests are skipped, and of several snapshots of one billing period
-/// only the latest is read. `formats` are the sniffed formats of the inputs (`None`: not AWS or
+/// only the latest is read. `inputs` are the opened inputs of the arguments with their sniffed
+/// formats (`None` as a whole: not one input, such as a zip of several; `None` as the format:
 /// not recognized); `skip` the inputs already left out.
-pub fn plan(paths: &[PathBuf], formats: &[Option<Format>], skip: &HashSet<usize>) -> SnapshotPlan {
+pub fn plan(
+    paths: &[PathBuf],
+    inputs: &[Option<(InputFile, Option<Format>)>],
+    skip: &HashSet<usize>,
+) -> SnapshotPlan {
+    let formats: Vec<Option<Format>> = inputs
+        .iter()
+        .map(|x| x.as_ref().and_then(|(_, f)| *f))
+        .collect();
     let mut out = SnapshotPlan::default();
     let is_aws = |f: &Option<Format>| {
         matches!(
@@ -191,7 +200,12 @@ pub fn plan(paths: &[PathBuf], formats: &[Option<Format>], skip: &HashSet<usize>
     // Manifests: which delivery each listed key belongs to.
     let mut listed: Vec<Listed> = Vec::new();
     for (i, path) in paths.iter().enumerate() {
-        if skip.contains(&i) || formats.get(i).is_some_and(|f| f.is_some()) {
+        // Only a regular file no sniffer recognized (a stream or an archive is never re-read).
+        if skip.contains(&i)
+            || !inputs
+                .get(i)
+                .is_some_and(|x| x.as_ref().is_some_and(|(_, f)| f.is_none()))
+        {
             continue;
         }
         let Ok(bytes) = std::fs::read(path) else {
@@ -239,10 +253,9 @@ pub fn plan(paths: &[PathBuf], formats: &[Option<Format>], skip: &HashSet<usize>
             }
         };
         let mut scan = Scan::default();
-        let file = InputFile::new(i as u32, path);
-        if let Some(format) = formats[i] {
+        if let Some((file, Some(format))) = &inputs[i] {
             // A file that cannot be read is reported by the real read; here it ranks lowest.
-            let _ = super::read(format, &file, &mut scan);
+            let _ = super::read(*format, file, &mut scan);
         }
         candidates.push(Candidate {
             index: i,

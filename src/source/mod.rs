@@ -14,6 +14,7 @@ pub mod deepseek;
 pub mod dify;
 pub mod focus;
 pub mod gcp;
+pub mod input;
 pub mod json_scan;
 pub mod langfuse;
 pub mod langsmith;
@@ -28,7 +29,7 @@ pub mod util;
 
 use crate::record::{Role, UsageRecord};
 use std::fmt;
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 /// Every format we can read. The kebab-case name is what `--input-format` takes and what the
@@ -283,13 +284,21 @@ impl fmt::Display for Format {
     }
 }
 
-/// A file of the run. `index` is what `Origin::file` refers to.
+/// A file of the run. `index` is what `Origin::file` refers to (the argument it came from: the
+/// members of one zip share it).
 #[derive(Clone, Debug)]
 pub struct InputFile {
     pub index: u32,
+    /// Where the bytes are: the user's file, or the temporary copy of a stream.
     pub path: PathBuf,
-    /// How the file is named in messages and the report (the path as the user gave it).
+    /// How the file is named in messages and the report (the path as the user gave it;
+    /// `archive.zip!member.csv` for a zip member, `stdin` for `-`).
     pub display: String,
+    /// The compression of the file's bytes (a zip member's is found when it is opened).
+    pub encoding: input::Encoding,
+    /// The member of the zip archive at `path` this input is.
+    pub member: Option<usize>,
+    spool: Option<input::Spool>,
 }
 
 impl InputFile {
@@ -298,7 +307,16 @@ impl InputFile {
             index,
             path: path.to_path_buf(),
             display: path.display().to_string(),
+            encoding: input::Encoding::Plain,
+            member: None,
+            spool: None,
         }
+    }
+
+    /// Whether `path` holds this input's bytes as they are (no compression, no archive), so it
+    /// can be cut into pieces and read in parallel.
+    pub fn is_plain_file(&self) -> bool {
+        self.encoding == input::Encoding::Plain && self.member.is_none()
     }
 
     pub fn origin(&self, line: u64) -> crate::record::Origin {
@@ -388,35 +406,9 @@ impl Head {
     }
 }
 
-const HEAD_BYTES: usize = 64 * 1024;
-
-/// Reads the head of a file for sniffing.
+/// Reads the head of a file for sniffing (through its compression; see `input`).
 pub fn read_head(file: &InputFile) -> Result<Head, InputError> {
-    let f = std::fs::File::open(&file.path)
-        .map_err(|e| InputError::new(file, None, format!("cannot open: {e}")))?;
-    let mut buf = Vec::with_capacity(HEAD_BYTES);
-    f.take(HEAD_BYTES as u64)
-        .read_to_end(&mut buf)
-        .map_err(|e| InputError::new(file, None, format!("cannot read: {e}")))?;
-    if buf.starts_with(parquet_file::MAGIC) {
-        return parquet_file::head(file);
-    }
-    let body = util::strip_bom(&buf);
-    // A multi-byte character may be cut at the end of the head: keep the valid prefix.
-    let text = match std::str::from_utf8(body) {
-        Ok(s) => s.to_string(),
-        Err(e) if e.error_len().is_none() => {
-            String::from_utf8_lossy(&body[..e.valid_up_to()]).into_owned()
-        }
-        Err(_) => {
-            return Err(InputError::new(
-                file,
-                None,
-                "not UTF-8 text; expected a CSV, JSON, JSONL or Parquet export",
-            ));
-        }
-    };
-    Ok(Head { text })
+    input::read_head(file)
 }
 
 /// Finds the format of a file from its head.
@@ -441,25 +433,29 @@ pub fn sniff(head: &Head) -> Option<Format> {
         .or_else(|| litellm::sniff(head))
 }
 
-/// Opens a file as a buffered reader positioned after any UTF-8 BOM.
-pub fn open(file: &InputFile) -> Result<Box<dyn BufRead>, InputError> {
-    let f = std::fs::File::open(&file.path)
-        .map_err(|e| InputError::new(file, None, format!("cannot open: {e}")))?;
-    let mut r = std::io::BufReader::with_capacity(256 * 1024, crate::progress::Counted(f));
-    let head = r
-        .fill_buf()
-        .map_err(|e| InputError::new(file, None, format!("cannot read: {e}")))?;
-    // Files whose first line ends in CRLF get their line ends normalized, so CSV rejections
-    // keep their `file:line`; LF files are read as they are.
-    let crlf = memchr::memchr(b'\n', head).is_some_and(|i| i > 0 && head[i - 1] == b'\r');
-    let bom = head.starts_with(util::BOM);
-    if bom {
-        r.consume(util::BOM.len());
-    }
-    Ok(if crlf {
-        Box::new(util::CrlfToLf::new(r))
-    } else {
-        Box::new(r)
+/// Runs `f` on the decoded text of a file, positioned after any UTF-8 BOM, CRLF line ends
+/// normalized.
+pub fn with_text(
+    file: &InputFile,
+    f: &mut dyn FnMut(&mut dyn BufRead) -> Result<(), InputError>,
+) -> Result<(), InputError> {
+    input::with_decoded(file, &mut |decoded| {
+        let mut r = std::io::BufReader::with_capacity(256 * 1024, decoded);
+        let head = r
+            .fill_buf()
+            .map_err(|e| InputError::new(file, None, format!("cannot read: {e}")))?;
+        // Files whose first line ends in CRLF get their line ends normalized, so CSV rejections
+        // keep their `file:line`; LF files are read as they are.
+        let crlf = memchr::memchr(b'\n', head).is_some_and(|i| i > 0 && head[i - 1] == b'\r');
+        let bom = head.starts_with(util::BOM);
+        if bom {
+            r.consume(util::BOM.len());
+        }
+        if crlf {
+            f(&mut util::CrlfToLf::new(r))
+        } else {
+            f(&mut r)
+        }
     })
 }
 
@@ -468,8 +464,7 @@ pub fn read(format: Format, file: &InputFile, sink: &mut dyn RecordSink) -> Resu
     if format.is_parquet() {
         return read_from(format, file, &mut std::io::empty(), sink);
     }
-    let mut reader = open(file)?;
-    read_from(format, file, &mut reader, sink)
+    with_text(file, &mut |reader| read_from(format, file, reader, sink))
 }
 
 /// Reads `format` from an already opened reader (a piece of `file` when read in parallel).
@@ -545,18 +540,17 @@ impl RecordSink for CollectSink {
     }
 }
 
-/// Sniffs and reads one file into a `CollectSink`; the test helper every adapter uses.
+/// Sniffs and reads one file (every member of a zip) into a `CollectSink`; the test helper every
+/// adapter uses. The format is the first input's.
 pub fn read_all(path: &Path) -> Result<(Format, CollectSink), InputError> {
-    let file = InputFile::new(0, path);
-    let head = read_head(&file)?;
-    let format = sniff(&head).ok_or_else(|| {
-        InputError::new(
-            &file,
-            None,
-            format!("unrecognized format; known: {}", Format::known_list()),
-        )
-    })?;
+    let inputs = input::open_argument(0, path, None)?;
     let mut sink = CollectSink::default();
-    read(format, &file, &mut sink)?;
+    for (file, format) in &inputs {
+        read(*format, file, &mut sink)?;
+    }
+    let format = inputs
+        .first()
+        .map(|(_, f)| *f)
+        .ok_or_else(|| InputError::new(&InputFile::new(0, path), None, "no input in the file"))?;
     Ok((format, sink))
 }
