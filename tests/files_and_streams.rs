@@ -430,3 +430,196 @@ fn a_decompression_bomb_is_refused() {
                 .and(predicate::str::contains("decompression bomb")),
         );
 }
+
+/// Writes the Parquet file at `from` again, value for value (same schema, row groups, levels),
+/// with its pages compressed by `codec`.
+fn recompress_parquet(from: &Path, to: &Path, codec: parquet::basic::Compression) {
+    use parquet::column::reader::ColumnReader;
+    use parquet::column::writer::ColumnWriter;
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::file::writer::SerializedFileWriter;
+    use std::sync::Arc;
+
+    let reader = SerializedFileReader::new(std::fs::File::open(from).unwrap()).unwrap();
+    let meta = reader.metadata();
+    let schema = meta.file_metadata().schema_descr();
+    let props = Arc::new(WriterProperties::builder().set_compression(codec).build());
+    let mut writer = SerializedFileWriter::new(
+        std::fs::File::create(to).unwrap(),
+        schema.root_schema_ptr(),
+        props,
+    )
+    .unwrap();
+    for g in 0..reader.num_row_groups() {
+        let group = reader.get_row_group(g).unwrap();
+        let rows = usize::try_from(group.metadata().num_rows()).unwrap();
+        let mut out = writer.next_row_group().unwrap();
+        let mut c = 0;
+        while let Some(mut col) = out.next_column().unwrap() {
+            let descr = schema.column(c);
+            let (has_def, has_rep) = (descr.max_def_level() > 0, descr.max_rep_level() > 0);
+            let (mut def, mut rep) = (Vec::new(), Vec::new());
+            macro_rules! copy {
+                ($r:expr, $w:path) => {{
+                    let mut values = Vec::new();
+                    let mut r = $r;
+                    r.read_records(
+                        rows,
+                        has_def.then_some(&mut def),
+                        has_rep.then_some(&mut rep),
+                        &mut values,
+                    )
+                    .unwrap();
+                    match col.untyped() {
+                        $w(w) => {
+                            w.write_batch(
+                                &values,
+                                has_def.then_some(&def[..]),
+                                has_rep.then_some(&rep[..]),
+                            )
+                            .unwrap();
+                        }
+                        _ => unreachable!("reader and writer types agree"),
+                    }
+                }};
+            }
+            match group.get_column_reader(c).unwrap() {
+                ColumnReader::BoolColumnReader(r) => copy!(r, ColumnWriter::BoolColumnWriter),
+                ColumnReader::Int32ColumnReader(r) => copy!(r, ColumnWriter::Int32ColumnWriter),
+                ColumnReader::Int64ColumnReader(r) => copy!(r, ColumnWriter::Int64ColumnWriter),
+                ColumnReader::Int96ColumnReader(r) => copy!(r, ColumnWriter::Int96ColumnWriter),
+                ColumnReader::FloatColumnReader(r) => copy!(r, ColumnWriter::FloatColumnWriter),
+                ColumnReader::DoubleColumnReader(r) => copy!(r, ColumnWriter::DoubleColumnWriter),
+                ColumnReader::ByteArrayColumnReader(r) => {
+                    copy!(r, ColumnWriter::ByteArrayColumnWriter)
+                }
+                ColumnReader::FixedLenByteArrayColumnReader(r) => {
+                    copy!(r, ColumnWriter::FixedLenByteArrayColumnWriter)
+                }
+            }
+            col.close().unwrap();
+            c += 1;
+        }
+        out.close().unwrap();
+    }
+    writer.close().unwrap();
+    // The copy really is in the codec asked for.
+    let copy = SerializedFileReader::new(std::fs::File::open(to).unwrap()).unwrap();
+    let chunk = copy.metadata().row_group(0).column(0).compression();
+    assert_eq!(
+        std::mem::discriminant(&chunk),
+        std::mem::discriminant(&codec)
+    );
+}
+
+/// CUR 2.0, legacy CUR and FOCUS Parquet with gzip, zstd, LZ4 (raw and Hadoop-framed) or
+/// Brotli pages read exactly as the Snappy fixtures they are copied from.
+#[test]
+fn parquet_pages_in_every_codec_read_as_snappy() {
+    use parquet::basic::Compression;
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "aws/cur2_bedrock.parquet",
+        "aws/cur_legacy_bedrock.parquet",
+        "focus/focus_1_2_azure_openai.parquet",
+    ] {
+        let snappy = fixture(name);
+        let want = report(&[os(&snappy)], None);
+        assert!(want["sources"][0]["rows_read"].as_u64().unwrap() > 0);
+        for codec in [
+            Compression::GZIP(Default::default()),
+            Compression::ZSTD(Default::default()),
+            Compression::LZ4_RAW,
+            Compression::LZ4,
+            Compression::BROTLI(Default::default()),
+        ] {
+            let to = dir.path().join(format!("{codec}.parquet"));
+            recompress_parquet(&snappy, &to, codec);
+            let got = report(&[os(&to)], None);
+            assert_eq!(figures(&got), figures(&want), "{name} as {codec}");
+        }
+    }
+}
+
+/// A CSV row with a 17 MiB field (over the 16 MiB line limit) is a rejected row with its
+/// `file:line`; the rows around it are read and the run goes on.
+#[test]
+fn an_overlong_line_is_a_rejected_row() {
+    let text = std::fs::read_to_string(fixture("aws/cur2_bedrock.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    let want = report(&[os(&fixture("aws/cur2_bedrock.csv"))], None);
+    // The header, every row of the fixture, then a row whose first field is 17 MiB long.
+    let mut bytes = format!("{header}\n{}\n", rows.join("\n")).into_bytes();
+    bytes.resize(bytes.len() + (17 << 20), b'x');
+    bytes.extend_from_slice(b",1\n");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cur2_long.csv");
+    std::fs::write(&path, &bytes).unwrap();
+    let got = report(&[os(&path)], None);
+    let s = &got["sources"][0];
+    let w = &want["sources"][0];
+    // One more row read than the fixture, and that one rejected.
+    assert_eq!(
+        s["rows_read"].as_u64().unwrap(),
+        w["rows_read"].as_u64().unwrap() + 1
+    );
+    assert_eq!(
+        s["rows_rejected"].as_u64().unwrap(),
+        w["rows_rejected"].as_u64().unwrap() + 1
+    );
+    assert_eq!(s["tokens"], w["tokens"]);
+    assert_eq!(s["cost"], w["cost"]);
+    let line = rows.len() + 2;
+    let origin = format!("{}:{line}", path.display());
+    let rejected = got["rejected"].as_array().unwrap();
+    assert!(
+        rejected
+            .iter()
+            .any(|r| r["origin"] == origin.as_str()
+                && r["reason"].as_str().unwrap().contains("16 MiB")),
+        "{rejected:?}"
+    );
+}
+
+/// An endless stream that never ends a record (a CSV header, then zeros without a line end, as
+/// `/dev/zero` would go on) is exit 2 naming the input, after at most 256 MiB: memory and disk
+/// stay bounded.
+#[cfg(unix)]
+#[test]
+fn an_endless_record_is_an_error() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let text = std::fs::read_to_string(fixture("aws/cur2_bedrock.csv")).unwrap();
+    let header = text.lines().next().unwrap().to_string();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("llm-recon"))
+        .args(["reconcile", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let zeros = vec![0u8; 1 << 20];
+        let mut written: u64 = 0;
+        let _ = stdin.write_all(format!("{header}\n").as_bytes());
+        // Endless: until the reader goes away (or far past the limit, a failure below).
+        while written < (2u64 << 30) && stdin.write_all(&zeros).is_ok() {
+            written += zeros.len() as u64;
+        }
+        written
+    });
+    let out = child.wait_with_output().unwrap();
+    let written = writer.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("stdin") && stderr.contains("never ends a record"),
+        "{stderr}"
+    );
+    // It stopped reading soon after the limit, not at the writer's end.
+    assert!(written < (1u64 << 30), "{written}");
+}

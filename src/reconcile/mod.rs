@@ -1797,13 +1797,17 @@ fn read_app_files(
                             parallel::open_piece(&file.path, header, piece).map_err(|e| {
                                 InputError::new(file, None, format!("cannot read: {e}"))
                             })?;
-                        let mut reader = reader;
+                        // Lines stay bounded in pieces as in a whole file.
+                        let mut reader = source::input::LineGuard::new(reader);
                         {
                             let mut on_record = |r: &UsageRecord, v: &Valuation| part.record(r, v);
                             let offset = piece.first_line - 1 - header_lines;
                             let mut sink =
                                 spec.sink(&mut stats, &mut found, &mut ids, &mut on_record, offset);
                             source::read_from(*format, file, &mut reader, &mut sink)?;
+                            for line in std::mem::take(&mut reader.overlong) {
+                                sink.reject(line, source::input::overlong_reason());
+                            }
                         }
                         Ok((stats, found.rejected, ids, part))
                     })

@@ -268,11 +268,16 @@ fn open_stream(
                 InputError::new(&file, None, format!("cannot make a temporary copy: {e}"))
             })?;
             {
+                // An endless stream (`/dev/zero`, `yes`) stops at the line limit, not the disk's.
+                let limit = if is_line_format(format) {
+                    MAX_RUNAWAY_LINE_BYTES
+                } else {
+                    MAX_DOCUMENT_LINE_BYTES
+                };
+                let mut rest =
+                    DocumentGuard::with_limit(io::Cursor::new(head_bytes).chain(decoded), limit);
                 let mut w = io::BufWriter::with_capacity(READ_BUFFER, tmp.as_file_mut());
-                let copied = w
-                    .write_all(&head_bytes)
-                    .and_then(|()| io::copy(&mut decoded, &mut w).map(|_| ()))
-                    .and_then(|()| w.flush());
+                let copied = io::copy(&mut rest, &mut w).and_then(|_| w.flush());
                 copied.map_err(|e| cannot_read(&file, &e))?;
             }
             let path = tmp.into_temp_path();
@@ -512,4 +517,294 @@ fn peek_magic<'a>(mut r: Box<dyn Read + 'a>) -> io::Result<(Magic, Box<dyn Read 
 
 fn cannot_read(file: &InputFile, e: &io::Error) -> InputError {
     InputError::new(file, None, format!("cannot read: {e}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bounded lines
+
+/// In a CSV or JSONL export, a line longer than this is a rejected row (the run goes on).
+pub const MAX_LINE_BYTES: usize = 16 << 20;
+/// A line still running after this many bytes is an error: the input never ends a record (a
+/// CSV or JSONL export, or `/dev/zero`).
+pub const MAX_RUNAWAY_LINE_BYTES: u64 = 256 << 20;
+/// The same for a JSON document format, whose pages may be written on one line.
+pub const MAX_DOCUMENT_LINE_BYTES: u64 = 1 << 30;
+
+/// Formats read a line at a time (CSV, JSONL), where one line is at most one row.
+pub fn is_line_format(format: Format) -> bool {
+    use Format as F;
+    matches!(
+        format,
+        F::DifyMessagesCsv
+            | F::DifyMessagesJsonl
+            | F::DifyNodeExecutionsCsv
+            | F::DifyNodeExecutionsJsonl
+            | F::DifyApiLog
+            | F::LangfuseUiCsv
+            | F::LangfuseUiJsonl
+            | F::LangfuseBlobCsv
+            | F::LangfuseBlobJsonl
+            | F::OpenaiCostCsv
+            | F::DeepseekAmountCsv
+            | F::DeepseekCostCsv
+            | F::AlibabaBillCsv
+            | F::AzureEaCsv
+            | F::AzureMcaCsv
+            | F::AzurePaygCsv
+            | F::FocusCsv
+            | F::AwsCurCsv
+            | F::AwsCur2Csv
+            | F::GcpBillingCsv
+    )
+}
+
+/// The reason an over-long line is rejected with.
+pub fn overlong_reason() -> String {
+    format!(
+        "a line longer than {} MiB (the limit for one row); skipped",
+        MAX_LINE_BYTES >> 20
+    )
+}
+
+fn runaway(line: u64, limit: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "line {line} runs on for more than {} MiB without ending: the input never ends a record",
+            limit >> 20
+        ),
+    )
+}
+
+/// Hands out whole lines only, each at most [`MAX_LINE_BYTES`]: a longer line is dropped as it
+/// streams (memory stays bounded), its line ending kept so later lines keep their numbers, and
+/// its number is listed in `overlong`; a line running past [`MAX_RUNAWAY_LINE_BYTES`] is an
+/// error.
+pub struct LineGuard<R> {
+    inner: R,
+    buf: Vec<u8>,
+    /// `buf[start..ready]` is handed out (whole lines), `buf[ready..end]` the line being read.
+    start: usize,
+    ready: usize,
+    end: usize,
+    eof: bool,
+    /// 1-based line number of `buf[ready]`.
+    line: u64,
+    /// Lines dropped for their length.
+    pub overlong: Vec<u64>,
+}
+
+impl<R: Read> LineGuard<R> {
+    pub fn new(inner: R) -> Self {
+        LineGuard {
+            inner,
+            buf: vec![0; READ_BUFFER],
+            start: 0,
+            ready: 0,
+            end: 0,
+            eof: false,
+            line: 1,
+            overlong: Vec::new(),
+        }
+    }
+
+    fn release(&mut self, to: usize) {
+        self.line += memchr::memchr_iter(b'\n', &self.buf[self.ready..to]).count() as u64;
+        self.ready = to;
+    }
+
+    /// Reads into `buf[from..]`, at most [`READ_BUFFER`] bytes: a line that starts and ends
+    /// within one read is then short, so only the line being carried over needs measuring.
+    fn read_inner(&mut self, from: usize) -> io::Result<usize> {
+        let to = (from + READ_BUFFER).min(self.buf.len());
+        loop {
+            match self.inner.read(&mut self.buf[from..to]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                r => return r,
+            }
+        }
+    }
+
+    /// Reads until at least one whole line (or the end) is ready.
+    fn refill(&mut self) -> io::Result<()> {
+        self.buf.copy_within(self.start..self.end, 0);
+        self.end -= self.start;
+        self.start = 0;
+        self.ready = 0;
+        loop {
+            if self.end == self.buf.len() {
+                let grown = (self.buf.len() * 2).min(MAX_LINE_BYTES + READ_BUFFER);
+                self.buf.resize(grown, 0);
+            }
+            let scan = self.end;
+            let n = self.read_inner(scan)?;
+            if n == 0 {
+                self.eof = true;
+                self.release(self.end);
+                return Ok(());
+            }
+            self.end += n;
+            if let Some(first) = memchr::memchr(b'\n', &self.buf[scan..self.end]) {
+                let first = scan + first;
+                if first > MAX_LINE_BYTES {
+                    // The carried-over line ended just past the limit: drop it, keep its end.
+                    self.overlong.push(self.line);
+                    self.start = first;
+                    self.ready = first;
+                }
+                let last =
+                    memchr::memrchr(b'\n', &self.buf[first..self.end]).map_or(first, |j| first + j);
+                self.release(last + 1);
+                return Ok(());
+            }
+            if self.end > MAX_LINE_BYTES {
+                return self.skip_overlong();
+            }
+        }
+    }
+
+    /// Drops the rest of an over-long line, up to its line ending.
+    fn skip_overlong(&mut self) -> io::Result<()> {
+        let line = self.line;
+        let mut skipped = self.end as u64;
+        self.start = 0;
+        self.ready = 0;
+        self.end = 0;
+        loop {
+            let n = self.read_inner(0)?;
+            if n == 0 {
+                self.eof = true;
+                self.overlong.push(line);
+                return Ok(());
+            }
+            if let Some(i) = memchr::memchr(b'\n', &self.buf[..n]) {
+                self.overlong.push(line);
+                // Its line ending is handed out as an empty line.
+                self.start = i;
+                self.ready = i;
+                self.end = n;
+                let last = memchr::memrchr(b'\n', &self.buf[i..n]).map_or(i, |j| i + j);
+                self.release(last + 1);
+                return Ok(());
+            }
+            skipped += n as u64;
+            if skipped > MAX_RUNAWAY_LINE_BYTES {
+                return Err(runaway(line, MAX_RUNAWAY_LINE_BYTES));
+            }
+        }
+    }
+}
+
+impl<R: Read> Read for LineGuard<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = avail.len().min(out.len());
+        out[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: Read> BufRead for LineGuard<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.start == self.ready && !self.eof {
+            self.refill()?;
+        }
+        Ok(&self.buf[self.start..self.ready])
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.start = (self.start + amt).min(self.ready);
+    }
+}
+
+/// Passes a JSON document through, stopping with an error when a line runs past
+/// [`MAX_DOCUMENT_LINE_BYTES`] (or the limit given).
+pub struct DocumentGuard<R> {
+    inner: R,
+    since_newline: u64,
+    line: u64,
+    limit: u64,
+}
+
+impl<R> DocumentGuard<R> {
+    pub fn new(inner: R) -> Self {
+        Self::with_limit(inner, MAX_DOCUMENT_LINE_BYTES)
+    }
+
+    pub fn with_limit(inner: R, limit: u64) -> Self {
+        DocumentGuard {
+            inner,
+            since_newline: 0,
+            line: 1,
+            limit,
+        }
+    }
+}
+
+impl<R: Read> Read for DocumentGuard<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(out)?;
+        let chunk = &out[..n];
+        match memchr::memrchr(b'\n', chunk) {
+            Some(i) => {
+                self.line += memchr::memchr_iter(b'\n', chunk).count() as u64;
+                self.since_newline = (n - i - 1) as u64;
+            }
+            None => self.since_newline += n as u64,
+        }
+        if self.since_newline > self.limit {
+            return Err(runaway(self.line, self.limit));
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that hands out at most `k` bytes per call.
+    struct Trickle<'a>(&'a [u8], usize);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.len().min(self.1).min(out.len());
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn whole_lines_pass_and_an_overlong_one_becomes_empty() {
+        let long = vec![b'x'; MAX_LINE_BYTES + 10];
+        let mut input = b"a,b\n1,2\n".to_vec();
+        input.extend_from_slice(&long);
+        input.extend_from_slice(b"\n3,4\nlast");
+        for k in [1 << 20, 7 << 20, usize::MAX] {
+            let mut g = LineGuard::new(Trickle(&input, k));
+            let mut out = Vec::new();
+            g.read_to_end(&mut out).unwrap();
+            // Line 3 is dropped, its line ending kept: "3,4" stays line 4.
+            assert_eq!(out, b"a,b\n1,2\n\n3,4\nlast", "chunk {k}");
+            assert_eq!(g.overlong, [3]);
+        }
+        // At the limit a line passes; one byte more and it is dropped.
+        for (len, dropped) in [(MAX_LINE_BYTES, false), (MAX_LINE_BYTES + 1, true)] {
+            let mut input = vec![b'y'; len];
+            input.extend_from_slice(b"\nz\n");
+            let mut g = LineGuard::new(Trickle(&input, 3 << 20));
+            let mut out = Vec::new();
+            g.read_to_end(&mut out).unwrap();
+            assert_eq!(g.overlong.len(), usize::from(dropped), "{len}");
+            assert_eq!(out.len(), if dropped { 3 } else { len + 3 });
+        }
+        // Short lines in tiny reads come out as they went in.
+        let input = b"h\r\n\"q\nq\",1\r\n\r\nend\n";
+        let mut g = LineGuard::new(Trickle(input, 1));
+        let mut out = Vec::new();
+        g.read_to_end(&mut out).unwrap();
+        assert_eq!(out, input);
+        assert!(g.overlong.is_empty());
+    }
 }

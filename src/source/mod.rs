@@ -434,37 +434,64 @@ pub fn sniff(head: &Head) -> Option<Format> {
 }
 
 /// Runs `f` on the decoded text of a file, positioned after any UTF-8 BOM, CRLF line ends
-/// normalized.
+/// normalized, lines bounded (`input::LineGuard` for CSV and JSONL, `input::DocumentGuard`
+/// otherwise). Returns the lines dropped for their length.
 pub fn with_text(
     file: &InputFile,
+    format: Format,
     f: &mut dyn FnMut(&mut dyn BufRead) -> Result<(), InputError>,
-) -> Result<(), InputError> {
+) -> Result<Vec<u64>, InputError> {
+    let mut overlong = Vec::new();
     input::with_decoded(file, &mut |decoded| {
-        let mut r = std::io::BufReader::with_capacity(256 * 1024, decoded);
-        let head = r
-            .fill_buf()
-            .map_err(|e| InputError::new(file, None, format!("cannot read: {e}")))?;
-        // Files whose first line ends in CRLF get their line ends normalized, so CSV rejections
-        // keep their `file:line`; LF files are read as they are.
-        let crlf = memchr::memchr(b'\n', head).is_some_and(|i| i > 0 && head[i - 1] == b'\r');
-        let bom = head.starts_with(util::BOM);
-        if bom {
-            r.consume(util::BOM.len());
-        }
-        if crlf {
-            f(&mut util::CrlfToLf::new(r))
+        if input::is_line_format(format) {
+            let mut guard = input::LineGuard::new(decoded);
+            let done = text_of(file, &mut guard, f);
+            overlong = std::mem::take(&mut guard.overlong);
+            done
         } else {
-            f(&mut r)
+            let mut guard =
+                std::io::BufReader::with_capacity(256 * 1024, input::DocumentGuard::new(decoded));
+            text_of(file, &mut guard, f)
         }
-    })
+    })?;
+    Ok(overlong)
 }
 
-/// Streams every row of `file` (already sniffed as `format`) into `sink`.
+fn text_of(
+    file: &InputFile,
+    r: &mut dyn BufRead,
+    f: &mut dyn FnMut(&mut dyn BufRead) -> Result<(), InputError>,
+) -> Result<(), InputError> {
+    let head = r
+        .fill_buf()
+        .map_err(|e| InputError::new(file, None, format!("cannot read: {e}")))?;
+    // Files whose first line ends in CRLF get their line ends normalized, so CSV rejections
+    // keep their `file:line`; LF files are read as they are.
+    let crlf = memchr::memchr(b'\n', head).is_some_and(|i| i > 0 && head[i - 1] == b'\r');
+    let bom = head.starts_with(util::BOM);
+    if bom {
+        r.consume(util::BOM.len());
+    }
+    if crlf {
+        f(&mut util::CrlfToLf::new(r))
+    } else {
+        f(r)
+    }
+}
+
+/// Streams every row of `file` (already sniffed as `format`) into `sink`; a line over
+/// `input::MAX_LINE_BYTES` is a rejected row.
 pub fn read(format: Format, file: &InputFile, sink: &mut dyn RecordSink) -> Result<(), InputError> {
     if format.is_parquet() {
         return read_from(format, file, &mut std::io::empty(), sink);
     }
-    with_text(file, &mut |reader| read_from(format, file, reader, sink))
+    let overlong = with_text(file, format, &mut |reader| {
+        read_from(format, file, reader, sink)
+    })?;
+    for line in overlong {
+        sink.reject(line, input::overlong_reason());
+    }
+    Ok(())
 }
 
 /// Reads `format` from an already opened reader (a piece of `file` when read in parallel).
