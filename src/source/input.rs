@@ -257,7 +257,12 @@ fn open_stream(
                 inner: raw,
                 count: compressed.clone(),
             };
-            let mut decoded = decoder(&file, encoding, Box::new(counted), Some(compressed))?;
+            let mut decoded = decoder(
+                &file,
+                encoding,
+                Box::new(counted),
+                Compressed::Counted(compressed),
+            )?;
             let mut head_bytes = Vec::new();
             let format = format_of(&file, given, || {
                 let (head, bytes) = sniff_head(&file, &mut decoded)?;
@@ -393,7 +398,13 @@ pub fn with_decoded(
             _ => Encoding::Plain,
         };
         let member = BufReader::with_capacity(READ_BUFFER, member);
-        let mut decoded = decoder(file, encoding, Box::new(member), None)?;
+        // Its ratio is measured against the member's bytes in the archive, as the outer one.
+        let mut decoded = decoder(
+            file,
+            encoding,
+            Box::new(member),
+            Compressed::Known(compressed),
+        )?;
         return f(&mut decoded);
     }
     let raw = File::open(&file.path)
@@ -407,7 +418,12 @@ pub fn with_decoded(
         inner: BufReader::with_capacity(READ_BUFFER, counted),
         count: compressed.clone(),
     };
-    let mut decoded = decoder(file, file.encoding, Box::new(counted), Some(compressed))?;
+    let mut decoded = decoder(
+        file,
+        file.encoding,
+        Box::new(counted),
+        Compressed::Counted(compressed),
+    )?;
     f(&mut decoded)
 }
 
@@ -416,7 +432,7 @@ fn decoder<'a>(
     file: &InputFile,
     encoding: Encoding,
     raw: Box<dyn BufRead + 'a>,
-    compressed: Option<Rc<Cell<u64>>>,
+    compressed: Compressed,
 ) -> Result<Box<dyn Read + 'a>, InputError> {
     let inner: Box<dyn Read + 'a> = match encoding {
         Encoding::Plain => return Ok(Box::new(raw)),
@@ -429,7 +445,7 @@ fn decoder<'a>(
     Ok(Box::new(Bounded {
         inner,
         out: 0,
-        compressed: compressed.map_or(Compressed::Known(0), Compressed::Counted),
+        compressed,
     }))
 }
 
@@ -530,32 +546,49 @@ pub const MAX_RUNAWAY_LINE_BYTES: u64 = 256 << 20;
 /// The same for a JSON document format, whose pages may be written on one line.
 pub const MAX_DOCUMENT_LINE_BYTES: u64 = 1 << 30;
 
-/// Formats read a line at a time (CSV, JSONL), where one line is at most one row.
+/// Formats read a line at a time (CSV, JSONL), where one line is at most one row. No wildcard:
+/// a new format must say which it is.
 pub fn is_line_format(format: Format) -> bool {
     use Format as F;
-    matches!(
-        format,
+    match format {
         F::DifyMessagesCsv
-            | F::DifyMessagesJsonl
-            | F::DifyNodeExecutionsCsv
-            | F::DifyNodeExecutionsJsonl
-            | F::DifyApiLog
-            | F::LangfuseUiCsv
-            | F::LangfuseUiJsonl
-            | F::LangfuseBlobCsv
-            | F::LangfuseBlobJsonl
-            | F::OpenaiCostCsv
-            | F::DeepseekAmountCsv
-            | F::DeepseekCostCsv
-            | F::AlibabaBillCsv
-            | F::AzureEaCsv
-            | F::AzureMcaCsv
-            | F::AzurePaygCsv
-            | F::FocusCsv
-            | F::AwsCurCsv
-            | F::AwsCur2Csv
-            | F::GcpBillingCsv
-    )
+        | F::DifyMessagesJsonl
+        | F::DifyNodeExecutionsCsv
+        | F::DifyNodeExecutionsJsonl
+        | F::DifyApiLog
+        | F::LangfuseUiCsv
+        | F::LangfuseUiJsonl
+        | F::LangfuseBlobCsv
+        | F::LangfuseBlobJsonl
+        | F::LangsmithRunsJsonl
+        | F::OpenaiCostCsv
+        | F::DeepseekAmountCsv
+        | F::DeepseekCostCsv
+        | F::AlibabaBillCsv
+        | F::TencentBillCsv
+        | F::AzureEaCsv
+        | F::AzureMcaCsv
+        | F::AzurePaygCsv
+        | F::FocusCsv
+        | F::AwsCurCsv
+        | F::AwsCur2Csv
+        | F::GcpBillingCsv
+        | F::LitellmSpendLogsCsv => true,
+        // JSON pages or arrays, which may be written on one line (some of these also take
+        // JSONL), and Parquet, which is not read as text.
+        F::LangfuseUiJson
+        | F::LangfuseApiJson
+        | F::LangsmithRunsJson
+        | F::OpenaiUsageJson
+        | F::OpenaiCostsJson
+        | F::AnthropicUsageJson
+        | F::AnthropicCostJson
+        | F::GcpBillingJson
+        | F::AwsCurParquet
+        | F::FocusParquet
+        | F::LangfuseBlobParquet
+        | F::LitellmSpendLogsJson => false,
+    }
 }
 
 /// The reason an over-long line is rejected with.
@@ -773,6 +806,56 @@ mod tests {
             self.0 = &self.0[n..];
             Ok(n)
         }
+    }
+
+    /// A zip holding `member` stored as it is, written to `dir`; the archive's first member.
+    fn zip_member(dir: &Path, member: &[u8]) -> InputFile {
+        let path = dir.join("delivery.zip");
+        let mut w = zip::ZipWriter::new(File::create(&path).unwrap());
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .large_file(true);
+        w.start_file("cur.csv.gz", opts).unwrap();
+        w.write_all(member).unwrap();
+        w.finish().unwrap();
+        let mut file = InputFile::new(1, &path);
+        file.member = Some(0);
+        file
+    }
+
+    fn gzip(bytes: &[u8], level: flate2::Compression) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), level);
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn decoded_len(file: &InputFile) -> Result<u64, InputError> {
+        let mut n = 0;
+        with_decoded(file, &mut |r| {
+            n = io::copy(r, &mut io::sink()).map_err(|e| cannot_read(file, &e))?;
+            Ok(())
+        })?;
+        Ok(n)
+    }
+
+    /// A `.csv.gz` zipped again is held to the ratio against its own bytes in the archive: one
+    /// that expands past 64 MiB at a few times its size is read in full, a bomb is refused.
+    #[test]
+    fn a_gzip_inside_a_zip_is_bounded_by_its_size_in_the_archive() {
+        let dir = tempfile::tempdir().unwrap();
+        // 72 MiB in stored (uncompressed) deflate blocks: past 64 MiB, at about 1x its size.
+        let text = vec![b'7'; 72 << 20];
+        let member = gzip(&text, flate2::Compression::none());
+        assert!(member.len() as u64 * MAX_RATIO > text.len() as u64);
+        let file = zip_member(dir.path(), &member);
+        assert_eq!(decoded_len(&file).unwrap(), text.len() as u64);
+        drop((text, member));
+
+        let zeros = gzip(&vec![b'\n'; 100 << 20], flate2::Compression::default());
+        assert!(zeros.len() as u64 * MAX_RATIO < 100 << 20);
+        let file = zip_member(dir.path(), &zeros);
+        let e = decoded_len(&file).unwrap_err();
+        assert!(e.to_string().contains("decompression bomb"), "{e}");
     }
 
     #[test]
