@@ -513,11 +513,9 @@ fn recompress_parquet(from: &Path, to: &Path, codec: parquet::basic::Compression
     );
 }
 
-/// CUR 2.0, legacy CUR and FOCUS Parquet with gzip, zstd, LZ4 (raw and Hadoop-framed) or
-/// Brotli pages read exactly as the Snappy fixtures they are copied from.
-#[test]
-fn parquet_pages_in_every_codec_read_as_snappy() {
-    use parquet::basic::Compression;
+/// CUR 2.0, legacy CUR and FOCUS Parquet with their pages in `codec` read exactly as the Snappy
+/// fixtures they are copied from (exit 0, the same figures).
+fn parquet_in_codec_reads_as_snappy(codec: parquet::basic::Compression) {
     let dir = tempfile::tempdir().unwrap();
     for name in [
         "aws/cur2_bedrock.parquet",
@@ -527,19 +525,76 @@ fn parquet_pages_in_every_codec_read_as_snappy() {
         let snappy = fixture(name);
         let want = report(&[os(&snappy)], None);
         assert!(want["sources"][0]["rows_read"].as_u64().unwrap() > 0);
-        for codec in [
-            Compression::GZIP(Default::default()),
-            Compression::ZSTD(Default::default()),
-            Compression::LZ4_RAW,
-            Compression::LZ4,
-            Compression::BROTLI(Default::default()),
-        ] {
-            let to = dir.path().join(format!("{codec}.parquet"));
-            recompress_parquet(&snappy, &to, codec);
-            let got = report(&[os(&to)], None);
-            assert_eq!(figures(&got), figures(&want), "{name} as {codec}");
-        }
+        let to = dir.path().join(format!("{codec}.parquet"));
+        recompress_parquet(&snappy, &to, codec);
+        let got = report(&[os(&to)], None);
+        assert_eq!(figures(&got), figures(&want), "{name} as {codec}");
     }
+}
+
+#[test]
+fn parquet_gzip_pages_read_as_snappy() {
+    parquet_in_codec_reads_as_snappy(parquet::basic::Compression::GZIP(Default::default()));
+}
+
+#[test]
+fn parquet_zstd_pages_read_as_snappy() {
+    parquet_in_codec_reads_as_snappy(parquet::basic::Compression::ZSTD(Default::default()));
+}
+
+/// LZ4 as Parquet now writes it (LZ4_RAW) and the older Hadoop-framed LZ4 of Spark and Hive.
+#[test]
+fn parquet_lz4_pages_read_as_snappy() {
+    parquet_in_codec_reads_as_snappy(parquet::basic::Compression::LZ4_RAW);
+    parquet_in_codec_reads_as_snappy(parquet::basic::Compression::LZ4);
+}
+
+#[test]
+fn parquet_brotli_pages_read_as_snappy() {
+    parquet_in_codec_reads_as_snappy(parquet::basic::Compression::BROTLI(Default::default()));
+}
+
+/// A zip bomb (a CUR CSV member of a header and 100 MiB of line ends, deflated to about 100 KB)
+/// and a zstd bomb stop with exit 2 naming the input (the member as `archive.zip!member`).
+#[test]
+fn zip_and_zstd_bombs_are_refused() {
+    let header = std::fs::read_to_string(fixture("aws/cur2_bedrock.csv"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    let mut bytes = format!("{header}\n").into_bytes();
+    bytes.resize(bytes.len() + (100 << 20), b'\n');
+    let dir = tempfile::tempdir().unwrap();
+
+    let zip = zip_of(&[("cur2.csv", &bytes)]);
+    assert!(zip.len() * 250 < (100 << 20));
+    let path = dir.path().join("cur2.zip");
+    std::fs::write(&path, &zip).unwrap();
+    bin()
+        .args(["reconcile"])
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains(format!("{}!cur2.csv", path.display()))
+                .and(predicate::str::contains("decompression bomb")),
+        );
+
+    let zst = zstd_of(&bytes);
+    assert!(zst.len() * 250 < (100 << 20));
+    let path = dir.path().join("cur2.csv");
+    std::fs::write(&path, &zst).unwrap();
+    bin()
+        .args(["reconcile"])
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains(path.display().to_string())
+                .and(predicate::str::contains("decompression bomb")),
+        );
 }
 
 /// A CSV row with a 17 MiB field (over the 16 MiB line limit) is a rejected row with its
@@ -622,4 +677,43 @@ fn an_endless_record_is_an_error() {
     );
     // It stopped reading soon after the limit, not at the writer's end.
     assert!(written < (1u64 << 30), "{written}");
+}
+
+/// Two snapshots of one CUR 2.0 billing period delivered as `.csv.gz` (as Data Exports writes
+/// them) are told apart as the plain files are: only the latest execution is read.
+#[test]
+fn gzipped_aws_snapshots_count_the_month_once() {
+    let from = fixture("aws/snapshots/cur2-bedrock/data");
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    let period = from.join("BILLING_PERIOD=2026-10");
+    for exec in std::fs::read_dir(&period).unwrap() {
+        let exec = exec.unwrap().path();
+        let to = dir
+            .path()
+            .join("data/BILLING_PERIOD=2026-10")
+            .join(exec.file_name().unwrap());
+        std::fs::create_dir_all(&to).unwrap();
+        for csv in std::fs::read_dir(&exec).unwrap() {
+            let csv = csv.unwrap().path();
+            let name = format!("{}.gz", csv.file_name().unwrap().to_string_lossy());
+            let gz = to.join(name);
+            std::fs::write(&gz, gzip(&std::fs::read(&csv).unwrap())).unwrap();
+            files.push(gz);
+        }
+    }
+    files.sort();
+    assert_eq!(files.len(), 3);
+    let args: Vec<&std::ffi::OsStr> = files.iter().map(|p| p.as_os_str()).collect();
+    let r = report(&args, None);
+    let aws = &r["sources"][0];
+    assert_eq!(aws["name"], "aws", "{aws}");
+    // The latest execution only (as in tests/real_exports.rs for the plain files): 23,000 +
+    // 40,000 input, 14,266 + 10,000 output, 0.069 + 0.21399 + 0.12 + 0.15 = 0.55299.
+    assert_eq!(aws["tokens"]["input"].as_i64(), Some(63_000), "{aws}");
+    assert_eq!(aws["tokens"]["output"].as_i64(), Some(24_266), "{aws}");
+    let cost: rust_decimal::Decimal = aws["cost"].as_str().unwrap().parse().unwrap();
+    assert_eq!(cost, "0.55299".parse().unwrap());
+    assert_eq!(aws["rows_rejected"], 0);
+    assert_eq!(aws["files"].as_array().unwrap().len(), 2);
 }
