@@ -717,3 +717,47 @@ fn gzipped_aws_snapshots_count_the_month_once() {
     assert_eq!(aws["rows_rejected"], 0);
     assert_eq!(aws["files"].as_array().unwrap().len(), 2);
 }
+
+/// A Parquet file whose one column chunk is 80 MiB of zeros in zstd (a few KB on disk) is exit 2
+/// naming the file, refused from its footer before a page is read.
+#[test]
+fn a_parquet_bomb_is_refused() {
+    use parquet::data_type::{ByteArray, ByteArrayType};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+    use std::sync::Arc;
+    let schema = Arc::new(
+        parse_message_type("message m { required binary line_item_usage_type; }").unwrap(),
+    );
+    let props = Arc::new(
+        WriterProperties::builder()
+            .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+            .set_dictionary_enabled(false)
+            .build(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cur.parquet");
+    let mut w =
+        SerializedFileWriter::new(std::fs::File::create(&path).unwrap(), schema, props).unwrap();
+    let mut group = w.next_row_group().unwrap();
+    let mut col = group.next_column().unwrap().unwrap();
+    let value = ByteArray::from(vec![0u8; 80 << 20]);
+    col.typed::<ByteArrayType>()
+        .write_batch(&[value], None, None)
+        .unwrap();
+    col.close().unwrap();
+    group.close().unwrap();
+    w.close().unwrap();
+    let size = std::fs::metadata(&path).unwrap().len();
+    assert!(size * 250 < (80 << 20), "{size}");
+    bin()
+        .args(["reconcile"])
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains(path.display().to_string())
+                .and(predicate::str::contains("decompression bomb")),
+        );
+}

@@ -63,13 +63,49 @@ fn open_reader(file: &InputFile) -> Result<SerializedFileReader<File>, InputErro
     // The footer decoder panics on a few corrupt footers: that is the file's error too.
     let opened =
         crate::panic_guard::catch(|| SerializedFileReader::new(f).map_err(|e| e.to_string()));
-    opened.and_then(|r| r).map_err(|e| {
+    let reader = opened.and_then(|r| r).map_err(|e| {
         InputError::new(
             file,
             None,
             format!("not a readable Parquet file (truncated or corrupt?): {e}"),
         )
-    })
+    })?;
+    check_expansion(file, &reader)?;
+    Ok(reader)
+}
+
+/// The bounds of compressed text inputs, applied to what the footer says each column chunk
+/// decompresses to: the page buffers are allocated at those sizes, so a chunk that claims a
+/// bomb's ratio is refused before any page is read. (A page header that claims more than its
+/// chunk is not checked here.)
+fn check_expansion(
+    file: &InputFile,
+    reader: &SerializedFileReader<File>,
+) -> Result<(), InputError> {
+    use super::input::{MAX_DECOMPRESSED_BYTES, MAX_RATIO, RATIO_FREE_BYTES};
+    for (g, group) in reader.metadata().row_groups().iter().enumerate() {
+        for col in group.columns() {
+            let out = u64::try_from(col.uncompressed_size()).unwrap_or(u64::MAX);
+            let compressed = u64::try_from(col.compressed_size()).unwrap_or(0);
+            if out > MAX_DECOMPRESSED_BYTES
+                || (out > RATIO_FREE_BYTES && out > compressed.saturating_mul(MAX_RATIO))
+            {
+                return Err(InputError::new(
+                    file,
+                    None,
+                    format!(
+                        "row group {}, column '{}': decompresses to {} MiB from {compressed} compressed bytes (limits: {MAX_RATIO}x the compressed size past {} MiB, {} GiB in all); refusing a possible decompression bomb",
+                        g + 1,
+                        col.column_path().string(),
+                        out >> 20,
+                        RATIO_FREE_BYTES >> 20,
+                        MAX_DECOMPRESSED_BYTES >> 30,
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// How a column's values become text beyond what the row API says: INT64 timestamps whose
