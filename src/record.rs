@@ -345,6 +345,35 @@ impl Status {
     }
 }
 
+/// Money on a bill line that no call causes: the bill takes it off (a credit, a discount) or
+/// adds it, whatever the usage. Set only on cost-only lines; the `discounts_and_credits` step
+/// is their sum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Adjustment {
+    /// A credit the bill grants without a kind of its own (a FOCUS `Credit` row, a GCP credit of
+    /// a type this tool does not know).
+    Credit,
+    /// A promotional or free-tier credit.
+    Promotion,
+    /// A commitment's or reservation's discount: usage drawn from a prepaid or committed amount
+    /// at less than its list price.
+    Commitment,
+    /// Any other discount off the list price (negotiated, sustained use, a reseller's margin).
+    Discount,
+}
+
+impl Adjustment {
+    pub fn name(self) -> &'static str {
+        match self {
+            Adjustment::Credit => "credit",
+            Adjustment::Promotion => "promotion",
+            Adjustment::Commitment => "commitment",
+            Adjustment::Discount => "discount",
+        }
+    }
+}
+
 /// Which view a source is: the app's, the trace store's, a gateway's between the app and the
 /// providers, or a provider's bill.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -489,6 +518,9 @@ pub struct UsageRecord {
     /// True for records that carry money only (bill cost lines): their tokens, if any, are
     /// already counted by the same bill's usage lines.
     pub cost_only: bool,
+    /// On a cost-only line: the money is a credit or discount, not usage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adjustment: Option<Adjustment>,
     #[serde(skip)]
     pub text: Option<Box<CallText>>,
 }
@@ -515,6 +547,7 @@ impl UsageRecord {
             unit_prices: None,
             computed_cost: None,
             cost_only: false,
+            adjustment: None,
             text: None,
         }
     }

@@ -110,9 +110,7 @@ impl GroupAcc {
         self.base.merge(&o.base);
         self.base_traffic += o.base_traffic;
         for (k, s) in o.reference {
-            let mine = self.reference.entry(k).or_default();
-            mine.calls.merge(&s.calls);
-            mine.embeddings.merge(&s.embeddings);
+            self.reference.entry(k).or_default().merge(&s);
         }
         if self.price_probe.is_none() {
             self.price_probe = o.price_probe;
@@ -252,7 +250,10 @@ impl ComparisonAcc {
             .reference
             .entry((rec.scope.api_key.clone(), rec.scope.project.clone()))
             .or_default();
-        if rec.operation == Operation::Embedding {
+        if rec.adjustment.is_some() {
+            // Money no call causes: no other cause's scope sum may take it too.
+            scope.adjustments.add(rec, v);
+        } else if rec.operation == Operation::Embedding {
             scope.embeddings.add(rec, v);
         } else {
             scope.calls.add(rec, v);
@@ -452,6 +453,7 @@ impl ComparisonAcc {
             for s in g.reference.values() {
                 reference.merge(&s.calls);
                 reference.merge(&s.embeddings);
+                reference.merge(&s.adjustments);
             }
             let group_prices = g.price_probe.as_ref().and_then(|(raw, at)| {
                 prices

@@ -9,10 +9,13 @@
 //! `SubAccountId`, `SubAccountName`; 1.1 adds `ServiceSubcategory` and `SkuMeter`; providers add
 //! `x_` columns (Microsoft: `x_SkuMeterName`).
 //!
-//! - Charges: `ChargeCategory` `Usage` rows are usage; `Tax`, `Credit`, `Purchase` and
-//!   `Adjustment` rows are kept as rows without usage, named by category, never mixed into
-//!   token variance. A `ChargeClass` of `Correction` (a fix to an earlier, already invoiced
-//!   period) is likewise kept apart.
+//! - Charges: `ChargeCategory` `Usage` rows are usage. A `Credit` row of a generative AI service
+//!   is money the bill takes off that no call causes: a cost-only line (no model, operation
+//!   other, adjustment `credit`), the `discounts_and_credits` step, never tokens. `Tax`,
+//!   `Purchase` (a commitment's, already amortized into its usage rows' EffectiveCost) and
+//!   `Adjustment` rows, and other services' credits, are rows without usage, named by category.
+//!   A `ChargeClass` of `Correction` (a fix to an earlier, already invoiced period) is likewise
+//!   kept apart.
 //! - LLM rows: `ServiceCategory` `AI and Machine Learning`. Inside it, a row is LLM usage when
 //!   `ServiceSubcategory` is `Generative AI` or its unit counts tokens; other AI rows (speech,
 //!   vision) are rows without usage. An LLM row whose meter cannot be read is rejected naming it.
@@ -27,12 +30,17 @@
 //!   Tokens". `CredentialId` (else `PrincipalId`) is the key.
 //! - Money: `EffectiveCost` in `BillingCurrency` when the row has it, else `BilledCost`: usage
 //!   covered by a commitment bills 0 (the purchase row carries the money, kept out as a row
-//!   without usage) yet costs its amortized share; a row where the two differ is noted.
+//!   without usage) yet costs its amortized share; a row where the two differ is noted. A row
+//!   whose `ListCost` is above that cost is a discount: its usage line is at `ListCost` (what the
+//!   app's prices compare with) and the difference is a cost-only line of its own (adjustment
+//!   `commitment` when the row names a `CommitmentDiscountId`, else `discount`).
 
 use super::azure;
 use super::util::{self, Fields};
 use super::{Format, Head, InputError, InputFile, RecordSink, Row, parquet_file};
-use crate::record::{Currency, Money, Operation, Usage, UsageClass, UsageRecord};
+use crate::record::{Adjustment, Currency, Money, Operation, Usage, UsageClass, UsageRecord};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 use std::io::BufRead;
 
 /// FOCUS column names are PascalCase and fixed by the specification; these six are mandatory
@@ -94,6 +102,9 @@ struct Cols {
     sub_account_id: Option<usize>,
     sub_account_name: Option<usize>,
     effective_cost: Option<usize>,
+    list_cost: Option<usize>,
+    /// `CommitmentDiscountId`: the row's usage is drawn from a commitment.
+    commitment: Option<usize>,
     sku_price_details: Option<usize>,
     credential: Option<usize>,
     principal: Option<usize>,
@@ -185,6 +196,8 @@ fn columns(names: &[String]) -> Result<Cols, String> {
         sub_account_id: find("SubAccountId"),
         sub_account_name: find("SubAccountName"),
         effective_cost: find("EffectiveCost"),
+        list_cost: find("ListCost"),
+        commitment: find("CommitmentDiscountId"),
         sku_price_details: find("SkuPriceDetails"),
         credential: find("CredentialId"),
         principal: find("PrincipalId"),
@@ -268,9 +281,11 @@ fn row<R: Fields + ?Sized>(
     let field = |i: usize| rec.get(i).and_then(util::opt_str);
     let opt = |i: Option<usize>| i.and_then(field);
     let category = field(cols.category).unwrap_or("");
-    match category.to_ascii_lowercase().as_str() {
-        "usage" => {}
-        "tax" | "credit" | "purchase" | "adjustment" => {
+    let credit = match category.to_ascii_lowercase().as_str() {
+        "usage" => false,
+        "credit" => true,
+        // A purchase (a commitment's) is already amortized into its usage rows' EffectiveCost.
+        "tax" | "purchase" | "adjustment" => {
             return Ok((
                 Row::NoUsage(azure::static_reason(
                     "not a usage charge (ChargeCategory)",
@@ -284,7 +299,7 @@ fn row<R: Fields + ?Sized>(
                 "ChargeCategory: expected Usage, Purchase, Tax, Credit or Adjustment, got '{category}'"
             ));
         }
-    }
+    };
     if opt(cols.class).is_some_and(|c| c.eq_ignore_ascii_case("correction")) {
         return Ok((
             Row::NoUsage("correction of an earlier billing period (ChargeClass Correction)"),
@@ -302,6 +317,9 @@ fn row<R: Fields + ?Sized>(
             Row::NoUsage(azure::static_reason("not an AI service charge", shown)),
             None,
         ));
+    }
+    if credit {
+        return credit_row(file, cols, rec, line).map(|r| (r, None));
     }
     let consumed_unit = opt(cols.consumed_u);
     let pricing_unit = opt(cols.pricing_u);
@@ -354,19 +372,7 @@ fn row<R: Fields + ?Sized>(
         return Err(format!("unknown LLM meter '{first}': {why}"));
     };
 
-    let time = |i: usize, name: &str| {
-        let raw = field(i).unwrap_or("");
-        util::parse_utc(raw).ok_or_else(|| {
-            format!("{name}: expected a UTC time like 2026-10-01T00:00:00Z, got '{raw}'")
-        })
-    };
-    let start = time(cols.start, "ChargePeriodStart")?;
-    let end = time(cols.end, "ChargePeriodEnd")?;
-    if end <= start {
-        return Err(format!(
-            "ChargePeriodEnd {end} is not after ChargePeriodStart {start}; expected [start, end)"
-        ));
-    }
+    let (start, end) = period(cols, rec)?;
     // Consumed quantity first (the usage as measured), pricing quantity otherwise.
     let (q_col, per_unit, unit_name) = match (
         consumed_unit.and_then(tokens_per_unit),
@@ -392,44 +398,170 @@ fn row<R: Fields + ?Sized>(
             "quantity: expected a non-negative number of '{unit_name}' (a whole number of single tokens), got '{raw_q}'"
         )
     })?;
-    let raw_cost = field(cols.billed_cost).unwrap_or("");
+    let (billed, cost, currency) = amounts(cols, rec)?;
+    // The part of a discount off the list price (a commitment's or a negotiated one) is its own
+    // line, so the usage line is at list price like the app's and the discount is a bridge step.
+    // A list price below the cost (a premium, or none written as 0) is not a discount.
+    let list = opt(cols.list_cost)
+        .map(|raw| {
+            util::parse_decimal(raw)
+                .ok_or_else(|| format!("ListCost: expected a decimal amount, got '{raw}'"))
+        })
+        .transpose()?
+        .filter(|l| *l > cost);
+
+    let mut r = UsageRecord::bucket(
+        record_id(cols, rec, start, end, first),
+        file.origin(line),
+        start,
+        end,
+    );
+    let hint = (azure_meter || microsoft).then_some("azure");
+    r.set_model(hint, &model);
+    set_scope(&mut r, cols, rec);
+    r.operation = Operation::Chat;
+    r.service_tier = tier.map(str::to_string);
+    r.usage = Usage::of(&[(class, tokens)]);
+    r.reported_cost = Some(Money::new(list.unwrap_or(cost), currency));
+    let note = (cost != billed).then_some(
+        "usage valued at EffectiveCost, which differs from BilledCost (commitment or discount)",
+    );
+    let Some(list) = list else {
+        return Ok((Row::Record(Box::new(r)), note));
+    };
+    let off = cost
+        .checked_sub(list)
+        .ok_or_else(|| format!("EffectiveCost {cost} − ListCost {list} is beyond a decimal"))?;
+    let mut d = r.clone();
+    d.id = format!("{}:discount", r.id);
+    d.usage = Usage::ZERO;
+    d.requests = 0;
+    d.cost_only = true;
+    d.adjustment = Some(if opt(cols.commitment).is_some() {
+        Adjustment::Commitment
+    } else {
+        Adjustment::Discount
+    });
+    d.reported_cost = Some(Money::new(off, currency));
+    Ok((Row::Records(vec![r, d]), note))
+}
+
+/// A `Credit` row of a generative AI service: money the bill takes off (or gives back) that no
+/// call causes, as a cost-only line with no model over the row's own period.
+fn credit_row<R: Fields + ?Sized>(
+    file: &InputFile,
+    cols: &Cols,
+    rec: &R,
+    line: u64,
+) -> Result<Row, String> {
+    // FOCUS 1.0 has no subcategory: an AI credit is then taken as the AI usage rows are.
+    let sub = cols
+        .subcategory
+        .and_then(|i| rec.get(i))
+        .and_then(util::opt_str);
+    if let Some(sub) = sub.filter(|s| !s.eq_ignore_ascii_case("Generative AI")) {
+        return Ok(Row::NoUsage(azure::static_reason(
+            "credit of an AI service without LLM usage",
+            sub,
+        )));
+    }
+    let (start, end) = period(cols, rec)?;
+    let (_, cost, currency) = amounts(cols, rec)?;
+    let mut r = UsageRecord::bucket(
+        record_id(cols, rec, start, end, "credit"),
+        file.origin(line),
+        start,
+        end,
+    );
+    r.set_model(None, "");
+    set_scope(&mut r, cols, rec);
+    r.operation = Operation::Other;
+    r.requests = 0;
+    r.cost_only = true;
+    r.adjustment = Some(Adjustment::Credit);
+    r.reported_cost = Some(Money::new(cost, currency));
+    Ok(Row::Record(Box::new(r)))
+}
+
+/// `[ChargePeriodStart, ChargePeriodEnd)`, UTC.
+fn period<R: Fields + ?Sized>(
+    cols: &Cols,
+    rec: &R,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
+    let time = |i: usize, name: &str| {
+        let raw = rec.get(i).and_then(util::opt_str).unwrap_or("");
+        util::parse_utc(raw).ok_or_else(|| {
+            format!("{name}: expected a UTC time like 2026-10-01T00:00:00Z, got '{raw}'")
+        })
+    };
+    let start = time(cols.start, "ChargePeriodStart")?;
+    let end = time(cols.end, "ChargePeriodEnd")?;
+    if end <= start {
+        return Err(format!(
+            "ChargePeriodEnd {end} is not after ChargePeriodStart {start}; expected [start, end)"
+        ));
+    }
+    Ok((start, end))
+}
+
+/// `BilledCost`, the row's cost and its currency. The cost is EffectiveCost when the row has it:
+/// usage covered by a commitment bills 0 (the purchase row carries the money) yet costs its
+/// amortized share.
+fn amounts<R: Fields + ?Sized>(
+    cols: &Cols,
+    rec: &R,
+) -> Result<(Decimal, Decimal, Currency), String> {
+    let opt = |i: Option<usize>| i.and_then(|i| rec.get(i)).and_then(util::opt_str);
+    let raw_cost = opt(Some(cols.billed_cost)).unwrap_or("");
     let billed = util::parse_decimal(raw_cost)
         .ok_or_else(|| format!("BilledCost: expected a decimal amount, got '{raw_cost}'"))?;
-    // Usage is valued at EffectiveCost when the row has it: usage covered by a commitment
-    // bills 0 (the purchase row carries the money) yet costs its amortized share.
     let cost = match opt(cols.effective_cost) {
         Some(raw) => util::parse_decimal(raw)
             .ok_or_else(|| format!("EffectiveCost: expected a decimal amount, got '{raw}'"))?,
         None => billed,
     };
-    let raw_cur = field(cols.currency).unwrap_or("");
+    let raw_cur = opt(Some(cols.currency)).unwrap_or("");
     let currency = Currency::parse(raw_cur).ok_or_else(|| {
         format!("BillingCurrency: expected a currency code like USD, got '{raw_cur}'")
     })?;
+    Ok((billed, cost, currency))
+}
 
+/// A line's id: its period, what it is (the meter, or `credit`), its resource and a hash of
+/// every column that is not an amount.
+fn record_id<R: Fields + ?Sized>(
+    cols: &Cols,
+    rec: &R,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    what: &str,
+) -> String {
     let parts: Vec<(&str, &str)> = cols
         .identity
         .iter()
         .map(|(n, i)| (n.as_str(), rec.get(*i).unwrap_or("").trim()))
         .collect();
-    let resource = opt(cols.resource_id);
-    let id = format!(
+    let resource = cols
+        .resource_id
+        .and_then(|i| rec.get(i))
+        .and_then(util::opt_str);
+    format!(
         "focus:{}-{}:{}:{}:{:016x}",
         start.format("%Y-%m-%dT%H:%M:%SZ"),
         end.format("%Y-%m-%dT%H:%M:%SZ"),
-        first,
+        what,
         resource.unwrap_or(""),
         azure::fnv64(&parts)
-    );
-    let mut r = UsageRecord::bucket(id, file.origin(line), start, end);
-    let hint = (azure_meter || microsoft).then_some("azure");
-    r.set_model(hint, &model);
+    )
+}
+
+/// The bill the line is on, its account, key and principal.
+fn set_scope<R: Fields + ?Sized>(r: &mut UsageRecord, cols: &Cols, rec: &R) {
+    let opt = |i: Option<usize>| i.and_then(|i| rec.get(i)).and_then(util::opt_str);
     // One FOCUS file may hold several clouds' lines: each line names the bill it is on.
     if let Some(cloud) = opt(cols.provider).and_then(crate::catalog::serving_cloud) {
         r.serving = cloud;
     }
-    r.operation = Operation::Chat;
-    r.service_tier = tier.map(str::to_string);
     r.scope.project = opt(cols.sub_account_name)
         .or(opt(cols.sub_account_id))
         .map(str::to_string);
@@ -438,14 +570,8 @@ fn row<R: Fields + ?Sized>(
         .or(opt(cols.principal))
         .map(str::to_string)
         .or_else(|| opt(cols.resource_name).map(str::to_string))
-        .or_else(|| resource.and_then(azure::resource_name));
+        .or_else(|| opt(cols.resource_id).and_then(azure::resource_name));
     r.scope.user = opt(cols.principal).map(str::to_string);
-    r.usage = Usage::of(&[(class, tokens)]);
-    r.reported_cost = Some(Money::new(cost, currency));
-    let note = (cost != billed).then_some(
-        "usage valued at EffectiveCost, which differs from BilledCost (commitment or discount)",
-    );
-    Ok((Row::Record(Box::new(r)), note))
 }
 
 /// Model and class from `SkuPriceDetails` (FOCUS 1.3 AI rows): `ModelId` (else `ModelFamily`),
@@ -487,7 +613,6 @@ mod tests {
     use crate::source::testutil::temp;
     use crate::source::{CollectSink, read_all};
     use UsageClass::*;
-    use rust_decimal::Decimal;
     use rust_decimal_macros::dec;
     use std::path::{Path, PathBuf};
 
@@ -523,19 +648,30 @@ mod tests {
                 ("gpt-4.1", Usage::of(&[(Output, 2_500_000)]), dec!(20)),
                 // A model the tables do not know stays a record (priced by nothing here).
                 ("acme-reasoner-2", Usage::of(&[(Input, 10_000)]), dec!(0.05)),
+                // Line 8's promotional credit: money only, no model.
+                ("", Usage::ZERO, dec!(-1.5)),
             ]
         );
         assert_eq!(s.records[4].provider, "");
+        // List 20 = effective 20 under the commitment: no discount off the list price, one line.
+        assert!(
+            s.records[..5]
+                .iter()
+                .all(|r| !r.cost_only && r.adjustment.is_none())
+        );
+        let c = &s.records[5];
+        assert!(c.cost_only && c.requests == 0);
+        assert_eq!(c.adjustment, Some(Adjustment::Credit));
+        assert_eq!(c.operation, Operation::Other);
+        assert_eq!(c.scope.project.as_deref(), Some("support-bot"));
+        assert_eq!((c.start, c.end), (s.records[0].start, s.records[0].end));
         let r = &s.records[0];
         assert_eq!(r.scope.api_key.as_deref(), Some("cred-key-01"));
         assert_eq!(r.scope.user.as_deref(), Some("svc-support@acme.example"));
-        // The purchase and the credit stay out of token variance.
+        // The purchase is already amortized into the commitment row's EffectiveCost.
         assert_eq!(
             s.no_usage,
-            vec![
-                (6, "not a usage charge (ChargeCategory): Purchase"),
-                (8, "not a usage charge (ChargeCategory): Credit"),
-            ]
+            vec![(6, "not a usage charge (ChargeCategory): Purchase")]
         );
         assert_eq!(
             s.notes,
@@ -559,7 +695,8 @@ mod tests {
     fn usage_rows_to_records() {
         let (format, s) = read_all(&fixture(FIXTURE)).unwrap();
         assert_eq!(format, Format::FocusCsv);
-        assert_eq!(s.records.len(), 4, "{:?}", s.rejected);
+        // Four usage lines and the credit of line 6.
+        assert_eq!(s.records.len(), 5, "{:?}", s.rejected);
         let a = &s.records[0];
         // ConsumedQuantity 4000 in `Tokens`; BilledCost 0.02 USD.
         assert_eq!(a.usage, Usage::of(&[(Input, 4_000)]));
@@ -577,21 +714,33 @@ mod tests {
         assert_eq!(s.records[1].usage, Usage::of(&[(Output, 1_000)]));
         // No ConsumedQuantity: PricingQuantity 2.5 of `1000 Tokens` = 2500.
         assert_eq!(s.records[2].usage, Usage::of(&[(InputCacheRead, 2_500)]));
-        assert_eq!(s.records[3].usage, Usage::of(&[(Input, 6_000)]));
-        assert_eq!(s.records[3].start.timestamp(), 1_790_899_200);
-        // 0.02 + 0.015 + 0.003125 + 0.03 = 0.068125; the tax, the credit and the correction
-        // are not in it.
-        let total: Decimal = s
-            .records
-            .iter()
-            .map(|r| r.reported_cost.unwrap().amount)
-            .sum();
-        assert_eq!(total, dec!(0.068125));
+        // Line 6, the Azure credit offer of 2026-10-01: −5.00, a money line of its own.
+        let c = &s.records[3];
+        assert!(c.cost_only && c.usage.is_zero() && c.model.is_empty());
+        assert_eq!(c.adjustment, Some(Adjustment::Credit));
+        assert_eq!(c.reported_cost, Some(Money::usd(dec!(-5.00))));
+        assert_eq!(c.scope.project.as_deref(), Some("contoso-ai-prod"));
+        assert_eq!(
+            (c.start.timestamp(), c.end.timestamp()),
+            (1_790_812_800, 1_790_899_200)
+        );
+        assert_eq!(s.records[4].usage, Usage::of(&[(Input, 6_000)]));
+        assert_eq!(s.records[4].start.timestamp(), 1_790_899_200);
+        // Usage 0.02 + 0.015 + 0.003125 + 0.03 = 0.068125; with the credit 0.068125 − 5 =
+        // −4.931875; the tax and the correction are not in it.
+        let total = |f: fn(&UsageRecord) -> bool| -> Decimal {
+            s.records
+                .iter()
+                .filter(|r| f(r))
+                .map(|r| r.reported_cost.unwrap().amount)
+                .sum()
+        };
+        assert_eq!(total(|r| !r.cost_only), dec!(0.068125));
+        assert_eq!(total(|_| true), dec!(-4.931875));
         assert_eq!(
             s.no_usage,
             vec![
                 (5, "not a usage charge (ChargeCategory): Tax"),
-                (6, "not a usage charge (ChargeCategory): Credit"),
                 (7, "not an AI service charge: Compute"),
                 (
                     8,
@@ -620,6 +769,58 @@ mod tests {
         );
         // Every row once: 11 data rows.
         assert_eq!(s.records.len() + s.no_usage.len() + s.rejected.len(), 11);
+    }
+
+    /// Line 5 of the FOCUS 1.3 fixture (2.5M output under a commitment) with a list price above
+    /// its effective cost, and line 8's credit on a speech service.
+    #[test]
+    fn a_discount_off_list_is_a_money_line_of_its_own() {
+        let text = std::fs::read_to_string(fixture("focus_1_3_ai_tokens.csv")).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        // ListCost 25 (2.5M × $10), EffectiveCost 20: $5 off through commitment-2026-q4.
+        let committed = "Tokens,20,8,cred-key-01,20,Example AI Inc.,20,8,Committed";
+        assert!(lines[4].contains(committed));
+        lines[4] = lines[4].replace(
+            committed,
+            "Tokens,20,8,cred-key-01,20,Example AI Inc.,25,10,Committed",
+        );
+        // The same row without a commitment id: a negotiated discount.
+        let plain = lines[4].replace("commit-2026-q4,Used", ",");
+        lines.push(plain);
+        // A credit of an AI service that is not generative: another service's money.
+        lines.push(lines[7].replace("Generative AI", "Speech"));
+        let (_d, p) = temp("focus13.csv", &(lines.join("\n") + "\n"));
+        let (_, s) = read_all(&p).unwrap();
+        assert!(s.rejected.is_empty(), "{:?}", s.rejected);
+        let got: Vec<(Usage, Decimal, Option<Adjustment>)> = s
+            .records
+            .iter()
+            .map(|r| (r.usage, r.reported_cost.unwrap().amount, r.adjustment))
+            .collect();
+        let out = Usage::of(&[(Output, 2_500_000)]);
+        // The usage line at list price, then 20 − 25 = −5 as a commitment line.
+        assert_eq!(got[3], (out, dec!(25), None));
+        assert_eq!(
+            got[4],
+            (Usage::ZERO, dec!(-5), Some(Adjustment::Commitment))
+        );
+        assert!(s.records[4].cost_only && s.records[4].id.ends_with(":discount"));
+        assert_eq!(s.records[4].model, "gpt-4.1");
+        assert_eq!(got[7], (out, dec!(25), None));
+        assert_eq!(got[8], (Usage::ZERO, dec!(-5), Some(Adjustment::Discount)));
+        assert_eq!(s.records.len(), 9);
+        assert_eq!(
+            s.no_usage.last(),
+            Some(&(10, "credit of an AI service without LLM usage: Speech"))
+        );
+        // The row's money is unchanged: 25 − 5 = 20 = its EffectiveCost.
+        let all: Decimal = s
+            .records
+            .iter()
+            .map(|r| r.reported_cost.unwrap().amount)
+            .sum();
+        // 2 + 0.25 + 0.8 + 20 + 0.05 − 1.5 + 20 = 41.6.
+        assert_eq!(all, dec!(41.6));
     }
 
     #[test]

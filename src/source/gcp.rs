@@ -9,7 +9,8 @@
 //!
 //! One record per Gemini token line, with its `cost` as the reported cost. Each entry of
 //! `credits[]` is money the bill subtracts: it becomes its own cost-only line (operation other,
-//! no model), so credits are reported beside the usage and never change token counts. Tax,
+//! no model, its `type` as the record's adjustment), so credits are the `discounts_and_credits`
+//! step and never change token counts. Tax,
 //! adjustment and rounding rows and other services' rows are rows without usage. A Vertex AI /
 //! Gemini API SKU this module does not understand is rejected with its description.
 //!
@@ -19,7 +20,7 @@
 
 use super::util;
 use super::{Format, Head, InputError, InputFile, RecordSink};
-use crate::record::{Currency, Money, Operation, Usage, UsageClass, UsageRecord};
+use crate::record::{Adjustment, Currency, Money, Operation, Usage, UsageClass, UsageRecord};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
@@ -60,7 +61,24 @@ fn has_key(text: &str, name: &str) -> bool {
 struct Credit {
     name: String,
     id: String,
+    /// `type` (`PROMOTION`, `COMMITTED_USAGE_DISCOUNT`, …), empty when absent.
+    kind: String,
     amount: Option<String>,
+}
+
+/// The kind of money a credit is, from its documented `type`; a type this tool does not know
+/// (or none) is a plain credit: still money off, never usage.
+fn adjustment_of(kind: &str) -> Adjustment {
+    match kind.trim().to_ascii_uppercase().as_str() {
+        "PROMOTION" | "FREE_TIER" => Adjustment::Promotion,
+        "COMMITTED_USAGE_DISCOUNT"
+        | "COMMITTED_USAGE_DISCOUNT_DOLLAR_BASE"
+        | "FEE_UTILIZATION_OFFSET" => Adjustment::Commitment,
+        "DISCOUNT" | "SUSTAINED_USAGE_DISCOUNT" | "SUBSCRIPTION_BENEFIT" | "RESELLER_MARGIN" => {
+            Adjustment::Discount
+        }
+        _ => Adjustment::Credit,
+    }
 }
 
 #[derive(Default)]
@@ -126,6 +144,7 @@ fn credits_from(v: &Value) -> Result<Vec<Credit>, String> {
                 Value::Object(o) => Ok(Credit {
                     name: text(o.get("name")),
                     id: text(o.get("id")),
+                    kind: text(o.get("type")),
                     amount: o
                         .get("amount")
                         .filter(|v| !v.is_null())
@@ -528,6 +547,7 @@ fn row(file: &InputFile, r: &Raw, line: u64) -> Result<Row, String> {
         cr.operation = Operation::Other;
         cr.scope.project = project.clone();
         cr.cost_only = true;
+        cr.adjustment = Some(adjustment_of(&c.kind));
         cr.reported_cost = Some(Money::new(amount, currency));
         out.push(cr);
     }
@@ -775,6 +795,20 @@ mod tests {
         assert_eq!(s.records[3].usage, Usage::of(&[(OutputReasoning, 150_000)]));
         assert_eq!(s.records[4].usage, Usage::of(&[(InputCacheRead, 400_000)]));
         assert_eq!(s.records[5].reported_cost, Some(Money::usd(dec!(-0.02))));
+        // Their `type`s: FREE_TIER a promotion, COMMITTED_USAGE_DISCOUNT a commitment; the usage
+        // lines carry none.
+        assert_eq!(c.adjustment, Some(Adjustment::Promotion));
+        assert_eq!(s.records[5].adjustment, Some(Adjustment::Commitment));
+        assert!(
+            s.records
+                .iter()
+                .all(|r| r.cost_only == r.adjustment.is_some())
+        );
+        assert_eq!(
+            adjustment_of("sustained_usage_discount"),
+            Adjustment::Discount
+        );
+        assert_eq!(adjustment_of(""), Adjustment::Credit);
         // Money over lines: 0.36 − 0.05 + 0.20 + 0.375 + 0.012 − 0.02 = 0.877.
         let total: Decimal = s
             .records

@@ -521,6 +521,8 @@ pub fn read_from(
 /// What an adapter makes of one input row (a reason for rejecting it is the `Err` beside it).
 pub enum Row {
     Record(Box<UsageRecord>),
+    /// One row that is several lines (a usage line and the discount the bill took off it).
+    Records(Vec<UsageRecord>),
     NoUsage(&'static str),
 }
 
@@ -530,6 +532,7 @@ impl Row {
     pub fn emit(result: Result<Row, String>, line: u64, prefix: &str, sink: &mut dyn RecordSink) {
         match result {
             Ok(Row::Record(rec)) => sink.record(*rec),
+            Ok(Row::Records(recs)) => recs.into_iter().for_each(|r| sink.record(r)),
             Ok(Row::NoUsage(reason)) => sink.no_usage(line, reason),
             Err(reason) if prefix.is_empty() => sink.reject(line, reason),
             Err(reason) => sink.reject(line, format!("{prefix}{reason}")),

@@ -10,6 +10,7 @@
 pub mod auxiliary_calls;
 pub mod cache_hits;
 pub mod cache_write_folding;
+pub mod discounts_and_credits;
 pub mod double_counting;
 pub mod embeddings;
 pub mod fx;
@@ -35,7 +36,7 @@ use std::collections::BTreeMap;
 pub const EVIDENCE_SAMPLES: usize = 5;
 
 /// The measured causes, in bridge order; `unexplained` (the residual) follows them.
-pub const ALL: [&dyn Cause; 13] = [
+pub const ALL: [&dyn Cause; 14] = [
     &window_misalignment::WindowMisalignment,
     &unattributed_traffic::UnattributedTraffic,
     &embeddings::Embeddings,
@@ -48,6 +49,7 @@ pub const ALL: [&dyn Cause; 13] = [
     &cache_write_folding::CacheWriteFolding,
     &cache_hits::CacheHits,
     &price_mismatch::PriceMismatch,
+    &discounts_and_credits::DiscountsAndCredits,
     &fx::Fx,
 ];
 
@@ -293,6 +295,17 @@ pub fn push_evidence(to: &mut Vec<String>, from: &[String]) {
 pub struct RefScope {
     pub calls: Tally,
     pub embeddings: Tally,
+    /// Cost-only lines of credits and discounts (`UsageRecord::adjustment`): money no call
+    /// causes, whoever's scope they are on (`discounts_and_credits`).
+    pub adjustments: Tally,
+}
+
+impl RefScope {
+    pub fn merge(&mut self, o: &RefScope) {
+        self.calls.merge(&o.calls);
+        self.embeddings.merge(&o.embeddings);
+        self.adjustments.merge(&o.adjustments);
+    }
 }
 
 /// What a cause measures from a group. Totals are the sums of groups' values.
@@ -555,6 +568,8 @@ mod tests {
             }
         }
         assert!(!plants().any(|(n, _)| n == fx::NAME));
+        // The simulated bills (OpenAI, Anthropic) carry no credit lines.
+        assert!(!plants().any(|(n, _)| n == discounts_and_credits::NAME));
     }
 
     #[test]
