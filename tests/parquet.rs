@@ -103,13 +103,17 @@ fn focus_parquet_equals_its_csv() {
     let (pf, pq) = read("focus/focus_1_2_azure_openai.parquet");
     assert_eq!((cf, pf), (Format::FocusCsv, Format::FocusParquet));
     assert_same(&csv, &pq, true);
-    // DECIMAL(38,10) costs are exact: 0.02 + 0.015 + 0.003125 + 0.03 = 0.068125.
-    let total: Decimal = pq
-        .records
-        .iter()
-        .map(|r| r.reported_cost.unwrap().amount)
-        .sum();
-    assert_eq!(total, Decimal::from_str("0.068125").unwrap());
+    // DECIMAL(38,10) costs are exact: 0.02 + 0.015 + 0.003125 + 0.03 = 0.068125 of usage, and
+    // the credit of row 6, −5.00, a money line of its own.
+    let total = |credit: bool| -> Decimal {
+        pq.records
+            .iter()
+            .filter(|r| r.cost_only == credit)
+            .map(|r| r.reported_cost.unwrap().amount)
+            .sum()
+    };
+    assert_eq!(total(false), Decimal::from_str("0.068125").unwrap());
+    assert_eq!(total(true), Decimal::from_str("-5").unwrap());
     // PricingQuantity 2.5 (DECIMAL) of `1000 Tokens` = 2,500 cached input tokens.
     assert_eq!(
         pq.records[2].usage,
@@ -181,7 +185,8 @@ fn truncated_and_corrupt_files_are_input_errors_naming_the_file() {
 fn normalize_reads_parquet_bills() {
     for (path, records) in [
         ("aws/cur2_bedrock.parquet", 7),
-        ("focus/focus_1_2_azure_openai.parquet", 4),
+        // Four usage lines and a credit.
+        ("focus/focus_1_2_azure_openai.parquet", 5),
     ] {
         let out = Command::cargo_bin("llm-recon")
             .unwrap()
