@@ -16,9 +16,12 @@ const OPENAI_KEY: &str = "sk-admin-TESTKEY-never-printed-7f3a";
 /// One request as the server saw it.
 #[derive(Clone, Debug)]
 struct Seen {
+    method: String,
     path: String,
     query: Vec<(String, String)>,
     headers: HashMap<String, String>,
+    /// The request body (LangSmith's run query is a POST with a JSON body).
+    body: String,
 }
 
 impl Seen {
@@ -71,6 +74,7 @@ impl Server {
                     if reader.read_line(&mut line).is_err() {
                         return;
                     }
+                    let method = line.split_whitespace().next().unwrap_or("GET").to_string();
                     let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
                     let mut headers = HashMap::new();
                     loop {
@@ -82,6 +86,14 @@ impl Server {
                             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
                         }
                     }
+                    let length: usize = headers
+                        .get("content-length")
+                        .and_then(|v: &String| v.parse().ok())
+                        .unwrap_or(0);
+                    let mut body = vec![0u8; length];
+                    if std::io::Read::read_exact(&mut reader, &mut body).is_err() {
+                        return;
+                    }
                     let (path, q) = target.split_once('?').unwrap_or((&target, ""));
                     let query = q
                         .split('&')
@@ -92,15 +104,19 @@ impl Server {
                         })
                         .collect();
                     let req = Seen {
+                        method,
                         path: path.to_string(),
                         query,
                         headers,
+                        body: String::from_utf8_lossy(&body).into_owned(),
                     };
                     let before = {
                         let mut log = log.lock().unwrap();
                         let n = log
                             .iter()
-                            .filter(|s| s.path == req.path && s.query == req.query)
+                            .filter(|s| {
+                                s.path == req.path && s.query == req.query && s.body == req.body
+                            })
                             .count();
                         log.push(req.clone());
                         n
@@ -978,4 +994,116 @@ fn litellm_without_an_address_is_a_usage_error() {
         .env("LITELLM_PROXY_API_KEY", LITELLM_KEY));
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("LITELLM_PROXY_API_BASE"), "{}", o.stderr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// LangSmith
+
+const LANGSMITH_KEY: &str = "lsv2_pt_TESTKEY_0c9e2f_never_printed";
+const LANGSMITH_PROJECT: &str = "5f0c2a4e-8b1d-4c6f-9e3a-7d2b1c0e9f11";
+
+fn llm_run(id: &str, start: &str, prompt: i64, completion: i64) -> String {
+    format!(
+        r#"{{"id": "{id}", "name": "ChatOpenAI", "run_type": "llm", "start_time": "{start}", "end_time": "{start}", "status": "success", "error": null, "extra": {{"metadata": {{"ls_provider": "openai", "ls_model_name": "gpt-4o-mini"}}}}, "parent_run_id": null, "trace_id": "{id}", "session_id": "{LANGSMITH_PROJECT}", "prompt_tokens": {prompt}, "completion_tokens": {completion}, "total_tokens": {}, "prompt_token_details": null, "completion_token_details": null, "prompt_cost": null, "completion_cost": null, "total_cost": "0.0003"}}"#,
+        prompt + completion
+    )
+}
+
+#[test]
+fn langsmith_run_query_posts_its_filter_and_cursor_in_the_body() {
+    let server = Server::start(Box::new(|seen: &Seen, _| {
+        assert_eq!(
+            (seen.method.as_str(), seen.path.as_str()),
+            ("POST", "/api/v1/runs/query")
+        );
+        assert_eq!(
+            seen.headers.get("x-api-key").map(String::as_str),
+            Some(LANGSMITH_KEY)
+        );
+        assert!(seen.query.is_empty(), "{:?}", seen.query);
+        let body: Value = serde_json::from_str(&seen.body).unwrap();
+        assert_eq!(body["session"], serde_json::json!([LANGSMITH_PROJECT]));
+        match (body["start_time"].as_str(), body["cursor"].as_str()) {
+            (Some("2026-10-01T00:00:00.000000"), None) => {
+                assert_eq!(
+                    body["filter"],
+                    "lt(start_time, \"2026-10-02T00:00:00.000000\")"
+                );
+                ok(format!(
+                    r#"{{"runs": [{}], "cursors": {{"next": "cur-2", "prev": null}}}}"#,
+                    llm_run(
+                        "0b7e4d2a-1c3f-4a5e-8d9b-2f6a1c3e5d71",
+                        "2026-10-01T06:00:00.310000",
+                        1_000,
+                        200
+                    )
+                ))
+            }
+            (Some("2026-10-01T00:00:00.000000"), Some("cur-2")) => ok(format!(
+                r#"{{"runs": [{}], "cursors": {{"next": null, "prev": "cur-1"}}}}"#,
+                llm_run(
+                    "1c8f5e3b-2d4a-4b6f-9e0c-3a7b2d4f6e82",
+                    "2026-10-01T09:30:00.000000",
+                    3_000,
+                    600
+                )
+            )),
+            (Some("2026-10-02T00:00:00.000000"), None) => {
+                ok(r#"{"runs": [], "cursors": {"next": null, "prev": null}}"#)
+            }
+            other => panic!("unexpected request {other:?}"),
+        }
+    }));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pull");
+    let pull = || {
+        run(llm_recon()
+            .args([
+                "pull",
+                "langsmith",
+                "--from",
+                "2026-10-01",
+                "--to",
+                "2026-10-03",
+                "--langsmith-project",
+                LANGSMITH_PROJECT,
+                "--out",
+            ])
+            .arg(&dir)
+            .env("LANGSMITH_ENDPOINT", &server.base)
+            .env("LANGSMITH_API_KEY", LANGSMITH_KEY))
+    };
+    let o = pull();
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(server.seen().len(), 3);
+    assert!(dir.join("langsmith_runs_2026-10-01_p0002.json").exists());
+    // Read back as the trace: 1,000 + 3,000 input and 200 + 600 output tokens.
+    let records = normalized(&dir);
+    assert_eq!(records.len(), 2);
+    assert_eq!(sum_usage(&records, "input"), 4_000);
+    assert_eq!(sum_usage(&records, "output"), 800);
+    // October 1–2 are over: nothing is fetched again.
+    let again = pull();
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(server.seen().len(), 3);
+    assert_secret_nowhere(LANGSMITH_KEY, &[&o, &again], &dir);
+
+    // Without a project, or with a project name instead of its id: usage errors.
+    for extra in [&[][..], &["--langsmith-project", "my-project"][..]] {
+        let o = run(llm_recon()
+            .args([
+                "pull",
+                "langsmith",
+                "--from",
+                "2026-10-01",
+                "--to",
+                "2026-10-02",
+                "--out",
+            ])
+            .arg(tmp.path().join("none"))
+            .args(extra)
+            .env("LANGSMITH_API_KEY", LANGSMITH_KEY));
+        assert_eq!(o.code, 2, "{}", o.stderr);
+        assert!(o.stderr.contains("--langsmith-project"), "{}", o.stderr);
+    }
 }

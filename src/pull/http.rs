@@ -143,13 +143,15 @@ pub struct Response {
     pub attempts: u32,
 }
 
-/// GETs `url` with `query`, retrying as the policy says. `shown` is how the request is named in
+/// GETs `url` with `query` (or POSTs `body` as JSON when there is one: LangSmith's run query
+/// takes its filter and cursor in the body), retrying as the policy says. `shown` is how the request is named in
 /// messages (path and query, no host credentials); `key_name` names the key for a 401.
 #[allow(clippy::too_many_arguments)]
 pub async fn get(
     client: &reqwest::Client,
     url: &str,
     query: &[(String, String)],
+    body: Option<&[u8]>,
     headers: &[(&'static str, &'static str)],
     auth: &Auth<'_>,
     policy: &RetryPolicy,
@@ -160,7 +162,14 @@ pub async fn get(
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        let mut req = client.get(url).query(query).timeout(policy.timeout);
+        let mut req = match body {
+            None => client.get(url).query(query),
+            Some(b) => client
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(b.to_vec()),
+        }
+        .timeout(policy.timeout);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }

@@ -14,6 +14,7 @@ pub mod anthropic;
 pub mod dify_db;
 pub mod http;
 pub mod langfuse;
+pub mod langsmith;
 pub mod litellm;
 pub mod manifest;
 pub mod openai;
@@ -50,6 +51,7 @@ pub enum PullSource {
     Anthropic,
     Langfuse,
     Litellm,
+    Langsmith,
     Dify,
 }
 
@@ -91,6 +93,9 @@ pub struct PullArgs {
     /// Langfuse: the observations API version (v1 for self-hosted servers before v4).
     #[arg(long, value_enum, default_value_t = langfuse::Version::V2)]
     pub langfuse_api: langfuse::Version,
+    /// LangSmith: the id (UUID) of a tracing project to pull the runs of; repeat for several.
+    #[arg(long, value_name = "UUID")]
+    pub langsmith_project: Vec<String>,
     /// Attempts per request, the first included (429, 5xx, timeouts).
     #[arg(long, default_value_t = 6, hide = true)]
     pub attempts: u32,
@@ -198,6 +203,11 @@ pub trait Api {
     fn headers(&self) -> Vec<(&'static str, &'static str)> {
         Vec::new()
     }
+    /// The JSON body of a POST request for the chain's page at `cursor`, for an API that takes
+    /// its query and cursor in the body; `None` (the default) is a GET with the query string.
+    fn post_body(&self, _chain: &Chain, _cursor: Option<&str>) -> Option<Vec<u8>> {
+        None
+    }
     /// Checks a page's shape and finds its next cursor; `Err` says what was expected.
     fn read_page(&self, chain: &Chain, body: &[u8]) -> Result<PageInfo, String>;
 }
@@ -237,6 +247,14 @@ pub fn run(args: &PullArgs) -> Result<i32, PullError> {
         PullSource::Litellm => {
             let api =
                 litellm::Litellm::from_env(args.base_url.as_deref(), args.key_file.as_deref())?;
+            (pull_api(&api, args, tz, &policy)?, api.name())
+        }
+        PullSource::Langsmith => {
+            let api = langsmith::Langsmith::from_env(
+                args.base_url.as_deref(),
+                args.key_file.as_deref(),
+                &args.langsmith_project,
+            )?;
             (pull_api(&api, args, tz, &policy)?, api.name())
         }
         PullSource::Dify => (dify_db::pull(args)?, "dify"),
@@ -420,16 +438,25 @@ async fn fetch_chains(
                     None => break,
                 }
             }
-            let mut query = chain.query.clone();
-            if let Some(c) = &cursor {
-                query.push((api.cursor_param().to_string(), c.clone()));
+            let body = api.post_body(&chain, cursor.as_deref());
+            let mut query = Vec::new();
+            if body.is_none() {
+                query = chain.query.clone();
+                if let Some(c) = &cursor {
+                    query.push((api.cursor_param().to_string(), c.clone()));
+                }
             }
-            let shown = format!("GET {shown_base}{}", chain_shown(&chain, cursor.as_deref()));
+            let method = if body.is_some() { "POST" } else { "GET" };
+            let shown = format!(
+                "{method} {shown_base}{}",
+                chain_shown(&chain, cursor.as_deref())
+            );
             let url = format!("{base}{}", chain.endpoint);
             let resp = http::get(
                 &client,
                 &url,
                 &query,
+                body.as_deref(),
                 &headers,
                 &auth,
                 policy,
