@@ -11,10 +11,10 @@
 //! appear that much later.
 
 use super::http::{Auth, Secret};
-use super::{Api, Chain, PageInfo, PullError, json_object, rfc3339};
+use super::{Api, Chain, PageInfo, PullError, json_object, rfc3339, utc_days};
 use crate::reconcile::window::Span;
 use crate::source::Format;
-use chrono::{Duration, DurationRound};
+use chrono::Duration;
 use serde_json::Value;
 use std::path::Path;
 
@@ -76,13 +76,8 @@ impl Api for Langfuse {
     }
     fn chains(&self, span: Span) -> Vec<Chain> {
         let mut chains = Vec::new();
-        let mut day = span
-            .start
-            .duration_trunc(Duration::days(1))
-            .unwrap_or(span.start);
-        while day < span.end {
-            let from = day.max(span.start);
-            let to = (day + Duration::days(1)).min(span.end);
+        for (day, part) in utc_days(span) {
+            let (from, to) = (part.start, part.end);
             let mut query = vec![
                 ("fromStartTime".to_string(), rfc3339(from)),
                 ("toStartTime".to_string(), rfc3339(to)),
@@ -105,7 +100,6 @@ impl Api for Langfuse {
                 format: Format::LangfuseApiJson,
                 span_end: to,
             });
-            day += Duration::days(1);
         }
         chains
     }

@@ -12,10 +12,10 @@
 //! as complete only some minutes after the day.
 
 use super::http::{Auth, Secret};
-use super::{Api, Chain, PageInfo, PullError, json_object, rfc3339};
+use super::{Api, Chain, PageInfo, PullError, base_url_from, json_object, utc_days};
 use crate::reconcile::window::Span;
 use crate::source::Format;
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -71,11 +71,7 @@ impl Langsmith {
                 )));
             }
         }
-        let base = base_url
-            .map(str::to_string)
-            .or_else(|| std::env::var("LANGSMITH_ENDPOINT").ok())
-            .map(|b| b.trim().trim_end_matches('/').to_string())
-            .filter(|b| !b.is_empty())
+        let base = base_url_from(base_url, "LANGSMITH_ENDPOINT")
             .unwrap_or_else(|| DEFAULT_BASE.to_string());
         Ok(Langsmith {
             base,
@@ -113,27 +109,25 @@ impl Api for Langsmith {
     }
     fn chains(&self, span: Span) -> Vec<Chain> {
         let mut chains = Vec::new();
-        let mut day = span
-            .start
-            .duration_trunc(Duration::days(1))
-            .unwrap_or(span.start);
-        while day < span.end {
-            let from = day.max(span.start);
-            let to = (day + Duration::days(1)).min(span.end);
+        for (day, part) in utc_days(span) {
+            let (from, to) = (part.start, part.end);
             chains.push(Chain {
                 endpoint: "/api/v1/runs/query".to_string(),
-                // The body's fields, as the manifest records them (the cursor apart).
+                // The body's fields as LangSmith takes them (the cursor apart): the manifest
+                // records them, and `post_body` sends them.
                 query: vec![
                     ("session".to_string(), self.projects.join(",")),
-                    ("start_time".to_string(), rfc3339(from)),
-                    ("end_before".to_string(), rfc3339(to)),
+                    ("start_time".to_string(), run_time(from)),
+                    (
+                        "filter".to_string(),
+                        format!("lt(start_time, \"{}\")", run_time(to)),
+                    ),
                     ("limit".to_string(), "100".to_string()),
                 ],
                 stem: format!("langsmith_runs_{}", day.format("%Y-%m-%d")),
                 format: Format::LangsmithRunsJson,
                 span_end: to,
             });
-            day += Duration::days(1);
         }
         chains
     }
@@ -149,19 +143,12 @@ impl Api for Langsmith {
                 .query
                 .iter()
                 .find(|(n, _)| n == k)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
+                .map(|(_, v)| v.as_str())
         };
-        let parse = |k: &str| {
-            DateTime::parse_from_rfc3339(&field(k))
-                .map(|t| t.with_timezone(&Utc))
-                .ok()
-        };
-        let (from, to) = (parse("start_time")?, parse("end_before")?);
         let mut body = json!({
             "session": self.projects,
-            "start_time": run_time(from),
-            "filter": format!("lt(start_time, \"{}\")", run_time(to)),
+            "start_time": field("start_time")?,
+            "filter": field("filter")?,
             "limit": 100,
             "select": SELECT,
         });

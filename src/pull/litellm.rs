@@ -10,10 +10,10 @@
 //! A day is complete only a few minutes after it ends: the proxy writes spend logs in batches.
 
 use super::http::{Auth, Secret};
-use super::{Api, Chain, PageInfo, PullError, json_object};
+use super::{Api, Chain, PageInfo, PullError, base_url_from, json_object, utc_days};
 use crate::reconcile::window::Span;
 use crate::source::Format;
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use std::path::Path;
 
@@ -27,12 +27,7 @@ pub struct Litellm {
 
 impl Litellm {
     pub fn from_env(base_url: Option<&str>, key_file: Option<&Path>) -> Result<Litellm, PullError> {
-        let base = base_url
-            .map(str::to_string)
-            .or_else(|| std::env::var("LITELLM_PROXY_API_BASE").ok())
-            .map(|b| b.trim().trim_end_matches('/').to_string())
-            .filter(|b| !b.is_empty())
-            .ok_or_else(|| {
+        let base = base_url_from(base_url, "LITELLM_PROXY_API_BASE").ok_or_else(|| {
                 PullError::Usage(
                     "the proxy's address is not set: give --base-url or LITELLM_PROXY_API_BASE (e.g. http://litellm:4000)".into(),
                 )
@@ -63,13 +58,8 @@ impl Api for Litellm {
     }
     fn chains(&self, span: Span) -> Vec<Chain> {
         let mut chains = Vec::new();
-        let mut day = span
-            .start
-            .duration_trunc(Duration::days(1))
-            .unwrap_or(span.start);
-        while day < span.end {
-            let from = day.max(span.start);
-            let to = (day + Duration::days(1)).min(span.end);
+        for (day, part) in utc_days(span) {
+            let (from, to) = (part.start, part.end);
             chains.push(Chain {
                 endpoint: "/spend/logs/v2".to_string(),
                 query: vec![
@@ -81,7 +71,6 @@ impl Api for Litellm {
                 format: Format::LitellmSpendLogsJson,
                 span_end: to,
             });
-            day += Duration::days(1);
         }
         chains
     }

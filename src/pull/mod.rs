@@ -159,6 +159,35 @@ pub fn whole_buckets(span: Span, width: Duration) -> Span {
     Span { start, end }
 }
 
+/// The UTC days `span` touches, each as its midnight and the part of `span` inside it: the
+/// APIs pulled one request chain per day (Langfuse, LangSmith, LiteLLM).
+pub fn utc_days(span: Span) -> Vec<(DateTime<Utc>, Span)> {
+    let mut days = Vec::new();
+    let mut day = span
+        .start
+        .duration_trunc(Duration::days(1))
+        .unwrap_or(span.start);
+    while day < span.end {
+        let part = Span {
+            start: day.max(span.start),
+            end: (day + Duration::days(1)).min(span.end),
+        };
+        days.push((day, part));
+        day += Duration::days(1);
+    }
+    days
+}
+
+/// A self-hosted API's address: `--base-url`, else the environment variable `var`, trimmed and
+/// without a trailing `/`; none when both are unset or empty.
+pub fn base_url_from(base_url: Option<&str>, var: &str) -> Option<String> {
+    base_url
+        .map(str::to_string)
+        .or_else(|| std::env::var(var).ok())
+        .map(|b| b.trim().trim_end_matches('/').to_string())
+        .filter(|b| !b.is_empty())
+}
+
 /// One chain of pages: an endpoint with its query, followed through its cursors.
 pub struct Chain {
     pub endpoint: String,
