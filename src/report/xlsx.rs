@@ -41,11 +41,16 @@ struct Styles {
     note: Format,
 }
 
+/// The number format of money in `currency`: two decimals at least, up to six when an amount
+/// has them, so a $0.0002 call never shows as 0.00; the code in brackets makes Excel file it
+/// under Currency.
+fn money_format(currency: &str) -> String {
+    format!("[${currency}] #,##0.00####")
+}
+
 impl Styles {
     fn new(currency: &str) -> Styles {
-        // Two decimals at least, up to six when an amount has them, so a $0.0002 call never
-        // shows as 0.00; the code in brackets makes Excel file it under Currency.
-        let money = format!("[${currency}] #,##0.00####");
+        let money = money_format(currency);
         let header = Format::new()
             .set_bold()
             .set_background_color(0xE8ECF1)
@@ -466,7 +471,7 @@ fn chargeback(ws: &mut Worksheet, cb: &Chargeback, s: &Styles) -> Result<(), Xls
     }
     for b in &cb.bills {
         // A bill's lines are in its own currency, which may differ from the report's.
-        let money = Format::new().set_num_format(format!("[${}] #,##0.00####", b.currency));
+        let money = Format::new().set_num_format(money_format(&b.currency.to_string()));
         let money_strong = money.clone().set_bold();
         ws.write_string_with_format(
             row,
