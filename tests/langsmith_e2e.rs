@@ -55,6 +55,7 @@ fn langsmith_runs_reconcile_with_the_app_and_the_bill() {
     for trace in [
         "langsmith/runs_query_page.json",
         "langsmith/runs_export.jsonl",
+        "langsmith/runs_export.parquet",
     ] {
         let r = report(trace);
         assert_eq!(r["comparisons"].as_array().unwrap().len(), 3, "{trace}");
@@ -114,6 +115,55 @@ fn langsmith_runs_reconcile_with_the_app_and_the_bill() {
         assert_eq!(s["rows_rejected"], 0);
         assert_eq!(s["rows_without_usage"], 3);
     }
+}
+
+/// The bulk export as Parquet reconciles exactly as the same runs as JSONL: the same
+/// comparisons, step by step, and the same row counts.
+#[test]
+fn the_parquet_export_reports_as_the_jsonl_export() {
+    let jsonl = report("langsmith/runs_export.jsonl");
+    let parquet = report("langsmith/runs_export.parquet");
+    assert_eq!(parquet["comparisons"], jsonl["comparisons"]);
+    let counts = |r: &Value| -> Vec<Value> {
+        r["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                serde_json::json!([
+                    s["name"],
+                    s["role"],
+                    s["rows_read"],
+                    s["rows_used"],
+                    s["rows_rejected"],
+                    s["rows_without_usage"]
+                ])
+            })
+            .collect()
+    };
+    assert_eq!(counts(&parquet), counts(&jsonl));
+}
+
+/// A truncated bulk export file: exit 2, the file named.
+#[test]
+fn a_truncated_parquet_export_is_an_input_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = std::fs::read(fixture("langsmith/runs_export.parquet")).unwrap();
+    let cut = dir.path().join("runs_cut.parquet");
+    std::fs::write(&cut, &whole[..whole.len() / 2]).unwrap();
+    let out = assert_cmd::Command::cargo_bin("llm-recon")
+        .unwrap()
+        .args([
+            "reconcile",
+            &dify_messages(dir.path()),
+            cut.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("runs_cut.parquet"), "{err}");
+    assert!(err.contains("not a readable Parquet file"), "{err}");
 }
 
 /// Langfuse and LangSmith files together: one trace per run, said plainly (exit 2).

@@ -587,6 +587,7 @@ pub fn is_line_format(format: Format) -> bool {
         | F::AwsCurParquet
         | F::FocusParquet
         | F::LangfuseBlobParquet
+        | F::LangsmithRunsParquet
         | F::LitellmSpendLogsJson => false,
     }
 }

@@ -1,9 +1,10 @@
 //! LangSmith runs, a trace view.
 //!
-//! Two shapes carry the same run objects (langsmith-sdk `schemas.Run`): a page of the API's
+//! Three shapes carry the same run objects (langsmith-sdk `schemas.Run`): a page of the API's
 //! `POST /api/v1/runs/query` (`{"runs": [...], "cursors": {...}}`; a JSON array of such pages
-//! or of runs is read too) and JSONL, one run per line (a bulk export of runs, or
-//! `list_runs` written out). Times (`start_time`) are naive ISO 8601 in UTC.
+//! or of runs is read too), JSONL, one run per line (`list_runs` written out), and the bulk
+//! export's Parquet (one column per run field, `extra` as JSON text). Times (`start_time`) are
+//! naive ISO 8601 in UTC in JSON, TIMESTAMP columns in Parquet.
 //!
 //! `run_type` `llm` (and `embedding`) runs are the model calls: `prompt_tokens` is the input,
 //! `completion_tokens` the output, split by `prompt_token_details` (`cache_read`,
@@ -25,7 +26,7 @@
 
 use super::json_scan::{ScanError, Scanner};
 use super::util::{self, json_count, json_decimal, parse_utc};
-use super::{Format, Head, InputError, InputFile, RecordSink, Row};
+use super::{Format, Head, InputError, InputFile, RecordSink, Row, parquet_file};
 use crate::record::{Money, Operation, Status, Usage, UsageClass, UsageRecord};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
@@ -63,6 +64,7 @@ pub fn read(
     match format {
         Format::LangsmithRunsJsonl => read_jsonl(file, reader, sink),
         Format::LangsmithRunsJson => read_json(file, reader, sink),
+        Format::LangsmithRunsParquet => read_parquet(file, sink),
         other => Err(InputError::new(
             file,
             None,
@@ -165,6 +167,90 @@ fn read_json(
         ));
     }
     Ok(())
+}
+
+/// The run fields `run` reads; the bulk export's other columns (`inputs`, `outputs`, `events`,
+/// `tags`, …) are not opened.
+const PARQUET_COLUMNS: [&str; 17] = [
+    "id",
+    "name",
+    "run_type",
+    "start_time",
+    "status",
+    "error",
+    "extra",
+    "parent_run_id",
+    "trace_id",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "prompt_token_details",
+    "completion_token_details",
+    "total_cost",
+    "prompt_cost",
+    "completion_cost",
+];
+
+/// Columns whose Parquet value is JSON: text holding JSON, or a struct/map column, which
+/// `parquet_file` hands over as JSON text too.
+const PARQUET_JSON_COLUMNS: [&str; 3] =
+    ["extra", "prompt_token_details", "completion_token_details"];
+
+/// Without these a row is no run; a bulk export limited by `export_fields` may leave out the rest.
+const PARQUET_REQUIRED: [&str; 3] = ["id", "run_type", "start_time"];
+
+/// A bulk export file: the run fields as columns (`id`, `run_type` and `start_time` at least).
+pub fn sniff_parquet(columns: &[String]) -> Option<Format> {
+    PARQUET_REQUIRED
+        .iter()
+        .all(|req| columns.iter().any(|c| c == req))
+        .then_some(Format::LangsmithRunsParquet)
+}
+
+/// The bulk export's Parquet: each row's values as the text `parquet_file` gives (timestamps as
+/// RFC 3339 UTC, decimals exact, NULL empty), JSON columns parsed, then the same `run` as JSON.
+fn read_parquet(file: &InputFile, sink: &mut dyn RecordSink) -> Result<(), InputError> {
+    let table = parquet_file::open(file, &|name| PARQUET_COLUMNS.contains(&name))?;
+    for req in PARQUET_REQUIRED {
+        if !table.columns().iter().any(|c| c == req) {
+            return Err(InputError::new(
+                file,
+                None,
+                format!("missing column '{req}'; expected a LangSmith bulk export of runs"),
+            ));
+        }
+    }
+    let names = table.columns().to_vec();
+    table.for_each_row(file, &mut |n, values| {
+        let prefix = format!("row {n}: ");
+        let row = values.and_then(|values| parquet_row(&names, values));
+        match row {
+            Ok(row) => emit(&row, file, n, sink, &prefix),
+            Err(why) => sink.reject(n, format!("{prefix}{why}")),
+        }
+    })
+}
+
+fn parquet_row(names: &[String], values: &[String]) -> Result<Map<String, Value>, String> {
+    let mut row = Map::new();
+    for (name, text) in names.iter().zip(values) {
+        // NULL arrives as the empty text: the field is absent, as `null` is in JSON.
+        if text.is_empty() {
+            continue;
+        }
+        let value = if PARQUET_JSON_COLUMNS.contains(&name.as_str()) {
+            serde_json::from_str(text).map_err(|e| {
+                format!(
+                    "{name}: expected JSON, got {} ({e})",
+                    util::shown(&Value::String(text.clone()))
+                )
+            })?
+        } else {
+            Value::String(text.clone())
+        };
+        row.insert(name.clone(), value);
+    }
+    Ok(row)
 }
 
 fn get_str(row: &Map<String, Value>, key: &str) -> Option<String> {
@@ -437,6 +523,65 @@ mod tests {
     }
 
     #[test]
+    fn the_bulk_export_parquet_is_the_jsonl_export() {
+        let (format, pq) = read_fixture("runs_export.parquet");
+        assert_eq!(format, Format::LangsmithRunsParquet);
+        assert!(pq.rejected.is_empty(), "{:?}", pq.rejected);
+        let (_, jsonl) = read_fixture("runs_export.jsonl");
+        // Every field a record carries, and its row: row N of the Parquet is line N of the JSONL
+        // (both oldest first).
+        let key = |s: &CollectSink| -> Vec<_> {
+            s.records
+                .iter()
+                .map(|r| {
+                    (
+                        r.id.clone(),
+                        r.origin.line,
+                        r.start,
+                        r.operation,
+                        r.model.clone(),
+                        r.serving.clone(),
+                        r.usage,
+                        r.reported_cost,
+                        r.link.clone(),
+                        r.scope.clone(),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(key(&pq), key(&jsonl));
+        assert_eq!(pq.no_usage, jsonl.no_usage);
+        // By hand: the failed attempt is row 2, 1000 prompt tokens, $0.00015 from a
+        // DECIMAL(18,12) of 150,000,000; 09:15:00.05 UTC from a TIMESTAMP in µs.
+        let failed = &pq.records[0];
+        assert_eq!(failed.origin.line, 2);
+        assert_eq!(failed.link.status, Status::Error);
+        assert_eq!(failed.usage, Usage::of(&[(Input, 1_000)]));
+        assert_eq!(failed.reported_cost, Some(Money::usd(dec!(0.00015))));
+        assert_eq!(failed.start.to_rfc3339(), "2026-10-01T09:15:00.050+00:00");
+        assert_eq!(failed.link.trace_id.as_deref(), Some(M1));
+    }
+
+    #[test]
+    fn a_bad_extra_in_parquet_is_a_rejected_row() {
+        let names: Vec<String> = ["id", "run_type", "start_time", "extra"]
+            .map(String::from)
+            .to_vec();
+        let values: Vec<String> = ["r1", "llm", "2026-10-01T09:15:00Z", "{not json"]
+            .map(String::from)
+            .to_vec();
+        let e = parquet_row(&names, &values).unwrap_err();
+        assert!(e.starts_with("extra: expected JSON"), "{e}");
+        // NULL (empty text) is an absent field.
+        let values: Vec<String> = ["r1", "llm", "2026-10-01T09:15:00Z", ""]
+            .map(String::from)
+            .to_vec();
+        assert!(!parquet_row(&names, &values).unwrap().contains_key("extra"));
+        assert_eq!(sniff_parquet(&names), Some(Format::LangsmithRunsParquet));
+        assert_eq!(sniff_parquet(&names[1..]), None);
+    }
+
+    #[test]
     fn token_details_are_moved_out_of_the_plain_classes() {
         let text = r#"{"runs": [{"id": "r1", "name": "ChatAnthropic", "run_type": "llm", "start_time": "2026-10-01T08:00:00.000000", "trace_id": "t1", "prompt_tokens": 1200, "completion_tokens": 300, "total_tokens": 1500, "prompt_token_details": {"cache_read": 800, "cache_creation": 100}, "completion_token_details": {"reasoning": 120}, "prompt_cost": "0.001", "completion_cost": 0.002, "extra": {"invocation_params": {"model": "claude-sonnet-4-5-20250929"}}}], "cursors": {"next": null}}"#;
         let (_d, p) = temp("page.json", text);
@@ -521,6 +666,9 @@ mod tests {
                 }
                 if let Ok(head) = crate::source::read_head(&InputFile::new(0, &path)) {
                     assert_eq!(sniff(&head), None, "{}", path.display());
+                    if let Some(columns) = parquet_file::columns(&head) {
+                        assert_eq!(sniff_parquet(&columns), None, "{}", path.display());
+                    }
                 }
             }
         }

@@ -53,6 +53,8 @@ pub enum Format {
     LangsmithRunsJson,
     /// LangSmith runs as JSONL, one run per line.
     LangsmithRunsJsonl,
+    /// LangSmith's bulk export of runs to S3-compatible storage (Parquet).
+    LangsmithRunsParquet,
     /// The blob-storage export as Parquet (Langfuse's default since 2026-07).
     LangfuseBlobParquet,
     /// `/v1/organization/usage/{completions,embeddings,...}` pages (JSON; a JSON array of pages
@@ -149,7 +151,7 @@ impl System {
 }
 
 impl Format {
-    pub const ALL: [Format; 35] = [
+    pub const ALL: [Format; 36] = [
         Format::DifyMessagesCsv,
         Format::DifyMessagesJsonl,
         Format::DifyNodeExecutionsCsv,
@@ -163,6 +165,7 @@ impl Format {
         Format::LangfuseBlobJsonl,
         Format::LangsmithRunsJson,
         Format::LangsmithRunsJsonl,
+        Format::LangsmithRunsParquet,
         Format::LangfuseBlobParquet,
         Format::OpenaiUsageJson,
         Format::OpenaiCostsJson,
@@ -202,6 +205,7 @@ impl Format {
             Format::LangfuseBlobJsonl => "langfuse-blob-jsonl",
             Format::LangsmithRunsJson => "langsmith-runs-json",
             Format::LangsmithRunsJsonl => "langsmith-runs-jsonl",
+            Format::LangsmithRunsParquet => "langsmith-runs-parquet",
             Format::LangfuseBlobParquet => "langfuse-blob-parquet",
             Format::OpenaiUsageJson => "openai-usage-json",
             Format::OpenaiCostsJson => "openai-costs-json",
@@ -245,7 +249,9 @@ impl Format {
             | Format::LangfuseBlobCsv
             | Format::LangfuseBlobJsonl
             | Format::LangfuseBlobParquet => System::Langfuse,
-            Format::LangsmithRunsJson | Format::LangsmithRunsJsonl => System::Langsmith,
+            Format::LangsmithRunsJson
+            | Format::LangsmithRunsJsonl
+            | Format::LangsmithRunsParquet => System::Langsmith,
             Format::OpenaiUsageJson | Format::OpenaiCostsJson | Format::OpenaiCostCsv => {
                 System::Openai
             }
@@ -265,7 +271,10 @@ impl Format {
     pub fn is_parquet(self) -> bool {
         matches!(
             self,
-            Format::AwsCurParquet | Format::FocusParquet | Format::LangfuseBlobParquet
+            Format::AwsCurParquet
+                | Format::FocusParquet
+                | Format::LangfuseBlobParquet
+                | Format::LangsmithRunsParquet
         )
     }
 
@@ -416,7 +425,8 @@ pub fn sniff(head: &Head) -> Option<Format> {
     if let Some(columns) = parquet_file::columns(head) {
         return aws::sniff_parquet(&columns)
             .or_else(|| focus::sniff_parquet(&columns))
-            .or_else(|| langfuse::sniff_parquet(&columns));
+            .or_else(|| langfuse::sniff_parquet(&columns))
+            .or_else(|| langsmith::sniff_parquet(&columns));
     }
     dify::sniff(head)
         .or_else(|| langsmith::sniff(head))

@@ -1,5 +1,5 @@
-//! Parquet deliveries: AWS CUR / CUR 2.0 (Data Exports), FOCUS exports and Langfuse's blob
-//! export.
+//! Parquet deliveries: AWS CUR / CUR 2.0 (Data Exports), FOCUS exports, Langfuse's blob
+//! export and LangSmith's bulk export of runs.
 //!
 //! A Parquet row is turned into the text its CSV delivery would carry, column by column, so the
 //! adapters map it with the same function as a CSV row (`util::Fields`). Text is exact for every
@@ -152,7 +152,7 @@ pub fn open(file: &InputFile, keep: &dyn Fn(&str) -> bool) -> Result<Table, Inpu
                 file,
                 None,
                 format!(
-                    "column '{}': {why}; expected a CUR, FOCUS or Langfuse export",
+                    "column '{}': {why}; expected a CUR, FOCUS, Langfuse or LangSmith export",
                     f.name()
                 ),
             )
