@@ -540,7 +540,7 @@ mod tests {
                         r.start,
                         r.operation,
                         r.model.clone(),
-                        r.serving.clone(),
+                        r.serving,
                         r.usage,
                         r.reported_cost,
                         r.link.clone(),
