@@ -196,3 +196,42 @@ fn focus_credit_and_commitment_discount_are_the_step() {
     assert_eq!(unexplained(&t2), unexplained(&b));
     ties_out(&t2, "dify → focus (discounted)");
 }
+
+/// `normalize --format csv` names what kind of money each credit line is: the GCP fixture's
+/// free-tier credit (−0.05) is a promotion, its committed-use discount (−0.02) a commitment;
+/// usage lines leave the column empty.
+#[test]
+fn normalize_names_each_credit_lines_kind() {
+    let out = assert_cmd::Command::cargo_bin("llm-recon")
+        .unwrap()
+        .args(["normalize", "--format", "csv"])
+        .arg(fixture("gcp/billing_export.jsonl"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut rd = csv::Reader::from_reader(&out.stdout[..]);
+    let head = rd.headers().unwrap().clone();
+    let col = |n: &str| head.iter().position(|h| h == n).unwrap();
+    let (adj, cost, only) = (col("adjustment"), col("reported_cost"), col("cost_only"));
+    let mut kinds: Vec<(String, String)> = Vec::new();
+    for row in rd.records() {
+        let row = row.unwrap();
+        if row[only] == *"true" {
+            kinds.push((row[adj].to_string(), row[cost].to_string()));
+        } else {
+            assert_eq!(&row[adj], "", "{row:?}");
+        }
+    }
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            ("commitment".to_string(), "-0.02".to_string()),
+            ("promotion".to_string(), "-0.05".to_string())
+        ]
+    );
+}

@@ -42,6 +42,7 @@ impl CsvWriter {
             "computed_cost",
             "price_entry",
             "cost_only",
+            "adjustment",
         ]);
         out.write_record(&header)?;
         Ok(CsvWriter { out })
@@ -97,6 +98,12 @@ impl RecordWriter for CsvWriter {
                 .unwrap_or_default(),
         );
         fields.push(r.cost_only.to_string());
+        fields.push(
+            r.adjustment
+                .map(|a| a.name())
+                .unwrap_or_default()
+                .to_string(),
+        );
         Ok(self.out.write_record(&fields)?)
     }
 

@@ -173,6 +173,11 @@ pub const COLUMNS: &[(&str, Kind, &str)] = &[
         "the money reconcile adds up for the source, in USD (null: unpriced)",
     ),
     ("x_cost_only", Kind::Bool, "a money line without usage"),
+    (
+        "x_adjustment",
+        Kind::OptText,
+        "on a money line: credit, promotion, commitment or discount (null: usage)",
+    ),
 ];
 
 /// The Parquet message type of [`COLUMNS`].
@@ -355,6 +360,7 @@ impl<W: Write + Send> RecordWriter for ParquetWriter<W> {
         values.push(Value::Text(computed.map(|c| c.entry.clone())));
         values.push(Value::Money(row.valuation.money));
         values.push(Value::Bool(r.cost_only));
+        values.push(Value::Text(r.adjustment.map(|a| a.name().to_string())));
         if values.len() != COLUMNS.len() {
             return Err(io::Error::other(format!(
                 "internal: {} values for {} Parquet columns",
