@@ -352,15 +352,7 @@ fn read_parquet(
 ) -> Result<(), InputError> {
     let wanted = keys.columns();
     let table = parquet_file::open(file, &|name| wanted.contains(&name))?;
-    for req in keys.required() {
-        if !table.columns().iter().any(|c| c == req) {
-            return Err(InputError::new(
-                file,
-                None,
-                format!("missing column '{req}'; expected a Langfuse observations export"),
-            ));
-        }
-    }
+    table.require(file, &keys.required(), "a Langfuse observations export")?;
     let names = table.columns().to_vec();
     table.for_each_row(file, &mut |n, values| {
         let prefix = format!("row {n}: ");

@@ -211,15 +211,7 @@ pub fn sniff_parquet(columns: &[String]) -> Option<Format> {
 /// RFC 3339 UTC, decimals exact, NULL empty), JSON columns parsed, then the same `run` as JSON.
 fn read_parquet(file: &InputFile, sink: &mut dyn RecordSink) -> Result<(), InputError> {
     let table = parquet_file::open(file, &|name| PARQUET_COLUMNS.contains(&name))?;
-    for req in PARQUET_REQUIRED {
-        if !table.columns().iter().any(|c| c == req) {
-            return Err(InputError::new(
-                file,
-                None,
-                format!("missing column '{req}'; expected a LangSmith bulk export of runs"),
-            ));
-        }
-    }
+    table.require(file, &PARQUET_REQUIRED, "a LangSmith bulk export of runs")?;
     let names = table.columns().to_vec();
     table.for_each_row(file, &mut |n, values| {
         let prefix = format!("row {n}: ");

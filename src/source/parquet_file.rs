@@ -242,6 +242,27 @@ impl Table {
         &self.names
     }
 
+    /// An error naming the first of `required` that the file does not have; `what` is the
+    /// export the reader expected.
+    pub fn require(
+        &self,
+        file: &InputFile,
+        required: &[&str],
+        what: &str,
+    ) -> Result<(), InputError> {
+        match required
+            .iter()
+            .find(|req| !self.names.iter().any(|c| c == *req))
+        {
+            Some(req) => Err(InputError::new(
+                file,
+                None,
+                format!("missing column '{req}'; expected {what}"),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Calls `f(row, values)` for every row, a row group at a time; `values` are the kept
     /// columns as text, or why a value could not be turned into text (the row is rejected).
     /// A page that cannot be read or decompressed stops the file with an `InputError`.
