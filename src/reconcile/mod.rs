@@ -90,6 +90,8 @@ pub struct Source {
     pub system: System,
     pub files: Vec<(InputFile, Format)>,
     pub stats: SourceStats,
+    /// The zone local days the files do not name are read in (the run's `--tz`).
+    pub zone: Tz,
 }
 
 #[derive(Default, Debug)]
@@ -293,6 +295,7 @@ pub fn open_sources_noted(
                     system: format.system(),
                     files: Vec::new(),
                     stats: SourceStats::default(),
+                    zone: chrono_tz::UTC,
                 })
                 .files
                 .push((file, format));
@@ -337,6 +340,7 @@ struct SourceSink<'a> {
     line_offset: u64,
     /// Keep call text (app calls that can be matched to a trace, for recounting).
     keep_text: bool,
+    zone: Tz,
     on_record: &'a mut dyn FnMut(&UsageRecord, &Valuation),
 }
 
@@ -517,6 +521,10 @@ impl RecordSink for SourceSink<'_> {
         self.keep_text
     }
 
+    fn zone(&self) -> Tz {
+        self.zone
+    }
+
     fn note(&mut self, _line: u64, note: &'static str) {
         *self.stats.notes.entry(note).or_default() += 1;
     }
@@ -653,6 +661,7 @@ fn read_source_with(
             mark_repeats,
             line_offset: 0,
             keep_text: false,
+            zone: src.zone,
             on_record,
         };
         source::read(*format, file, &mut sink)?;
@@ -689,6 +698,7 @@ fn scan(src: &Source, f: &mut dyn FnMut(&UsageRecord, Format)) -> Result<(), Run
         let mut sink = ScanSink {
             format: *format,
             drop_chatflow,
+            zone: src.zone,
             f,
         };
         source::read(*format, file, &mut sink)?;
@@ -699,6 +709,7 @@ fn scan(src: &Source, f: &mut dyn FnMut(&UsageRecord, Format)) -> Result<(), Run
 struct ScanSink<'a> {
     format: Format,
     drop_chatflow: bool,
+    zone: Tz,
     f: &'a mut dyn FnMut(&UsageRecord, Format),
 }
 
@@ -716,6 +727,9 @@ impl RecordSink for ScanSink<'_> {
     fn wants_text(&self) -> bool {
         false
     }
+    fn zone(&self) -> Tz {
+        self.zone
+    }
 }
 
 /// A chatflow's `messages` row: its usage is counted from its workflow node executions.
@@ -731,6 +745,9 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
         return Err(RunError::Usage("no input files given".into()));
     }
     let (mut sources, input_notes) = open_sources_noted(paths, opts.input_format)?;
+    for s in &mut sources {
+        s.zone = opts.tz;
+    }
     // One trace per run: two trace stores (Langfuse and LangSmith) would each claim the same
     // calls, and only one can be the bridge's evidence.
     let traces: Vec<&str> = sources
@@ -1661,6 +1678,7 @@ struct SinkSpec<'a> {
     conv: Conversion<'a>,
     drop_chatflow_messages: bool,
     keep_text: bool,
+    zone: Tz,
 }
 
 impl<'a> SinkSpec<'a> {
@@ -1692,6 +1710,7 @@ impl<'a> SinkSpec<'a> {
             mark_repeats: true,
             line_offset,
             keep_text: self.keep_text,
+            zone: self.zone,
             on_record,
         }
     }
@@ -1770,6 +1789,7 @@ fn read_app_files(
             conv: conv.for_role(Role::App),
             drop_chatflow_messages,
             keep_text: !feed.index.is_empty(),
+            zone: src.zone,
         };
         if threads < 2 || size < parallel_min_bytes || !(csv || jsonl) || !file.is_plain_file() {
             let mut on_record = |r: &UsageRecord, v: &Valuation| feed.record(r, v);

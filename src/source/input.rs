@@ -576,7 +576,8 @@ pub fn is_line_format(format: Format) -> bool {
         | F::LitellmSpendLogsCsv => true,
         // JSON pages or arrays, which may be written on one line (some of these also take
         // JSONL), and Parquet, which is not read as text.
-        F::LangfuseUiJson
+        F::DifyTokenCostsJson
+        | F::LangfuseUiJson
         | F::LangfuseApiJson
         | F::LangsmithRunsJson
         | F::OpenaiUsageJson

@@ -12,6 +12,7 @@ pub mod aws_snapshots;
 pub mod azure;
 pub mod deepseek;
 pub mod dify;
+pub mod dify_token_costs;
 pub mod focus;
 pub mod gcp;
 pub mod input;
@@ -42,6 +43,8 @@ pub enum Format {
     DifyNodeExecutionsJsonl,
     /// JSONL of service-API `message_end` events or blocking responses.
     DifyApiLog,
+    /// The console's daily statistics `/statistics/token-costs` (app or workflow) as JSON.
+    DifyTokenCostsJson,
     LangfuseUiCsv,
     LangfuseUiJson,
     LangfuseUiJsonl,
@@ -151,12 +154,13 @@ impl System {
 }
 
 impl Format {
-    pub const ALL: [Format; 36] = [
+    pub const ALL: [Format; 37] = [
         Format::DifyMessagesCsv,
         Format::DifyMessagesJsonl,
         Format::DifyNodeExecutionsCsv,
         Format::DifyNodeExecutionsJsonl,
         Format::DifyApiLog,
+        Format::DifyTokenCostsJson,
         Format::LangfuseUiCsv,
         Format::LangfuseUiJson,
         Format::LangfuseUiJsonl,
@@ -197,6 +201,7 @@ impl Format {
             Format::DifyNodeExecutionsCsv => "dify-node-executions-csv",
             Format::DifyNodeExecutionsJsonl => "dify-node-executions-jsonl",
             Format::DifyApiLog => "dify-api-log",
+            Format::DifyTokenCostsJson => "dify-token-costs-json",
             Format::LangfuseUiCsv => "langfuse-ui-csv",
             Format::LangfuseUiJson => "langfuse-ui-json",
             Format::LangfuseUiJsonl => "langfuse-ui-jsonl",
@@ -241,7 +246,8 @@ impl Format {
             | Format::DifyMessagesJsonl
             | Format::DifyNodeExecutionsCsv
             | Format::DifyNodeExecutionsJsonl
-            | Format::DifyApiLog => System::Dify,
+            | Format::DifyApiLog
+            | Format::DifyTokenCostsJson => System::Dify,
             Format::LangfuseUiCsv
             | Format::LangfuseUiJson
             | Format::LangfuseUiJsonl
@@ -378,6 +384,11 @@ pub trait RecordSink {
     fn wants_text(&self) -> bool {
         true
     }
+    /// The run's time zone (`--tz`), for sources whose days are local days the file does not
+    /// name (Dify's console statistics).
+    fn zone(&self) -> chrono_tz::Tz {
+        chrono_tz::UTC
+    }
 }
 
 /// The first bytes of a file, BOM removed, for sniffing.
@@ -429,6 +440,7 @@ pub fn sniff(head: &Head) -> Option<Format> {
             .or_else(|| langsmith::sniff_parquet(&columns));
     }
     dify::sniff(head)
+        .or_else(|| dify_token_costs::sniff(head))
         .or_else(|| langsmith::sniff(head))
         .or_else(|| langfuse::sniff(head))
         .or_else(|| openai::sniff(head))
@@ -512,6 +524,9 @@ pub fn read_from(
     sink: &mut dyn RecordSink,
 ) -> Result<(), InputError> {
     match format.system() {
+        System::Dify if format == Format::DifyTokenCostsJson => {
+            dify_token_costs::read(file, reader, sink)
+        }
         System::Dify => dify::read(format, file, reader, sink),
         System::Langfuse => langfuse::read(format, file, reader, sink),
         System::Langsmith => langsmith::read(format, file, reader, sink),
@@ -559,9 +574,14 @@ pub struct CollectSink {
     pub notes: Vec<(u64, &'static str)>,
     /// The example ids given with notes (`note_example`), by line.
     pub note_examples: Vec<(u64, String)>,
+    /// The zone local days are read in (`None`: UTC).
+    pub zone: Option<chrono_tz::Tz>,
 }
 
 impl RecordSink for CollectSink {
+    fn zone(&self) -> chrono_tz::Tz {
+        self.zone.unwrap_or(chrono_tz::UTC)
+    }
     fn note(&mut self, line: u64, note: &'static str) {
         self.notes.push((line, note));
     }
