@@ -182,8 +182,11 @@ fn two_trace_stores_in_one_run_are_refused() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
+    // Each store is named with the files taken for it.
     assert!(
-        err.contains("two trace stores (langfuse, langsmith)"),
+        err.contains("two trace stores (langfuse: ")
+            && err.contains("ui_export.csv; langsmith: ")
+            && err.contains("runs_query_page.json)"),
         "{err}"
     );
 }

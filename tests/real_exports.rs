@@ -184,3 +184,96 @@ fn copies_of_a_cur_without_its_folders_are_told_apart_by_their_shared_lines() {
         notes(&r)
     );
 }
+
+/// The demo month's OpenAI usage pages (October 2026), the bill the statistics are compared with.
+fn demo_bill() -> Vec<PathBuf> {
+    vec![
+        fixture("demo/openai_usage_completions_p1.json"),
+        fixture("demo/openai_usage_completions_p2.json"),
+    ]
+}
+
+const STATS_ARGS: [&str; 8] = [
+    "--tz",
+    "Asia/Shanghai",
+    "--from",
+    "2026-10-01",
+    "--to",
+    "2026-10-04",
+    "--key",
+    "key_w1RmDclcthL6Js6J",
+];
+
+#[test]
+fn dify_console_statistics_alone_are_the_app_baseline_against_the_only_bill() {
+    let mut files = vec![fixture("dify/console_token_costs.json")];
+    files.extend(demo_bill());
+    let r = report(&files, &STATS_ARGS);
+    assert_eq!(source(&r, "dify")["rows_rejected"], 0);
+    let base = &r["comparisons"][0]["totals"]["baseline"];
+    // The fixture's three days: 1,161 + 24,500 + 380 tokens, 0.0030900 + 0.0612000 + 0.0010000.
+    assert_eq!(base["records"], 3);
+    assert_eq!(tokens(&base["tokens"], "other"), 26_041);
+    assert_eq!(tokens(&base["tokens"], "total"), 26_041);
+    assert_eq!(base["cost"], "0.06529");
+    let n = notes(&r);
+    assert!(
+        n.iter()
+            .any(|n| n.contains("compared with the openai bill, the only bill")),
+        "{n:?}"
+    );
+    assert!(
+        n.iter()
+            .any(|n| n.starts_with("dify: 3 row(s): Dify console statistics: days are bucketed")),
+        "{n:?}"
+    );
+}
+
+#[test]
+fn dify_console_statistics_beside_per_call_exports_are_left_out() {
+    let calls = vec![
+        fixture("demo/dify_messages.csv"),
+        fixture("demo/dify_node_executions.csv"),
+    ];
+    let mut with_stats = calls.clone();
+    with_stats.push(fixture("dify/console_token_costs.json"));
+    let (mut a, mut b) = (calls, with_stats);
+    a.extend(demo_bill());
+    b.extend(demo_bill());
+    let without = report(&a, &STATS_ARGS);
+    let with = report(&b, &STATS_ARGS);
+    // The statistics sum the same messages: the baseline is the per-call exports' alone.
+    assert_eq!(
+        with["comparisons"][0]["totals"]["baseline"],
+        without["comparisons"][0]["totals"]["baseline"]
+    );
+    assert_eq!(
+        source(&with, "dify")["rows"],
+        source(&without, "dify")["rows"]
+    );
+    assert!(
+        notes(&with).iter().any(|n| n.ends_with(
+            "console_token_costs.json: not read: Dify's console statistics sum the messages its per-call exports among the inputs already count"
+        )),
+        "{:?}",
+        notes(&with)
+    );
+}
+
+#[test]
+fn dify_console_statistics_with_several_bills_are_compared_with_none() {
+    let mut files = vec![fixture("dify/console_token_costs.json")];
+    files.extend(demo_bill());
+    files.push(fixture("anthropic/usage_1d_pages.json"));
+    let r = report(&files, &STATS_ARGS);
+    for c in r["comparisons"].as_array().unwrap() {
+        assert_eq!(c["totals"]["baseline"]["records"], 0, "{}", c["baseline"]);
+    }
+    assert!(
+        notes(&r)
+            .iter()
+            .any(|n| n.contains("several bills: their days are compared with none")),
+        "{:?}",
+        notes(&r)
+    );
+}

@@ -92,6 +92,9 @@ pub struct Source {
     pub stats: SourceStats,
     /// The zone local days the files do not name are read in (the run's `--tz`).
     pub zone: Tz,
+    /// The bill given to records that name none (Dify's console statistics when the run has one
+    /// bill).
+    pub default_serving: Option<&'static str>,
 }
 
 #[derive(Default, Debug)]
@@ -192,6 +195,38 @@ impl Source {
     }
     fn has(&self, pred: impl Fn(Format) -> bool) -> bool {
         self.files.iter().any(|(_, f)| pred(*f))
+    }
+
+    /// Dify's console statistics are daily sums of the same messages its per-call exports hold:
+    /// beside those, they would count every call twice, so they are left out (the per-call
+    /// exports are the finer view); the notes say which files.
+    fn leave_out_statistics_beside_calls(&mut self) -> Vec<String> {
+        let stats = |f: Format| f == Format::DifyTokenCostsJson;
+        if !self.has(stats) || !self.has(|f| !stats(f)) {
+            return Vec::new();
+        }
+        let (left_out, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.files)
+            .into_iter()
+            .partition(|(_, f)| stats(*f));
+        self.files = kept;
+        left_out
+            .iter()
+            .map(|(file, _)| {
+                format!(
+                    "{}: not read: Dify's console statistics sum the messages its per-call exports among the inputs already count",
+                    file.display
+                )
+            })
+            .collect()
+    }
+
+    /// Whether every file is Dify's console statistics (days without a provider).
+    fn only_statistics(&self) -> bool {
+        !self.files.is_empty()
+            && self
+                .files
+                .iter()
+                .all(|(_, f)| *f == Format::DifyTokenCostsJson)
     }
     /// Two files of the same format in one source: exports of one table that may overlap.
     fn overlapping_exports(&self) -> bool {
@@ -296,6 +331,7 @@ pub fn open_sources_noted(
                     files: Vec::new(),
                     stats: SourceStats::default(),
                     zone: chrono_tz::UTC,
+                    default_serving: None,
                 })
                 .files
                 .push((file, format));
@@ -341,6 +377,7 @@ struct SourceSink<'a> {
     /// Keep call text (app calls that can be matched to a trace, for recounting).
     keep_text: bool,
     zone: Tz,
+    default_serving: Option<&'static str>,
     on_record: &'a mut dyn FnMut(&UsageRecord, &Valuation),
 }
 
@@ -359,6 +396,11 @@ impl RecordSink for SourceSink<'_> {
             return self.reject(rec.origin.line, reason);
         }
         rec.origin.line += self.line_offset;
+        if rec.serving.is_empty()
+            && let Some(s) = self.default_serving
+        {
+            rec.serving = s;
+        }
         if !self.keep_text {
             rec.text = None;
         }
@@ -662,6 +704,7 @@ fn read_source_with(
             line_offset: 0,
             keep_text: false,
             zone: src.zone,
+            default_serving: src.default_serving,
             on_record,
         };
         source::read(*format, file, &mut sink)?;
@@ -739,26 +782,66 @@ fn is_chatflow_message(format: Format, rec: &UsageRecord) -> bool {
         && rec.scope.workflow.is_some()
 }
 
+/// Dify's console statistics name no provider: with one bill among the inputs their days are
+/// compared with it; with several they are compared with none (which bill served a day's tokens
+/// is not in them). Returns the note that says which.
+fn statistics_route(
+    sources: &mut [Source],
+    app: usize,
+    bills: &[usize],
+    held: &[Vec<(UsageRecord, Valuation)>],
+) -> String {
+    let only = match bills {
+        [b] => match Route::of_bill(sources[*b].system, held[*b].iter().map(|(r, _)| r)) {
+            Route::Bill(served) if served.len() == 1 => Some(served[0]),
+            _ => None,
+        },
+        _ => None,
+    };
+    let name = sources[app].name();
+    match only {
+        Some(bill) => {
+            sources[app].default_serving = Some(bill);
+            format!(
+                "{name}: Dify's console statistics name no provider: their days are compared with the {bill} bill, the only bill among the inputs"
+            )
+        }
+        None if bills.is_empty() => format!(
+            "{name}: Dify's console statistics name no provider and no bill is among the inputs"
+        ),
+        None => format!(
+            "{name}: Dify's console statistics name no provider, and the inputs hold several bills: their days are compared with none of them (give the app's bill alone, or Dify's per-call exports)"
+        ),
+    }
+}
+
 /// Runs the reconciliation over `paths`.
 pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Report, RunError> {
     if paths.is_empty() {
         return Err(RunError::Usage("no input files given".into()));
     }
-    let (mut sources, input_notes) = open_sources_noted(paths, opts.input_format)?;
+    let (mut sources, mut input_notes) = open_sources_noted(paths, opts.input_format)?;
     for s in &mut sources {
         s.zone = opts.tz;
+        input_notes.extend(s.leave_out_statistics_beside_calls());
     }
     // One trace per run: two trace stores (Langfuse and LangSmith) would each claim the same
     // calls, and only one can be the bridge's evidence.
-    let traces: Vec<&str> = sources
+    // Each named with its files, so the user sees which file was taken for which store.
+    let traces: Vec<String> = sources
         .iter()
         .filter(|s| s.role() == Role::Trace)
-        .map(|s| s.name())
+        .map(|s| {
+            let files: Vec<&str> = s.files.iter().map(|(f, _)| f.display.as_str()).collect();
+            let shown = files.iter().take(3).copied().collect::<Vec<_>>().join(", ");
+            let more = if files.len() > 3 { ", …" } else { "" };
+            format!("{}: {shown}{more}", s.name())
+        })
         .collect();
     if traces.len() > 1 {
         return Err(RunError::Usage(format!(
             "inputs of two trace stores ({}): give the files of one of them",
-            traces.join(", ")
+            traces.join("; ")
         )));
     }
     let conv = Conversion::of(opts);
@@ -812,6 +895,11 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
     // 3. Comparisons. Each bill's sees only the calls it served; a trace call that names no
     // provider takes the one its source's other calls name.
     let mut routed_notes = Vec::new();
+    if let Some(a) = app
+        && sources[a].only_statistics()
+    {
+        routed_notes.push(statistics_route(&mut sources, a, &bills, &held));
+    }
     if let Some(t) = trace
         && !bills.is_empty()
     {
@@ -1679,6 +1767,7 @@ struct SinkSpec<'a> {
     drop_chatflow_messages: bool,
     keep_text: bool,
     zone: Tz,
+    default_serving: Option<&'static str>,
 }
 
 impl<'a> SinkSpec<'a> {
@@ -1711,6 +1800,7 @@ impl<'a> SinkSpec<'a> {
             line_offset,
             keep_text: self.keep_text,
             zone: self.zone,
+            default_serving: self.default_serving,
             on_record,
         }
     }
@@ -1790,6 +1880,7 @@ fn read_app_files(
             drop_chatflow_messages,
             keep_text: !feed.index.is_empty(),
             zone: src.zone,
+            default_serving: src.default_serving,
         };
         if threads < 2 || size < parallel_min_bytes || !(csv || jsonl) || !file.is_plain_file() {
             let mut on_record = |r: &UsageRecord, v: &Valuation| feed.record(r, v);
