@@ -476,4 +476,23 @@ impl PriceBook {
             entry: e.id.clone(),
         })
     }
+
+    /// Cost of a record billed at a service tier other than the standard one (flex, priority,
+    /// batch, …) as if it had been billed at the standard tier, by the same entry; `None` for a
+    /// record at the standard tier, or unpriced. What an app that knows no tiers would value it.
+    pub fn standard_tier_cost(&self, rec: &UsageRecord) -> Option<Money> {
+        tier::normalize_service_tier(rec.service_tier.as_deref())?;
+        if rec.cost_only {
+            return None;
+        }
+        let e = self.lookup(&rec.provider, &rec.model_raw, &rec.model, rec.start)?;
+        let cond = Conditions {
+            service_tier: None,
+            start: rec.start,
+            end: rec.end,
+            single_request: !rec.is_bucket() && rec.requests <= 1,
+        };
+        let amount = e.quote(&rec.usage, &cond, &[]).ok()?.cost;
+        Some(Money::new(amount, e.currency))
+    }
 }

@@ -35,6 +35,10 @@ pub struct Valuation {
     /// The part of `money` that comes from valuing a bill at a book rate instead of the dated
     /// rate of its day (the `fx` step); zero otherwise.
     pub fx: Decimal,
+    /// For a record billed at a service tier other than the standard one: its table cost at
+    /// that tier minus its table cost at the standard tier (the `service_tier` step's money);
+    /// `None` at the standard tier or when either is unpriced.
+    pub tier_premium: Option<Decimal>,
 }
 
 impl Tally {
@@ -257,6 +261,13 @@ impl ComparisonAcc {
             scope.embeddings.add(rec, v);
         } else {
             scope.calls.add(rec, v);
+            if let Some(premium) = v.tier_premium {
+                scope.tiers.add_delta(&rec.id, rec.usage, Some(premium));
+                scope
+                    .tiers
+                    .kinds
+                    .add(rec.service_tier.as_deref().unwrap_or_default(), 1, premium);
+            }
         }
         g.each_cause(|c, t| c.on_reference(rec, v, t));
         if !rec.cost_only && !rec.model_raw.is_empty() {
@@ -713,6 +724,7 @@ output = "8.00"
             computed,
             reported,
             fx: Decimal::ZERO,
+            tier_premium: None,
         }
     }
 

@@ -520,11 +520,19 @@ impl RecordSink for SourceSink<'_> {
                 None => (computed, Decimal::ZERO),
             }
         };
+        // The tier premium is the tables' own difference, whatever money the source states.
+        let tier_premium = computed.zip(
+            self.prices
+                .standard_tier_cost(&rec)
+                .and_then(|m| self.conv.convert(m, at))
+                .map(|c| c.0),
+        );
         let v = Valuation {
             money,
             computed,
             reported,
             fx,
+            tier_premium: tier_premium.map(|(tier, standard)| tier - standard),
         };
         // Every sum of the run is taken over records whose source totals stay in bounds, so no
         // sum, difference or step downstream can overflow.

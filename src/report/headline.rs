@@ -52,6 +52,8 @@ pub fn plain(cause: &str) -> &'static str {
         "cache_write_folding" => "the app folds cache writes and reads into plain input",
         "cache_hits" => "cached input billed at the cache discount",
         "price_mismatch" => "the app's recorded prices differ from the price list",
+        "service_tier" => "calls billed at a flex, priority or batch price the app does not know",
+        "gateway_cache_hits" => "requests a gateway answered from its own cache, never billed",
         "discounts_and_credits" => "credits and discounts on the bill that no call causes",
         "fx" => "the books' exchange rate differs from the day's rate",
         "unexplained" => "not explained by any measured cause",

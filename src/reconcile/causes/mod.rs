@@ -17,6 +17,7 @@ pub mod fx;
 pub mod gateway_cache_hits;
 pub mod price_mismatch;
 pub mod retries;
+pub mod service_tier;
 pub mod streaming_interruption;
 pub mod tokenizer_drift;
 pub mod unattributed_traffic;
@@ -36,7 +37,7 @@ use std::collections::BTreeMap;
 pub const EVIDENCE_SAMPLES: usize = 5;
 
 /// The measured causes, in bridge order; `unexplained` (the residual) follows them.
-pub const ALL: [&dyn Cause; 14] = [
+pub const ALL: [&dyn Cause; 15] = [
     &window_misalignment::WindowMisalignment,
     &unattributed_traffic::UnattributedTraffic,
     &embeddings::Embeddings,
@@ -49,6 +50,7 @@ pub const ALL: [&dyn Cause; 14] = [
     &cache_write_folding::CacheWriteFolding,
     &cache_hits::CacheHits,
     &price_mismatch::PriceMismatch,
+    &service_tier::ServiceTier,
     &discounts_and_credits::DiscountsAndCredits,
     &fx::Fx,
 ];
@@ -298,6 +300,10 @@ pub struct RefScope {
     /// Cost-only lines of credits and discounts (`UsageRecord::adjustment`): money no call
     /// causes, whoever's scope they are on (`discounts_and_credits`).
     pub adjustments: Tally,
+    /// The calls (of `calls`, not beside them) billed at a service tier other than the
+    /// standard one: `money` is their tier premium over the standard tier, `kinds` by tier
+    /// (`service_tier`).
+    pub tiers: Tally,
 }
 
 impl RefScope {
@@ -305,6 +311,7 @@ impl RefScope {
         self.calls.merge(&o.calls);
         self.embeddings.merge(&o.embeddings);
         self.adjustments.merge(&o.adjustments);
+        self.tiers.merge(&o.tiers);
     }
 }
 
