@@ -638,33 +638,80 @@ impl Totals {
 /// Index of the evidence source's calls for matching baseline calls one to one.
 #[derive(Default)]
 pub struct CallIndex {
-    by_id: HashMap<String, Usage>,
-    by_trace: HashMap<String, Option<Usage>>,
+    /// Calls by the fingerprint of their id, and by the fingerprint of their trace id when the
+    /// trace has exactly one successful call ([`SEVERAL`] otherwise): indexes into `usages`.
+    by_id: HashMap<IdKey, u32>,
+    by_trace: HashMap<IdKey, u32>,
+    usages: Vec<PackedUsage>,
+    /// The usages a `u32` per class cannot hold, by index (hostile input; real calls fit).
+    wide: HashMap<u32, Usage>,
+}
+
+/// A 128-bit fingerprint of an id (two SipHash passes under different keys), as two words so
+/// a map entry with its index takes 24 bytes. A month of calls is held as fingerprints, not
+/// strings: two ids of one run share one with a probability under 10^-24.
+type IdKey = [u64; 2];
+
+/// Marks a trace id of several successful calls: it cannot match a call alone.
+const SEVERAL: u32 = u32::MAX;
+
+/// A call's usage in 44 bytes, when every class fits a `u32`.
+type PackedUsage = [u32; crate::record::UsageClass::COUNT];
+
+fn id_key(id: &str) -> IdKey {
+    let k = super::identity::id_key(id);
+    [(k >> 64) as u64, k as u64]
 }
 
 impl CallIndex {
-    /// Adds a successful call of the evidence source.
+    /// Adds a successful call of the evidence source. A second call with the same id takes the
+    /// id's place, as a map of ids would.
     pub fn insert(&mut self, rec: &UsageRecord) {
-        self.by_id.insert(rec.id.clone(), rec.usage);
+        let Ok(at) = u32::try_from(self.usages.len()) else {
+            // Four billion calls: the rest match nothing (their steps stay unexplained).
+            return;
+        };
+        if at == SEVERAL {
+            return;
+        }
+        let mut packed = [0u32; crate::record::UsageClass::COUNT];
+        let fits = packed
+            .iter_mut()
+            .zip(rec.usage.0)
+            .all(|(p, n)| u32::try_from(n).map(|n| *p = n).is_ok());
+        if !fits {
+            self.wide.insert(at, rec.usage);
+        }
+        self.usages.push(packed);
+        self.by_id.insert(id_key(&rec.id), at);
         if let Some(t) = &rec.link.trace_id {
             // A trace with several successful generations cannot be matched by trace id alone.
             self.by_trace
-                .entry(t.clone())
-                .and_modify(|u| *u = None)
-                .or_insert(Some(rec.usage));
+                .entry(id_key(t))
+                .and_modify(|i| *i = SEVERAL)
+                .or_insert(at);
         }
     }
 
     /// The evidence usage of the same call: by record id (node execution id = generation id),
     /// else by trace id (message id = trace id) when the trace has exactly one generation.
-    pub fn find(&self, rec: &UsageRecord) -> Option<&Usage> {
-        self.by_id.get(&rec.id).or_else(|| {
-            rec.link
-                .trace_id
-                .as_ref()
-                .and_then(|t| self.by_trace.get(t))
-                .and_then(|u| u.as_ref())
-        })
+    pub fn find(&self, rec: &UsageRecord) -> Option<Usage> {
+        let at = match self.by_id.get(&id_key(&rec.id)) {
+            Some(&at) => at,
+            None => {
+                let t = rec.link.trace_id.as_ref()?;
+                *self.by_trace.get(&id_key(t)).filter(|&&i| i != SEVERAL)?
+            }
+        };
+        if let Some(u) = self.wide.get(&at) {
+            return Some(*u);
+        }
+        let packed = self.usages.get(at as usize)?;
+        let mut u = Usage::ZERO;
+        u.0.iter_mut()
+            .zip(packed)
+            .for_each(|(n, &p)| *n = i64::from(p));
+        Some(u)
     }
 
     pub fn len(&self) -> usize {
@@ -682,6 +729,36 @@ mod tests {
     use crate::reconcile::window::BucketSize;
     use crate::record::{Currency, Money, Origin, Status, UsageClass};
     use rust_decimal_macros::dec;
+
+    fn traced(id: &str, trace: Option<&str>, usage: Usage) -> UsageRecord {
+        let mut r = UsageRecord::call(id.into(), Origin { file: 0, line: 1 }, t(1));
+        r.link.trace_id = trace.map(String::from);
+        r.usage = usage;
+        r
+    }
+
+    #[test]
+    fn the_call_index_finds_by_id_then_by_a_trace_of_one_call() {
+        let small = Usage::of(&[(UsageClass::Input, 120), (UsageClass::Output, 30)]);
+        // Beyond a u32 and negative: kept exactly, not truncated.
+        let wide = Usage::of(&[(UsageClass::Input, 5_000_000_000), (UsageClass::Other, -3)]);
+        let mut index = CallIndex::default();
+        index.insert(&traced("gen-1", Some("msg-1"), small));
+        index.insert(&traced("gen-2", Some("msg-2"), wide));
+        index.insert(&traced("gen-3", Some("msg-3"), small));
+        index.insert(&traced("gen-4", Some("msg-3"), small));
+        let find = |id: &str, trace: Option<&str>| index.find(&traced(id, trace, Usage::ZERO));
+        assert_eq!(find("gen-1", None), Some(small));
+        assert_eq!(find("gen-2", None), Some(wide));
+        // A message id matches its trace's only generation.
+        assert_eq!(find("msg-1", Some("msg-1")), Some(small));
+        assert_eq!(find("msg-2", Some("msg-2")), Some(wide));
+        // A trace of two generations matches no message alone; its generations by id still do.
+        assert_eq!(find("msg-3", Some("msg-3")), None);
+        assert_eq!(find("gen-4", Some("msg-3")), Some(small));
+        assert_eq!(find("gen-9", Some("msg-9")), None);
+        assert_eq!(index.len(), 4);
+    }
 
     const TABLE: &str = r#"
 [[entry]]

@@ -24,7 +24,7 @@ use std::hash::{Hash, Hasher};
 
 /// A 128-bit fingerprint of an id (two SipHash passes under different keys): ids are compared
 /// by it only to find candidates; the copies of a candidate are then compared by their ids.
-fn id_key(id: &str) -> u128 {
+pub(crate) fn id_key(id: &str) -> u128 {
     let half = |salt: u8| {
         let mut h = std::hash::DefaultHasher::new();
         salt.hash(&mut h);

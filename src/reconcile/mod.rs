@@ -860,11 +860,13 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
     };
     let explicit_window = explicit_window(opts)?;
 
-    // 1. Bills and the trace are held in memory; the app streams later.
+    // 1. Bills and the gateway are held: their lines frame the comparisons (window, grid,
+    // route). The trace streams into the comparisons once they are set up (step 4), so per call
+    // it holds only what matching needs; the app streams last.
     let mut held: Vec<Vec<(UsageRecord, Valuation)>> = Vec::with_capacity(sources.len());
     for src in sources.iter_mut() {
         let mut recs = Vec::new();
-        if src.role() != Role::App {
+        if matches!(src.role(), Role::Bill | Role::Gateway) {
             read_source(src, prices, conv, &mut found, &mut |r, v| {
                 recs.push((r.clone(), *v))
             })?;
@@ -887,18 +889,22 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
     check_attribution(&opts.attribution, &bills, &held)?;
 
     // 2. The window: as asked, else the bill's span, else the trace's (or the gateway's) span in
-    // whole buckets.
-    let window = explicit_window
-        .or_else(|| {
-            bills
-                .first()
-                .and_then(|&b| bucket_hull(held[b].iter().map(|(r, _)| r)))
-        })
-        .or_else(|| {
-            trace
-                .or(gateway)
-                .and_then(|t| calendar_hull(&calendar, held[t].iter().map(|(r, _)| r)))
-        });
+    // whole buckets. Every trace call lies inside the trace's own span, so when that span is
+    // the window the trace is fed into an unbounded frame and the window is set once it has
+    // streamed (step 4).
+    let mut window = explicit_window.or_else(|| {
+        bills
+            .first()
+            .and_then(|&b| bucket_hull(held[b].iter().map(|(r, _)| r)))
+    });
+    let window_from_trace = window.is_none() && trace.is_some();
+    if window.is_none() {
+        window = if window_from_trace {
+            Some(Span::UNBOUNDED)
+        } else {
+            gateway.and_then(|g| calendar_hull(&calendar, held[g].iter().map(|(r, _)| r)))
+        };
+    }
 
     // 3. Comparisons. Each bill's sees only the calls it served; a trace call that names no
     // provider takes the one its source's other calls name.
@@ -907,19 +913,6 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
         && sources[a].only_statistics()
     {
         routed_notes.push(statistics_route(&mut sources, a, &bills, &held));
-    }
-    if let Some(t) = trace
-        && !bills.is_empty()
-    {
-        let mut served = ServedByApp::default();
-        held[t].iter().for_each(|(r, _)| served.learn(r));
-        let n = served.fill_in(&mut held[t]);
-        if n > 0 {
-            routed_notes.push(format!(
-                "{}: {n} calls that name no provider are routed to the only bill the source's other calls name",
-                sources[t].name()
-            ));
-        }
     }
     let mut comps: Vec<(ComparisonAcc, usize, usize)> = Vec::new();
     let mut bill_spans: BTreeMap<usize, Span> = BTreeMap::new();
@@ -1001,56 +994,109 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
         }
     }
 
-    // 4. Feed held records: references, trace baselines, retry evidence, the call index.
+    // 4. Feed the trace as it streams, then the held records: references, trace baselines,
+    // retry evidence, the call index.
     let mut index = CallIndex::default();
     let mut unbilled = Unbilled::default();
-    for (i, recs) in held.iter().enumerate() {
-        for (r, v) in recs {
-            for (c, base, reference) in comps.iter_mut() {
-                if *reference == i {
-                    c.add_reference(r, v);
-                }
-                if !c.setup.route.sees(r) {
-                    continue;
-                }
-                if *base == i {
-                    c.add_baseline(r, v);
-                }
-                if Some(i) == trace && r.link.status == Status::Error {
-                    c.add_retry_evidence(r, v);
-                } else if Some(i) == trace && r.link.auxiliary {
-                    c.add_auxiliary_evidence(r, v);
-                }
-            }
-            if (Some(i) == trace || Some(i) == gateway)
-                && window.is_some_and(|w| w.contains(r.start))
-                && counts_for_a_bill(r, v)
-                && !bills.is_empty()
-                && !comps
-                    .iter()
-                    .any(|(c, _, _)| c.setup.route.is_bill() && c.setup.route.sees(r))
-            {
-                unbilled.add(sources[i].name(), r, v.money);
-            }
-            if Some(i) == trace
-                && r.link.status != Status::Error
-                && !r.link.auxiliary
-                && !r.usage.is_zero()
-            {
-                index.insert(r);
-            }
-        }
-    }
     let mut team_tallies: BTreeMap<usize, crate::chargeback::Tallies> = BTreeMap::new();
     let mut bill_scopes: BTreeMap<usize, crate::chargeback::BillScopes> = BTreeMap::new();
+    let mut feed = HeldFeed {
+        comps: &mut comps,
+        index: &mut index,
+        unbilled: &mut unbilled,
+        trace,
+        gateway,
+        window,
+        any_bill: !bills.is_empty(),
+        match_calls: app.is_some(),
+    };
+    if let Some(t) = trace {
+        let name = sources[t].name();
+        let mut hull: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
+        let mut teams = opts
+            .teams
+            .as_deref()
+            .zip(window)
+            .map(|(teams, w)| HeldChargeback::new(teams, w, None));
+        // Calls that name no bill wait until every call has shown which bills its app uses.
+        let mut served = ServedByApp::default();
+        let mut nameless: Vec<(UsageRecord, Valuation)> = Vec::new();
+        let route_nameless = !bills.is_empty();
+        let rejected_before = found.rejected.len();
+        let conflicts_before = found.conflicts.len();
+        read_source(&mut sources[t], prices, conv, &mut found, &mut |r, v| {
+            hull = Some(hull.map_or((r.start, r.end), |(lo, hi)| {
+                (lo.min(r.start), hi.max(r.end))
+            }));
+            if route_nameless {
+                served.learn(r);
+                if r.serving.is_empty() {
+                    nameless.push((r.clone(), *v));
+                    return;
+                }
+            }
+            feed.record(t, name, r, v);
+            if let Some(c) = teams.as_mut() {
+                c.add(r, v);
+            }
+        })?;
+        let n = served.fill_in(&mut nameless);
+        if n > 0 {
+            routed_notes.push(format!(
+                "{name}: {n} calls that name no provider are routed to the only bill the source's other calls name"
+            ));
+        }
+        for (r, v) in &nameless {
+            feed.record(t, name, r, v);
+            if let Some(c) = teams.as_mut() {
+                c.add(r, v);
+            }
+        }
+        drop(nameless);
+        // The trace was read after the held sources: its findings go where its place in the
+        // inputs puts them, as if every source had been read in turn.
+        let held_before = |source: &str| {
+            sources[..t]
+                .iter()
+                .any(|s| s.role() != Role::App && s.name() == source)
+        };
+        reorder_tail(&mut found.rejected, rejected_before, |x| {
+            held_before(&x.source)
+        });
+        reorder_tail(&mut found.conflicts, conflicts_before, |x| {
+            held_before(&x.source)
+        });
+        if window_from_trace {
+            let w = hull.map(|(lo, hi)| calendar_span(&calendar, lo, hi));
+            window = w;
+            feed.window = w;
+            match w {
+                Some(w) => feed.comps.iter_mut().for_each(|(c, _, _)| {
+                    c.setup.window = w;
+                    c.setup.span = w;
+                }),
+                // No trace call at all: nothing frames a comparison.
+                None => feed.comps.clear(),
+            }
+        }
+        if let (Some(c), Some(_)) = (teams, window) {
+            team_tallies.insert(t, c.tallies);
+        }
+    }
+    for (i, recs) in held.iter().enumerate() {
+        for (r, v) in recs {
+            feed.record(i, sources[i].name(), r, v);
+        }
+    }
     if let (Some(teams), Some(window)) = (&opts.teams, window) {
         for (i, recs) in held.iter().enumerate() {
-            if Some(i) == app {
+            if Some(i) == app || Some(i) == trace {
                 continue;
             }
-            let (tallies, scopes) = held_chargeback(teams, recs, window, bill_spans.get(&i));
-            team_tallies.insert(i, tallies);
-            if let Some(scopes) = scopes {
+            let mut c = HeldChargeback::new(teams, window, bill_spans.get(&i));
+            recs.iter().for_each(|(r, v)| c.add(r, v));
+            team_tallies.insert(i, c.tallies);
+            if let Some(scopes) = c.scopes {
                 bill_scopes.insert(i, scopes);
             }
         }
@@ -1266,44 +1312,121 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
     })
 }
 
-/// A held source's records in the window per team and, for a bill, its lines in the compared
-/// span per (API key, project): what the chargeback reads of it.
-fn held_chargeback(
-    teams: &crate::chargeback::Teams,
-    recs: &[(UsageRecord, Valuation)],
+/// Feeds one record of a held or streamed non-app source to every comparison that takes it.
+struct HeldFeed<'a> {
+    comps: &'a mut Vec<(ComparisonAcc, usize, usize)>,
+    index: &'a mut CallIndex,
+    unbilled: &'a mut Unbilled,
+    trace: Option<usize>,
+    gateway: Option<usize>,
+    window: Option<Span>,
+    any_bill: bool,
+    /// An app streams after: the trace's calls are indexed for it to match against.
+    match_calls: bool,
+}
+
+impl HeldFeed<'_> {
+    fn record(&mut self, i: usize, source: &'static str, r: &UsageRecord, v: &Valuation) {
+        let is_trace = Some(i) == self.trace;
+        for (c, base, reference) in self.comps.iter_mut() {
+            if *reference == i {
+                c.add_reference(r, v);
+            }
+            if !c.setup.route.sees(r) {
+                continue;
+            }
+            if *base == i {
+                c.add_baseline(r, v);
+            }
+            if is_trace && r.link.status == Status::Error {
+                c.add_retry_evidence(r, v);
+            } else if is_trace && r.link.auxiliary {
+                c.add_auxiliary_evidence(r, v);
+            }
+        }
+        if (is_trace || Some(i) == self.gateway)
+            && self.any_bill
+            && self.window.is_some_and(|w| w.contains(r.start))
+            && counts_for_a_bill(r, v)
+            && !self
+                .comps
+                .iter()
+                .any(|(c, _, _)| c.setup.route.is_bill() && c.setup.route.sees(r))
+        {
+            self.unbilled.add(source, r, v.money);
+        }
+        if is_trace
+            && self.match_calls
+            && r.link.status != Status::Error
+            && !r.link.auxiliary
+            && !r.usage.is_zero()
+        {
+            self.index.insert(r);
+        }
+    }
+}
+
+/// A non-app source's records in the window per team and, for a bill, its lines in the
+/// compared span per (API key, project): what the chargeback reads of it.
+struct HeldChargeback<'a> {
+    teams: &'a crate::chargeback::Teams,
     window: Span,
-    bill_span: Option<&Span>,
-) -> (
-    crate::chargeback::Tallies,
-    Option<crate::chargeback::BillScopes>,
-) {
-    let mut tallies = crate::chargeback::Tallies::default();
-    let mut scopes = bill_span.map(|_| crate::chargeback::BillScopes::new());
-    for (r, v) in recs {
+    bill_span: Option<&'a Span>,
+    tallies: crate::chargeback::Tallies,
+    scopes: Option<crate::chargeback::BillScopes>,
+}
+
+impl<'a> HeldChargeback<'a> {
+    fn new(
+        teams: &'a crate::chargeback::Teams,
+        window: Span,
+        bill_span: Option<&'a Span>,
+    ) -> HeldChargeback<'a> {
+        HeldChargeback {
+            teams,
+            window,
+            bill_span,
+            tallies: Default::default(),
+            scopes: bill_span.map(|_| crate::chargeback::BillScopes::new()),
+        }
+    }
+
+    fn add(&mut self, r: &UsageRecord, v: &Valuation) {
         // A bill's lines count where its comparisons count them: in the span of whole buckets.
-        let inside = match bill_span {
+        let inside = match self.bill_span {
             Some(s) if r.is_bucket() => s.overlaps(r.start, r.end),
             Some(s) => s.contains(r.start),
-            None => window.contains(r.start),
+            None => self.window.contains(r.start),
         };
         if !inside {
-            continue;
+            return;
         }
-        if let Some(scopes) = scopes.as_mut() {
+        if let Some(scopes) = self.scopes.as_mut() {
             scopes
                 .entry((r.scope.api_key.clone(), r.scope.project.clone()))
                 .or_default()
                 .add(r, v.money);
-            tallies.add(
-                teams.team_of_line(&r.scope.api_key, &r.scope.project),
+            self.tallies.add(
+                self.teams.team_of_line(&r.scope.api_key, &r.scope.project),
                 r,
                 v.money,
             );
         } else {
-            tallies.add(teams.team_of(r), r, v.money);
+            self.tallies.add(self.teams.team_of(r), r, v.money);
         }
     }
-    (tallies, scopes)
+}
+
+/// Moves `items[from..]` (one source's findings, read out of turn) before the items of the
+/// sources that come after it, keeping every source's own order.
+fn reorder_tail<T>(items: &mut Vec<T>, from: usize, comes_before: impl Fn(&T) -> bool) {
+    let tail = items.split_off(from);
+    let (before, after): (Vec<T>, Vec<T>) = std::mem::take(items)
+        .into_iter()
+        .partition(|x| comes_before(x));
+    items.extend(before);
+    items.extend(tail);
+    items.extend(after);
 }
 
 /// `--key` / `--project` values that appear on no bill are a typo or the wrong bill: each would
@@ -1685,7 +1808,7 @@ impl AppFeed<'_> {
         // A drifting call with text is recounted once, for every comparison it feeds.
         let recount = matched
             .filter(|ev| bridge::classify_match(r, ev) == bridge::MatchKind::Drift)
-            .and_then(|ev| recount::recount(r, ev));
+            .and_then(|ev| recount::recount(r, &ev));
         // A bill comparison sees the calls its bill served; a call that names no bill waits,
         // per app, for the app's other calls to name one.
         self.served.learn(r);
@@ -1720,7 +1843,7 @@ impl AppFeed<'_> {
             };
             c.add_baseline(r, v);
             if let Some(ev) = matched {
-                c.add_drift(r, ev, unit);
+                c.add_drift(r, &ev, unit);
             }
             if let Some(rc) = &recount {
                 c.add_drift_recount(r, rc);

@@ -101,6 +101,13 @@ pub struct Span {
 }
 
 impl Span {
+    /// Every instant: the frame of a comparison whose window is not known until its
+    /// reference has streamed.
+    pub const UNBOUNDED: Span = Span {
+        start: DateTime::<Utc>::MIN_UTC,
+        end: DateTime::<Utc>::MAX_UTC,
+    };
+
     pub fn contains(&self, t: DateTime<Utc>) -> bool {
         self.start <= t && t < self.end
     }
