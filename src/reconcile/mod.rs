@@ -6,6 +6,7 @@
 pub mod anomalies;
 pub mod bridge;
 pub mod causes;
+pub mod frame;
 pub mod identity;
 pub mod parallel;
 pub mod recount;
@@ -21,11 +22,12 @@ use crate::source::{self, Format, InputError, InputFile, RecordSink, System};
 use bridge::{AttributionRule, CallIndex, ComparisonAcc, ComparisonSetup, Valuation};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
+use frame::Frame;
 use route::{Pending, Route, ServedByApp, Unbilled};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use window::{BucketSize, Calendar, Grid, Span};
+use window::{BucketSize, Calendar, Span};
 
 /// What the user asked for.
 #[derive(Clone, Debug)]
@@ -671,6 +673,30 @@ fn read_source(
     read_source_with(src, prices, conv, out, &identities, None, on_record)
 }
 
+/// A first read of a source for its [`Frame`]: it leaves no trace in the source's counts or
+/// the run's findings (the second read, with the same resolved ids, counts them).
+fn read_frame(
+    src: &mut Source,
+    prices: &PriceBook,
+    conv: Conversion,
+) -> Result<(identity::Resolution, Frame), RunError> {
+    let identities = resolve_identities(src, None)?;
+    let mut frame = Frame::default();
+    let counted = std::mem::take(&mut src.stats);
+    let read = read_source_with(
+        src,
+        prices,
+        conv,
+        &mut Findings::default(),
+        &identities,
+        None,
+        &mut |r, _| frame.add(r),
+    );
+    src.stats = counted;
+    read?;
+    Ok((identities, frame))
+}
+
 /// What a run finds beside the records: rejected rows and conflicting copies.
 #[derive(Default)]
 struct Findings {
@@ -797,10 +823,10 @@ fn statistics_route(
     sources: &mut [Source],
     app: usize,
     bills: &[usize],
-    held: &[Vec<(UsageRecord, Valuation)>],
+    routes: &BTreeMap<usize, Route>,
 ) -> String {
     let only = match bills {
-        [b] => match Route::of_bill(sources[*b].system, held[*b].iter().map(|(r, _)| r)) {
+        [b] => match &routes[b] {
             Route::Bill(served) if served.len() == 1 => Some(served[0]),
             _ => None,
         },
@@ -860,19 +886,9 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
     };
     let explicit_window = explicit_window(opts)?;
 
-    // 1. Bills and the gateway are held: their lines frame the comparisons (window, grid,
-    // route). The trace streams into the comparisons once they are set up (step 4), so per call
-    // it holds only what matching needs; the app streams last.
-    let mut held: Vec<Vec<(UsageRecord, Valuation)>> = Vec::with_capacity(sources.len());
-    for src in sources.iter_mut() {
-        let mut recs = Vec::new();
-        if matches!(src.role(), Role::Bill | Role::Gateway) {
-            read_source(src, prices, conv, &mut found, &mut |r, v| {
-                recs.push((r.clone(), *v))
-            })?;
-        }
-        held.push(recs);
-    }
+    // 1. Each bill is read once for its frame (span, grid, route, keys); no source is held.
+    // The trace streams into the comparisons once they are set up (step 4), holding per call
+    // only what matching needs; the bills and the gateway follow it; the app streams last.
     let idx = |role: Role| sources.iter().position(|s| s.role() == role);
     let (app, trace, gateway, bills) = (
         idx(Role::App),
@@ -885,55 +901,54 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
             .map(|(i, _)| i)
             .collect::<Vec<_>>(),
     );
+    let mut resolved: BTreeMap<usize, identity::Resolution> = BTreeMap::new();
+    let mut frames: BTreeMap<usize, Frame> = BTreeMap::new();
+    for &b in &bills {
+        let (ids, frame) = read_frame(&mut sources[b], prices, conv)?;
+        resolved.insert(b, ids);
+        frames.insert(b, frame);
+    }
 
-    check_attribution(&opts.attribution, &bills, &held)?;
+    check_attribution(&opts.attribution, &frames)?;
 
     // 2. The window: as asked, else the bill's span, else the trace's (or the gateway's) span in
     // whole buckets. Every trace call lies inside the trace's own span, so when that span is
     // the window the trace is fed into an unbounded frame and the window is set once it has
     // streamed (step 4).
-    let mut window = explicit_window.or_else(|| {
-        bills
-            .first()
-            .and_then(|&b| bucket_hull(held[b].iter().map(|(r, _)| r)))
-    });
+    let mut window =
+        explicit_window.or_else(|| bills.first().and_then(|b| frames[b].bucket_hull()));
     let window_from_trace = window.is_none() && trace.is_some();
-    if window.is_none() {
-        window = if window_from_trace {
-            Some(Span::UNBOUNDED)
-        } else {
-            gateway.and_then(|g| calendar_hull(&calendar, held[g].iter().map(|(r, _)| r)))
-        };
+    if window_from_trace {
+        window = Some(Span::UNBOUNDED);
+    } else if window.is_none()
+        && let Some(g) = gateway
+    {
+        let (ids, frame) = read_frame(&mut sources[g], prices, conv)?;
+        resolved.insert(g, ids);
+        window = frame
+            .extent()
+            .map(|(lo, hi)| calendar_span(&calendar, lo, hi));
     }
 
     // 3. Comparisons. Each bill's sees only the calls it served; a trace call that names no
     // provider takes the one its source's other calls name.
+    let routes: BTreeMap<usize, Route> = frames
+        .iter()
+        .map(|(&b, f)| (b, f.route(sources[b].system)))
+        .collect();
     let mut routed_notes = Vec::new();
     if let Some(a) = app
         && sources[a].only_statistics()
     {
-        routed_notes.push(statistics_route(&mut sources, a, &bills, &held));
+        routed_notes.push(statistics_route(&mut sources, a, &bills, &routes));
     }
     let mut comps: Vec<(ComparisonAcc, usize, usize)> = Vec::new();
     let mut bill_spans: BTreeMap<usize, Span> = BTreeMap::new();
     if let Some(window) = window {
         for &b in &bills {
-            let route = Route::of_bill(sources[b].system, held[b].iter().map(|(r, _)| r));
-            let grid = Grid::infer(
-                held[b]
-                    .iter()
-                    .filter(|(r, _)| r.is_bucket())
-                    .map(|(r, _)| (r.start, r.end)),
-            );
-            let span = held[b]
-                .iter()
-                .filter(|(r, _)| r.is_bucket() && window.overlaps(r.start, r.end))
-                .fold(window, |s, (r, _)| {
-                    s.hull(&Span {
-                        start: r.start,
-                        end: r.end,
-                    })
-                });
+            let route = routes[&b].clone();
+            let grid = frames[&b].grid();
+            let span = frames[&b].span_around(window);
             bill_spans.insert(b, span);
             for (base, is_app) in [(app, true), (trace, false), (gateway, false)] {
                 if let Some(base) = base {
@@ -994,8 +1009,10 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
         }
     }
 
-    // 4. Feed the trace as it streams, then the held records: references, trace baselines,
-    // retry evidence, the call index.
+    drop(frames);
+
+    // 4. Feed the trace as it streams, then the bills and the gateway: references, trace
+    // baselines, retry evidence, the call index.
     let mut index = CallIndex::default();
     let mut unbilled = Unbilled::default();
     let mut team_tallies: BTreeMap<usize, crate::chargeback::Tallies> = BTreeMap::new();
@@ -1022,8 +1039,6 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
         let mut served = ServedByApp::default();
         let mut nameless: Vec<(UsageRecord, Valuation)> = Vec::new();
         let route_nameless = !bills.is_empty();
-        let rejected_before = found.rejected.len();
-        let conflicts_before = found.conflicts.len();
         read_source(&mut sources[t], prices, conv, &mut found, &mut |r, v| {
             hull = Some(hull.map_or((r.start, r.end), |(lo, hi)| {
                 (lo.min(r.start), hi.max(r.end))
@@ -1053,19 +1068,6 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
             }
         }
         drop(nameless);
-        // The trace was read after the held sources: its findings go where its place in the
-        // inputs puts them, as if every source had been read in turn.
-        let held_before = |source: &str| {
-            sources[..t]
-                .iter()
-                .any(|s| s.role() != Role::App && s.name() == source)
-        };
-        reorder_tail(&mut found.rejected, rejected_before, |x| {
-            held_before(&x.source)
-        });
-        reorder_tail(&mut found.conflicts, conflicts_before, |x| {
-            held_before(&x.source)
-        });
         if window_from_trace {
             let w = hull.map(|(lo, hi)| calendar_span(&calendar, lo, hi));
             window = w;
@@ -1083,25 +1085,46 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
             team_tallies.insert(t, c.tallies);
         }
     }
-    for (i, recs) in held.iter().enumerate() {
-        for (r, v) in recs {
-            feed.record(i, sources[i].name(), r, v);
+    for i in 0..sources.len() {
+        if Some(i) == app || Some(i) == trace {
+            continue;
         }
-    }
-    if let (Some(teams), Some(window)) = (&opts.teams, window) {
-        for (i, recs) in held.iter().enumerate() {
-            if Some(i) == app || Some(i) == trace {
-                continue;
-            }
-            let mut c = HeldChargeback::new(teams, window, bill_spans.get(&i));
-            recs.iter().for_each(|(r, v)| c.add(r, v));
+        let ids = match resolved.remove(&i) {
+            Some(ids) => ids,
+            None => resolve_identities(&sources[i], None)?,
+        };
+        let name = sources[i].name();
+        let mut teams = opts
+            .teams
+            .as_deref()
+            .zip(window)
+            .map(|(teams, w)| HeldChargeback::new(teams, w, bill_spans.get(&i)));
+        read_source_with(
+            &mut sources[i],
+            prices,
+            conv,
+            &mut found,
+            &ids,
+            None,
+            &mut |r, v| {
+                feed.record(i, name, r, v);
+                if let Some(c) = teams.as_mut() {
+                    c.add(r, v);
+                }
+            },
+        )?;
+        if let Some(c) = teams {
             team_tallies.insert(i, c.tallies);
             if let Some(scopes) = c.scopes {
                 bill_scopes.insert(i, scopes);
             }
         }
     }
-    drop(held);
+    // The trace was read first: the findings go in the inputs' order, as if every source had
+    // been read in turn (each source's own in its order).
+    let place = |source: &str| sources.iter().position(|s| s.name() == source);
+    found.rejected.sort_by_key(|x| place(&x.source));
+    found.conflicts.sort_by_key(|x| place(&x.source));
 
     // 5. Stream the app source into its comparisons, matching calls against the trace.
     let mut app_hull: Option<Span> = None;
@@ -1417,31 +1440,25 @@ impl<'a> HeldChargeback<'a> {
     }
 }
 
-/// Moves `items[from..]` (one source's findings, read out of turn) before the items of the
-/// sources that come after it, keeping every source's own order.
-fn reorder_tail<T>(items: &mut Vec<T>, from: usize, comes_before: impl Fn(&T) -> bool) {
-    let tail = items.split_off(from);
-    let (before, after): (Vec<T>, Vec<T>) = std::mem::take(items)
-        .into_iter()
-        .partition(|x| comes_before(x));
-    items.extend(before);
-    items.extend(tail);
-    items.extend(after);
-}
-
 /// `--key` / `--project` values that appear on no bill are a typo or the wrong bill: each would
 /// silently move that bill's whole usage into `unattributed_traffic`.
 fn check_attribution(
     rule: &AttributionRule,
-    bills: &[usize],
-    held: &[Vec<(UsageRecord, Valuation)>],
+    bills: &BTreeMap<usize, Frame>,
 ) -> Result<(), RunError> {
     if bills.is_empty() {
         return Ok(());
     }
-    let lines = || bills.iter().flat_map(|&b| held[b].iter().map(|(r, _)| r));
-    let keys: BTreeSet<&str> = lines().filter_map(|r| r.scope.api_key.as_deref()).collect();
-    let projects: BTreeSet<&str> = lines().filter_map(|r| r.scope.project.as_deref()).collect();
+    let keys: BTreeSet<&str> = bills
+        .values()
+        .flat_map(|f| &f.keys)
+        .map(String::as_str)
+        .collect();
+    let projects: BTreeSet<&str> = bills
+        .values()
+        .flat_map(|f| &f.projects)
+        .map(String::as_str)
+        .collect();
     let mut problems = Vec::new();
     for (flag, given, known) in [
         ("--key", &rule.api_keys, &keys),
@@ -1501,28 +1518,6 @@ pub fn explicit_window(opts: &Options) -> Result<Option<Span>, RunError> {
             "--from and --to go together (the window is [from, to))".into(),
         )),
     }
-}
-
-fn bucket_hull<'a>(recs: impl Iterator<Item = &'a UsageRecord>) -> Option<Span> {
-    recs.filter(|r| r.is_bucket())
-        .map(|r| Span {
-            start: r.start,
-            end: r.end,
-        })
-        .reduce(|a, b| a.hull(&b))
-}
-
-fn calendar_hull<'a>(cal: &Calendar, recs: impl Iterator<Item = &'a UsageRecord>) -> Option<Span> {
-    let (lo, hi) = recs.fold(
-        (None, None),
-        |(lo, hi): (Option<DateTime<Utc>>, Option<DateTime<Utc>>), r| {
-            (
-                Some(lo.map_or(r.start, |l| l.min(r.start))),
-                Some(hi.map_or(r.end, |h| h.max(r.end))),
-            )
-        },
-    );
-    Some(calendar_span(cal, lo?, hi?))
 }
 
 /// The whole display buckets that cover `[lo, hi]`.

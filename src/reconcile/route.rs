@@ -27,11 +27,15 @@ impl Route {
     /// The route of a bill source, given the `serving` names on its own lines (only FOCUS,
     /// which may be any cloud's export, takes them from its lines).
     pub fn of_bill<'a>(system: System, lines: impl Iterator<Item = &'a UsageRecord>) -> Route {
+        Route::of_served(system, lines.map(|r| r.serving))
+    }
+
+    /// The route of a bill whose lines name `served` clouds (a FOCUS export holds several).
+    pub fn of_served(system: System, served: impl Iterator<Item = &'static str>) -> Route {
         if system != System::Focus {
             return Route::Bill(vec![system.name()]);
         }
-        let mut served: Vec<&'static str> =
-            lines.map(|r| r.serving).filter(|s| !s.is_empty()).collect();
+        let mut served: Vec<&'static str> = served.filter(|s| !s.is_empty()).collect();
         served.sort_unstable();
         served.dedup();
         Route::Bill(served)

@@ -133,14 +133,21 @@ impl Grid {
     /// The grid of a set of bucket spans: the most common width, anchored at the earliest start.
     /// `None` when there are no buckets.
     pub fn infer<I: IntoIterator<Item = (DateTime<Utc>, DateTime<Utc>)>>(spans: I) -> Option<Grid> {
+        Grid::infer_counted(spans.into_iter().map(|s| (s, 1)))
+    }
+
+    /// [`Grid::infer`] of spans given with how many buckets have each.
+    pub fn infer_counted<I: IntoIterator<Item = ((DateTime<Utc>, DateTime<Utc>), usize)>>(
+        spans: I,
+    ) -> Option<Grid> {
         let mut widths: std::collections::HashMap<i64, usize> = Default::default();
         let mut origin: Option<DateTime<Utc>> = None;
-        for (s, e) in spans {
+        for ((s, e), n) in spans {
             let w = (e - s).num_seconds();
             if w <= 0 {
                 continue;
             }
-            *widths.entry(w).or_default() += 1;
+            *widths.entry(w).or_default() += n;
             origin = Some(origin.map_or(s, |o| o.min(s)));
         }
         // Ties go to the wider bucket: a 1d costs page beside 1d usage pages must not be split.
