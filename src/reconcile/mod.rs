@@ -1085,34 +1085,26 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
             team_tallies.insert(t, c.tallies);
         }
     }
-    for i in 0..sources.len() {
+    for (i, src) in sources.iter_mut().enumerate() {
         if Some(i) == app || Some(i) == trace {
             continue;
         }
         let ids = match resolved.remove(&i) {
             Some(ids) => ids,
-            None => resolve_identities(&sources[i], None)?,
+            None => resolve_identities(src, None)?,
         };
-        let name = sources[i].name();
+        let name = src.name();
         let mut teams = opts
             .teams
             .as_deref()
             .zip(window)
             .map(|(teams, w)| HeldChargeback::new(teams, w, bill_spans.get(&i)));
-        read_source_with(
-            &mut sources[i],
-            prices,
-            conv,
-            &mut found,
-            &ids,
-            None,
-            &mut |r, v| {
-                feed.record(i, name, r, v);
-                if let Some(c) = teams.as_mut() {
-                    c.add(r, v);
-                }
-            },
-        )?;
+        read_source_with(src, prices, conv, &mut found, &ids, None, &mut |r, v| {
+            feed.record(i, name, r, v);
+            if let Some(c) = teams.as_mut() {
+                c.add(r, v);
+            }
+        })?;
         if let Some(c) = teams {
             team_tallies.insert(i, c.tallies);
             if let Some(scopes) = c.scopes {
