@@ -327,6 +327,7 @@ impl ComparisonAcc {
             kind,
             d_in,
             d_out,
+            reasoning: causes::reasoning_tokens::unrecorded_reasoning(&base.usage, evidence_usage),
             prices,
         };
         self.group(base).each_cause(|c, t| c.on_matched(&m, t));
@@ -476,6 +477,7 @@ impl ComparisonAcc {
             });
             let mut view = GroupView {
                 cx: &cx,
+                model,
                 base: &g.base,
                 reference: &reference,
                 scopes: &g.reference,
