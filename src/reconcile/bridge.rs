@@ -327,6 +327,7 @@ impl ComparisonAcc {
             kind,
             d_in,
             d_out,
+            reasoning: causes::reasoning_tokens::unrecorded_reasoning(&base.usage, evidence_usage),
             prices,
         };
         self.group(base).each_cause(|c, t| c.on_matched(&m, t));
@@ -476,6 +477,7 @@ impl ComparisonAcc {
             });
             let mut view = GroupView {
                 cx: &cx,
+                model,
                 base: &g.base,
                 reference: &reference,
                 scopes: &g.reference,
@@ -775,6 +777,21 @@ input_cache_read = "1.00"
 output = "8.00"
 "#;
 
+    const TABLE_REASONING: &str = r#"
+[[entry]]
+provider = "openai"
+model = "m1"
+names = ["m1"]
+effective_from = "2026-01-01"
+unit = "1M"
+currency = "USD"
+source = "test"
+[entry.prices]
+input = "2.00"
+output = "8.00"
+output_reasoning = "10.00"
+"#;
+
     fn t(h: u32) -> DateTime<Utc> {
         chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 10, 1, 0, 0, 0).unwrap()
             + chrono::Duration::hours(i64::from(h))
@@ -944,6 +961,104 @@ output = "15.00"
         assert_eq!(step("unexplained").tokens, Usage::ZERO);
         assert_eq!(step("unexplained").cost, dec!(0));
         assert_eq!(tot.reference.cost, dec!(0.0081));
+    }
+
+    /// Thinking tokens against a trace, on one hand-computed day of a table with input $2,
+    /// output $8 and reasoning $10 per 1M tokens: missing on one call (Dify on Gemini),
+    /// folded into output on another (Dify on o-series), beside visible-output drift, each
+    /// token counted once.
+    #[test]
+    fn reasoning_tokens_are_moved_or_added_once_beside_drift() {
+        let table = TABLE_REASONING;
+        let prices = PriceBook::from_toml_str("test.toml", table).unwrap();
+        let window = Span {
+            start: t(0),
+            end: t(24),
+        };
+        let mut acc = ComparisonAcc::new(ComparisonSetup {
+            baseline: "dify".into(),
+            reference: "langfuse".into(),
+            evidence: Some("langfuse".into()),
+            baseline_is_app: true,
+            window,
+            span: window,
+            grid: None,
+            calendar: Calendar {
+                tz: chrono_tz::UTC,
+                bucket: BucketSize::Day,
+            },
+            book_rates: Vec::new(),
+            route: crate::reconcile::route::Route::All,
+            teams: None,
+        });
+        let unit = Some((dec!(0.000002), dec!(0.000008)));
+        let money = |u: &Usage| {
+            Decimal::from(u[UsageClass::Input]) * dec!(0.000002)
+                + Decimal::from(u[UsageClass::Output]) * dec!(0.000008)
+                + Decimal::from(u[UsageClass::OutputReasoning]) * dec!(0.00001)
+        };
+        // (id, app in/out, trace in/out/thinking):
+        // g: Gemini, thinking left out: d_out 1173, all of it thinking.
+        // o: o-series, thinking folded into the app's 1500: same totals, no matched difference.
+        // v: visible output 100 above the provider's: drift −100.
+        // w: 200 thinking left out and visible output 20 low: d_out 220 = 200 + drift 20.
+        let calls = [
+            ("g", 100, 845, 845, 1173),
+            ("o", 200, 1500, 300, 1200),
+            ("v", 300, 500, 400, 0),
+            ("w", 50, 100, 120, 200),
+        ];
+        for (i, &(id, input, app_out, out, thinking)) in calls.iter().enumerate() {
+            let app = call(id, 3 + i as u32, input, 0, app_out);
+            let m = money(&app.usage);
+            acc.add_baseline(&app, &val(Some(m), Some(m), Some(m)));
+            let mut tr = call(id, 3 + i as u32, input, 0, out);
+            tr.usage[UsageClass::OutputReasoning] = thinking;
+            let m = money(&tr.usage);
+            acc.add_reference(&tr, &val(Some(m), Some(m), Some(m)));
+            acc.add_drift(&app, &tr.usage, unit);
+        }
+        let report = acc.finish(&prices, &AttributionRule::default(), &|_, _| {
+            Some(Decimal::ONE)
+        });
+        let tot = &report.totals;
+        let step = |c: &str| tot.bridge.iter().find(|s| s.cause == c).unwrap();
+        use UsageClass::{Output, OutputReasoning};
+        // App: 650 in, 845 + 1500 + 500 + 100 = 2945 out; money 0.00696 + 0.0124 + 0.0046 +
+        // 0.0009 = 0.02486. Trace: 650 in, 845 + 300 + 400 + 120 = 1665 out, 1173 + 1200 + 200
+        // = 2573 thinking; money 0.01869 + 0.0148 + 0.0038 + 0.00306 = 0.04035.
+        assert_eq!(tot.baseline.cost, dec!(0.02486));
+        assert_eq!(tot.reference.cost, dec!(0.04035));
+        // Drift: v −100 and w +20 visible output, at $8: −0.0008 + 0.00016; g's and w's
+        // thinking is not drift.
+        let drift = step("tokenizer_drift");
+        assert_eq!(drift.tokens, Usage::of(&[(Output, -80)]));
+        assert_eq!(drift.cost, dec!(-0.00064));
+        assert_eq!(drift.records, 2);
+        // Thinking: 2573 beyond the app's 0; the app's output after drift, 2945 − 80 = 2865,
+        // is 1200 above the trace's 1665: folded (o). The other 1373 = 1173 + 200 are missing.
+        // 1373 × 10e-6 + 1200 × (10 − 8)e-6 = 0.01373 + 0.0024 = 0.01613.
+        let r = step("reasoning_tokens");
+        assert_eq!(
+            r.tokens,
+            Usage::of(&[(Output, -1200), (OutputReasoning, 2573)])
+        );
+        assert_eq!(r.cost, dec!(0.01613));
+        assert_eq!(r.records, 3);
+        assert!(
+            r.note.contains("on 2 matched calls langfuse shows"),
+            "{}",
+            r.note
+        );
+        let remedy = r.remedy.as_deref().unwrap();
+        assert!(
+            remedy.contains("m1 1,373 tokens, 0.01373")
+                && remedy.contains("m1 1,200 tokens, 0.0024"),
+            "{remedy}"
+        );
+        // 0.02486 − 0.00064 + 0.01613 = 0.04035: nothing left.
+        assert_eq!(step("unexplained").tokens, Usage::ZERO);
+        assert_eq!(step("unexplained").cost, dec!(0));
     }
 
     /// A hand-computed day: prices $2 / $1 cached / $8 per 1M tokens.

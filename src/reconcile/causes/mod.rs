@@ -16,6 +16,7 @@ pub mod embeddings;
 pub mod fx;
 pub mod gateway_cache_hits;
 pub mod price_mismatch;
+pub mod reasoning_tokens;
 pub mod retries;
 pub mod service_tier;
 pub mod streaming_interruption;
@@ -37,7 +38,7 @@ use std::collections::BTreeMap;
 pub const EVIDENCE_SAMPLES: usize = 5;
 
 /// The measured causes, in bridge order; `unexplained` (the residual) follows them.
-pub const ALL: [&dyn Cause; 15] = [
+pub const ALL: [&dyn Cause; 16] = [
     &window_misalignment::WindowMisalignment,
     &unattributed_traffic::UnattributedTraffic,
     &embeddings::Embeddings,
@@ -47,6 +48,8 @@ pub const ALL: [&dyn Cause; 15] = [
     &gateway_cache_hits::GatewayCacheHits,
     &streaming_interruption::StreamingInterruption,
     &tokenizer_drift::TokenizerDrift,
+    // After every step that changes output counts: it measures what they leave.
+    &reasoning_tokens::ReasoningTokens,
     &cache_write_folding::CacheWriteFolding,
     &cache_hits::CacheHits,
     &price_mismatch::PriceMismatch,
@@ -136,6 +139,9 @@ pub enum MatchKind {
     /// The app folded the provider's cache counts into its prompt count with billing weights
     /// (see [`cache_write_folding::folded_prompt_tokens`]).
     CacheFolded,
+    /// Same input; the whole output difference is thinking tokens the provider reported in
+    /// its reasoning class that the app's count leaves out (Dify on Gemini).
+    ReasoningUnrecorded,
     /// Any other difference: another tokenizer or estimate, or framing.
     Drift,
 }
@@ -148,6 +154,12 @@ pub fn classify_match(base: &UsageRecord, evidence: &Usage) -> MatchKind {
     }
     if base.link.status == Status::Interrupted {
         return MatchKind::Interrupted;
+    }
+    if same_in {
+        let thinking = reasoning_tokens::unrecorded_reasoning(&base.usage, evidence);
+        if thinking > 0 && thinking == evidence.output_total() - base.usage.output_total() {
+            return MatchKind::ReasoningUnrecorded;
+        }
     }
     let base_has_cache = UsageClass::CACHE.iter().any(|&c| base.usage[c] != 0);
     let evidence_has_cache = UsageClass::CACHE.iter().any(|&c| evidence[c] != 0);
@@ -167,6 +179,9 @@ pub struct Matched<'a> {
     pub kind: MatchKind,
     pub d_in: i64,
     pub d_out: i64,
+    /// Of `d_out`, thinking tokens the provider reported that the app's count leaves out
+    /// ([`reasoning_tokens::unrecorded_reasoning`]): the `reasoning_tokens` step's.
+    pub reasoning: i64,
     /// Table input/output prices per token in the report currency, if priced.
     pub prices: Option<(Decimal, Decimal)>,
 }
@@ -496,6 +511,8 @@ impl GroupPrices<'_> {
 /// What a group shares with every cause when it is measured.
 pub struct GroupView<'a> {
     pub cx: &'a Context<'a>,
+    /// The group's model (canonical name).
+    pub model: &'a str,
     /// The baseline inside the report window (rows that repeat usage included).
     pub base: &'a Tally,
     /// The whole reference.

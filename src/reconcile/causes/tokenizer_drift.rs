@@ -26,13 +26,18 @@ impl Cause for TokenizerDrift {
     }
 
     /// Every difference no other cause explains; of a folded call, the output difference
-    /// (folding explains only the prompt count).
+    /// (folding explains only the prompt count). Thinking tokens the app's output count
+    /// leaves out are `reasoning_tokens`'.
     fn on_matched(&self, m: &Matched, t: &mut Tally) {
+        let d_out = m.d_out - m.reasoning;
         let (d_in, d_out) = match m.kind {
-            MatchKind::Drift => (m.d_in, m.d_out),
-            MatchKind::CacheFolded if m.d_out != 0 => (0, m.d_out),
+            MatchKind::Drift => (m.d_in, d_out),
+            MatchKind::CacheFolded if d_out != 0 => (0, d_out),
             _ => return,
         };
+        if d_in == 0 && d_out == 0 {
+            return;
+        }
         let (u, money) = m.delta(d_in, d_out);
         t.add_delta(&m.base.id, u, money);
     }
