@@ -259,6 +259,15 @@ impl ComparisonAcc {
             scope.adjustments.add(rec, v);
         } else if rec.operation == Operation::Embedding {
             scope.embeddings.add(rec, v);
+        } else if rec.operation == Operation::Rerank {
+            scope.reranks.add(rec, v);
+            scope
+                .reranks
+                .kinds
+                .add(&rec.model, 1, v.money.unwrap_or_default());
+            if v.reported.is_none() && !rec.cost_only {
+                scope.reranks_unstated += 1;
+            }
         } else {
             scope.calls.add(rec, v);
             if let Some(premium) = v.tier_premium {
@@ -464,6 +473,7 @@ impl ComparisonAcc {
             for s in g.reference.values() {
                 reference.merge(&s.calls);
                 reference.merge(&s.embeddings);
+                reference.merge(&s.reranks);
                 reference.merge(&s.adjustments);
             }
             let group_prices = g.price_probe.as_ref().and_then(|(raw, at)| {

@@ -16,6 +16,7 @@ pub mod embeddings;
 pub mod fx;
 pub mod gateway_cache_hits;
 pub mod price_mismatch;
+pub mod rerank;
 pub mod retries;
 pub mod service_tier;
 pub mod streaming_interruption;
@@ -37,10 +38,11 @@ use std::collections::BTreeMap;
 pub const EVIDENCE_SAMPLES: usize = 5;
 
 /// The measured causes, in bridge order; `unexplained` (the residual) follows them.
-pub const ALL: [&dyn Cause; 15] = [
+pub const ALL: [&dyn Cause; 16] = [
     &window_misalignment::WindowMisalignment,
     &unattributed_traffic::UnattributedTraffic,
     &embeddings::Embeddings,
+    &rerank::Rerank,
     &auxiliary_calls::AuxiliaryCalls,
     &retries::Retries,
     &double_counting::DoubleCounting,
@@ -297,6 +299,11 @@ pub fn push_evidence(to: &mut Vec<String>, from: &[String]) {
 pub struct RefScope {
     pub calls: Tally,
     pub embeddings: Tally,
+    /// Rerank lines (`rerank`), `kinds` by model.
+    pub reranks: Tally,
+    /// Rerank lines that do not state their own money (valued at the table, or billed on
+    /// separate cost lines).
+    pub reranks_unstated: u64,
     /// Cost-only lines of credits and discounts (`UsageRecord::adjustment`): money no call
     /// causes, whoever's scope they are on (`discounts_and_credits`).
     pub adjustments: Tally,
@@ -310,6 +317,8 @@ impl RefScope {
     pub fn merge(&mut self, o: &RefScope) {
         self.calls.merge(&o.calls);
         self.embeddings.merge(&o.embeddings);
+        self.reranks.merge(&o.reranks);
+        self.reranks_unstated += o.reranks_unstated;
         self.adjustments.merge(&o.adjustments);
         self.tiers.merge(&o.tiers);
     }
@@ -567,7 +576,7 @@ mod tests {
         let unique: std::collections::BTreeSet<_> = names.iter().collect();
         assert_eq!(unique.len(), names.len());
         assert_eq!(names.last(), Some(&"unexplained"));
-        assert_eq!(step_index("retries"), 4);
+        assert_eq!(step_index("retries"), 5);
         for (name, p) in plants() {
             if let Some(only) = p.only {
                 let other = 1 - only as usize;
