@@ -97,7 +97,8 @@ pub fn provider_of_model(model: &str) -> Option<&'static str> {
         Some("openai")
     } else if starts("claude") {
         Some("anthropic")
-    } else if starts("qwen") || starts("qwq") || starts("text-embedding-v") {
+    } else if starts("qwen") || starts("qwq") || starts("text-embedding-v") || starts("gte-rerank")
+    {
         Some("alibaba")
     } else if starts("deepseek") {
         Some("deepseek")
@@ -221,6 +222,14 @@ pub fn is_embedding_model(model: &str) -> bool {
         || m.starts_with("bge-")
 }
 
+/// True for rerank models, by name (used when a source does not say the operation): Alibaba's
+/// `gte-rerank`, `gte-rerank-v2` and `qwen3-rerank`, Cohere's `rerank-v3.5` (on Bedrock
+/// `cohere.rerank-v3-5:0`), Amazon's `amazon.rerank-v1:0`, Jina's `jina-reranker-v2-base-multilingual`,
+/// Voyage's `rerank-2`.
+pub fn is_rerank_model(model: &str) -> bool {
+    model.to_ascii_lowercase().contains("rerank")
+}
+
 /// True for models that bill thinking (reasoning) tokens: OpenAI's o-series and GPT-5,
 /// Gemini 2.5 and later, DeepSeek's reasoner, Claude 3.7 and the Claude 4 families, Qwen3/QwQ.
 /// Used where a source's total exceeds its parts and the difference must be named.
@@ -313,6 +322,19 @@ mod tests {
         assert_eq!(canonicalize(None, "my-finetune").provider, "");
         assert!(is_embedding_model("text-embedding-3-large"));
         assert!(!is_embedding_model("gpt-4o"));
+        for m in [
+            "gte-rerank-v2",
+            "qwen3-rerank",
+            "cohere.rerank-v3-5:0",
+            "amazon.rerank-v1:0",
+            "jina-reranker-v2-base-multilingual",
+            "rerank-2",
+        ] {
+            assert!(is_rerank_model(m), "{m}");
+            assert!(!is_embedding_model(m), "{m}");
+        }
+        assert!(!is_rerank_model("qwen-plus"));
+        assert_eq!(provider_of_model("gte-rerank-v2"), Some("alibaba"));
     }
 
     #[test]

@@ -166,12 +166,12 @@ fn demo_table_leads_with_the_bridge_and_fits_100_columns() {
     ] {
         assert!(text.contains(cause), "missing {cause}");
     }
-    // The demo has no gateway, plants no cache folding (an Anthropic behaviour) and no thinking
-    // tokens, its OpenAI bill has no other service tier, no credit lines and no FX: those steps
-    // are named under the first table instead of taking a row.
+    // The demo has no gateway, no knowledge-base rerank, plants no cache folding (an Anthropic
+    // behaviour) and no thinking tokens, its OpenAI bill has no other service tier, no credit
+    // lines and no FX: those steps are named under the first table instead of taking a row.
     assert!(
         text.contains(
-            "\nzero: gateway_cache_hits, reasoning_tokens, cache_write_folding, service_tier,\n  discounts_and_credits, fx\n"
+            "\nzero: rerank, gateway_cache_hits, reasoning_tokens, cache_write_folding, service_tier,\n  discounts_and_credits, fx\n"
         ),
         "{text}"
     );

@@ -88,7 +88,8 @@ fn every_entry_prices_input_and_output_except_embeddings() {
             "{}: no input price",
             e.id
         );
-        let embedding = catalog::is_embedding_model(&e.model);
+        // Rerank models bill input only, like embedding models.
+        let embedding = catalog::is_embedding_model(&e.model) || catalog::is_rerank_model(&e.model);
         assert_eq!(
             e.listed_price(C::Output).is_some(),
             !embedding,
@@ -110,9 +111,11 @@ fn currencies_sources_and_batch_multipliers_follow_the_tables() {
         assert_eq!(e.currency, want, "{}", e.id);
         assert!(e.source.starts_with("https://"), "{}: {}", e.id, e.source);
         assert!(
-            // Each table was read on the day it was written (Tencent's on 2026-12-02).
+            // Each table was read on the day it was written (Tencent's on 2026-12-02); the
+            // Alibaba rerank price was added on 2026-12-03.
             e.source.ends_with("(read 2026-11-23)")
-                || (e.file.ends_with("tencent.toml") && e.source.ends_with("(read 2026-12-02)")),
+                || (e.file.ends_with("tencent.toml") && e.source.ends_with("(read 2026-12-02)"))
+                || (catalog::is_rerank_model(&e.model) && e.source.ends_with("(read 2026-12-03)")),
             "{}: {}",
             e.id,
             e.source
@@ -565,4 +568,30 @@ fn qwen_prices_in_cny_per_1k() {
     );
     let c = cost(&b, "tongyi", "qwen-max-latest", day(2026, 6, 1), &usage).unwrap();
     assert_eq!(c, Money::new(dec!(0.432), Currency::CNY));
+}
+
+#[test]
+fn gte_rerank_v2_prices_input_tokens_only() {
+    let b = book();
+    // gte-rerank-v2 ¥0.0008 per 1K input tokens: 250,000 tokens = 250 × 0.0008 = 0.2.
+    let c = cost(
+        &b,
+        "alibaba",
+        "gte-rerank-v2",
+        day(2026, 10, 5),
+        &[(C::Input, 250_000)],
+    )
+    .unwrap();
+    assert_eq!(c, Money::new(dec!(0.2), Currency::CNY));
+    // Before the first page that shows the price: unpriced, never 0.
+    assert_eq!(
+        cost(
+            &b,
+            "alibaba",
+            "gte-rerank-v2",
+            day(2025, 1, 1),
+            &[(C::Input, 1000)]
+        ),
+        None
+    );
 }

@@ -259,6 +259,15 @@ impl ComparisonAcc {
             scope.adjustments.add(rec, v);
         } else if rec.operation == Operation::Embedding {
             scope.embeddings.add(rec, v);
+        } else if rec.operation == Operation::Rerank {
+            scope.reranks.add(rec, v);
+            scope
+                .reranks
+                .kinds
+                .add(&rec.model, 1, v.money.unwrap_or_default());
+            if v.reported.is_none() && !rec.cost_only {
+                scope.reranks_unstated += 1;
+            }
         } else {
             scope.calls.add(rec, v);
             if let Some(premium) = v.tier_premium {
@@ -465,6 +474,7 @@ impl ComparisonAcc {
             for s in g.reference.values() {
                 reference.merge(&s.calls);
                 reference.merge(&s.embeddings);
+                reference.merge(&s.reranks);
                 reference.merge(&s.adjustments);
             }
             let group_prices = g.price_probe.as_ref().and_then(|(raw, at)| {
@@ -1207,6 +1217,63 @@ output = "15.00"
         assert_eq!(tot.reference.cost, dec!(0.00788));
         assert_eq!(step("unexplained").tokens, Usage::ZERO);
         assert_eq!(step("unexplained").cost, Decimal::ZERO);
+    }
+
+    /// One bill line of 1,000 tokens at $0.002 on a model the app records no call for: as a
+    /// chat line it is unexplained, as a rerank line it is the `rerank` step (the same $0.002),
+    /// and an app that records a rerank call on that model itself gets no step.
+    #[test]
+    fn rerank_lines_are_their_own_step_unless_the_baseline_records_rerank() {
+        let prices = PriceBook::from_toml_str("test.toml", TABLE).unwrap();
+        let span = Span {
+            start: t(0),
+            end: t(24),
+        };
+        let run = |line_op: Operation, app_rerank: bool| {
+            let mut acc = ComparisonAcc::new(ComparisonSetup {
+                baseline: "dify".into(),
+                reference: "bill".into(),
+                evidence: None,
+                baseline_is_app: true,
+                window: span,
+                span,
+                grid: None,
+                calendar: Calendar {
+                    tz: chrono_tz::UTC,
+                    bucket: BucketSize::Day,
+                },
+                book_rates: Vec::new(),
+                route: crate::reconcile::route::Route::All,
+                teams: None,
+            });
+            let mut line = call("r", 3, 1000, 0, 0);
+            line.set_model(Some("openai"), "rr1");
+            line.operation = line_op;
+            if app_rerank {
+                let mut own = line.clone();
+                own.id = "app-r".into();
+                own.operation = Operation::Rerank;
+                own.usage = Usage::ZERO;
+                acc.add_baseline(&own, &val(Some(dec!(0)), None, Some(dec!(0))));
+            }
+            acc.add_reference(&line, &val(Some(dec!(0.002)), None, Some(dec!(0.002))));
+            let rep = acc.finish(&prices, &AttributionRule::default(), &|_, _| {
+                Some(Decimal::ONE)
+            });
+            let cost = |c: &str| {
+                rep.totals
+                    .bridge
+                    .iter()
+                    .find(|s| s.cause == c)
+                    .unwrap()
+                    .cost
+            };
+            (cost("rerank"), cost("unexplained"))
+        };
+        assert_eq!(run(Operation::Chat, false), (dec!(0), dec!(0.002)));
+        // Unpriced in the table (no rr1 entry): the bill's own $0.002 values it.
+        assert_eq!(run(Operation::Rerank, false), (dec!(0.002), dec!(0)));
+        assert_eq!(run(Operation::Rerank, true), (dec!(0), dec!(0.002)));
     }
 
     #[test]

@@ -44,6 +44,7 @@ pub fn plain(cause: &str) -> &'static str {
         }
         "unattributed_traffic" => "other API keys or projects on the same bill",
         "embeddings" => "embedding calls the app does not record",
+        "rerank" => "knowledge-base rerank calls the app does not record",
         "auxiliary_calls" => "conversation naming and suggested questions the app does not record",
         "retries" => "failed attempts the provider still charged",
         "double_counting" => "app rows that count the same usage twice",

@@ -11,7 +11,8 @@
 //! `12xxx;llm-xxx;qwen-max;output_token;app`. An empty ApiKeyID is a call made in the console;
 //! bills from before the key dimension carry the billing type (`text_token`) in its place. The
 //! key is the record's API key, the workspace its project; `input_token` is input and
-//! `output_token` output. Any other amount type is rejected with its name.
+//! `output_token` output. Any other amount type is rejected with its name. Text rerank models
+//! (`gte-rerank-v2`, billed per input token) are rerank lines, embedding models embedding lines.
 //!
 //! Times are the bill's, UTC+8: a detail export's own `账单开始时间` / `账单结束时间`, else the day of `消费时间` or `账单日期`, else the `账期`
 //! month, becomes a `[start, end)` bucket in UTC. Money is `应付金额` in CNY unless a currency column says
@@ -350,7 +351,11 @@ fn bill_line(file: &InputFile, row: &Row, line: u64) -> Result<Line, String> {
     );
     let mut rec = UsageRecord::bucket(id, file.origin(line), start, end);
     rec.set_model(Some("alibaba"), p.model);
-    rec.operation = if crate::catalog::is_embedding_model(p.model) {
+    // The instance ID names the model, not the call: a text rerank model (`gte-rerank-v2`,
+    // billed per input token like an embedding model) is a rerank line.
+    rec.operation = if crate::catalog::is_rerank_model(p.model) {
+        Operation::Rerank
+    } else if crate::catalog::is_embedding_model(p.model) {
         Operation::Embedding
     } else {
         Operation::Chat
@@ -613,7 +618,8 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
         for entry in std::fs::read_dir(&root).unwrap() {
             let dir = entry.unwrap().path();
-            if !dir.is_dir() || dir.ends_with("alibaba") {
+            // `rerank/` holds an Alibaba bill of its own (the rerank step's end-to-end fixture).
+            if !dir.is_dir() || dir.ends_with("alibaba") || dir.ends_with("rerank") {
                 continue;
             }
             for f in std::fs::read_dir(&dir).unwrap() {

@@ -50,12 +50,14 @@ impl Cause for Embeddings {
         )
     }
 
-    /// A trace call alone that is an embedding or other non-chat model call.
+    /// A trace call alone that is an embedding or other non-chat model call (rerank calls are
+    /// the `rerank` step's).
     fn spot_label(&self, p: &SpotPair) -> Option<&'static str> {
         match (p.app, p.trace) {
             (None, Some(t))
                 if t.link.status != Status::Error
                     && !t.link.auxiliary
+                    && t.operation != Operation::Rerank
                     && t.operation.is_auxiliary_model_call() =>
             {
                 Some(NAME)

@@ -17,6 +17,7 @@ pub mod fx;
 pub mod gateway_cache_hits;
 pub mod price_mismatch;
 pub mod reasoning_tokens;
+pub mod rerank;
 pub mod retries;
 pub mod service_tier;
 pub mod streaming_interruption;
@@ -38,10 +39,11 @@ use std::collections::BTreeMap;
 pub const EVIDENCE_SAMPLES: usize = 5;
 
 /// The measured causes, in bridge order; `unexplained` (the residual) follows them.
-pub const ALL: [&dyn Cause; 16] = [
+pub const ALL: [&dyn Cause; 17] = [
     &window_misalignment::WindowMisalignment,
     &unattributed_traffic::UnattributedTraffic,
     &embeddings::Embeddings,
+    &rerank::Rerank,
     &auxiliary_calls::AuxiliaryCalls,
     &retries::Retries,
     &double_counting::DoubleCounting,
@@ -312,6 +314,11 @@ pub fn push_evidence(to: &mut Vec<String>, from: &[String]) {
 pub struct RefScope {
     pub calls: Tally,
     pub embeddings: Tally,
+    /// Rerank lines (`rerank`), `kinds` by model.
+    pub reranks: Tally,
+    /// Rerank lines that do not state their own money (valued at the table, or billed on
+    /// separate cost lines).
+    pub reranks_unstated: u64,
     /// Cost-only lines of credits and discounts (`UsageRecord::adjustment`): money no call
     /// causes, whoever's scope they are on (`discounts_and_credits`).
     pub adjustments: Tally,
@@ -325,6 +332,8 @@ impl RefScope {
     pub fn merge(&mut self, o: &RefScope) {
         self.calls.merge(&o.calls);
         self.embeddings.merge(&o.embeddings);
+        self.reranks.merge(&o.reranks);
+        self.reranks_unstated += o.reranks_unstated;
         self.adjustments.merge(&o.adjustments);
         self.tiers.merge(&o.tiers);
     }
@@ -584,7 +593,7 @@ mod tests {
         let unique: std::collections::BTreeSet<_> = names.iter().collect();
         assert_eq!(unique.len(), names.len());
         assert_eq!(names.last(), Some(&"unexplained"));
-        assert_eq!(step_index("retries"), 4);
+        assert_eq!(step_index("retries"), 5);
         for (name, p) in plants() {
             if let Some(only) = p.only {
                 let other = 1 - only as usize;

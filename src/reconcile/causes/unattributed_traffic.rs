@@ -27,6 +27,7 @@ impl Cause for UnattributedTraffic {
             if g.cx.unattributed(k, p) {
                 side.merge(&s.calls);
                 side.merge(&s.embeddings);
+                side.merge(&s.reranks);
             }
         }
         side.step(side.step_money())
