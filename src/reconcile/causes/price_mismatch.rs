@@ -13,6 +13,11 @@ pub const NAME: &str = "price_mismatch";
 
 pub struct PriceMismatch;
 
+/// How a kind of configured prices equal to the list's ends: the recorded costs are the same
+/// prices, each rounded where the app stores it (Dify: 7 decimals).
+const ROUNDING: &str =
+    "the recorded costs differ from the list's only by the app's rounding of each call's cost";
+
 static PLANT: Plant = Plant {
     amount: "relative error of Dify's configured unit prices (table × (1 + AMOUNT), stored to 4 decimals)",
     kind: Amount::Relative,
@@ -57,23 +62,30 @@ impl Cause for PriceMismatch {
         m.kinds = Kinds::default();
         if let Some(p) = g.prices {
             let e = p.entry;
-            let listed = match (
+            // The list prices as the configured ones are written (exact: `per_million` never
+            // rounds), to tell prices that differ from costs that are only rounded.
+            let list_prices = match (
                 e.unit_price(UsageClass::Input),
                 e.unit_price(UsageClass::Output),
             ) {
                 (Some(i), Some(o)) => {
                     let cur = currency_prefix(e.currency);
-                    format!(
-                        "{cur}{}/{cur}{} per 1M since {}",
-                        per_million(i),
-                        per_million(o),
-                        e.effective_from.format("%Y-%m-%d")
-                    )
+                    Some(format!("{cur}{}/{cur}{}", per_million(i), per_million(o)))
                 }
-                _ => format!("the entry of {}", e.effective_from.format("%Y-%m-%d")),
+                _ => None,
+            };
+            let since = e.effective_from.format("%Y-%m-%d");
+            let listed = match &list_prices {
+                Some(p) => format!("{p} per 1M since {since}"),
+                None => format!("the entry of {since}"),
             };
             for (configured, n, money) in t.kinds.largest() {
-                let phrase = if configured.is_empty() || configured == Kinds::OTHERS {
+                let phrase = if list_prices.as_deref() == Some(configured) {
+                    format!(
+                        "{} is configured at the list price ({configured} per 1M): {ROUNDING}",
+                        e.model
+                    )
+                } else if configured.is_empty() || configured == Kinds::OTHERS {
                     format!(
                         "{}: recorded costs differ from the price list ({listed})",
                         e.model
@@ -95,6 +107,8 @@ impl Cause for PriceMismatch {
             .kinds
             .largest()
             .iter()
+            // Rounded costs at the right prices: nothing to update.
+            .filter(|(k, _, _)| !k.ends_with(ROUNDING))
             .take(3)
             .map(|(k, n, _)| format!("{k} ({} records)", crate::report::count(*n as i64)))
             .collect();
