@@ -715,7 +715,10 @@ impl CallIndex {
                 *self.by_trace.get(&id_key(t)).filter(|&&i| i != SEVERAL)?
             }
         };
-        if let Some(u) = self.wide.get(&at) {
+        // Real calls all fit: no lookup on the app's hot path unless some did not.
+        if !self.wide.is_empty()
+            && let Some(u) = self.wide.get(&at)
+        {
             return Some(*u);
         }
         let packed = self.usages.get(at as usize)?;

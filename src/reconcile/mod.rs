@@ -1017,7 +1017,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
     let mut unbilled = Unbilled::default();
     let mut team_tallies: BTreeMap<usize, crate::chargeback::Tallies> = BTreeMap::new();
     let mut bill_scopes: BTreeMap<usize, crate::chargeback::BillScopes> = BTreeMap::new();
-    let mut feed = HeldFeed {
+    let mut feed = SourceFeed {
         comps: &mut comps,
         index: &mut index,
         unbilled: &mut unbilled,
@@ -1034,7 +1034,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
             .teams
             .as_deref()
             .zip(window)
-            .map(|(teams, w)| HeldChargeback::new(teams, w, None));
+            .map(|(teams, w)| SourceChargeback::new(teams, w, None));
         // Calls that name no bill wait until every call has shown which bills its app uses.
         let mut served = ServedByApp::default();
         let mut nameless: Vec<(UsageRecord, Valuation)> = Vec::new();
@@ -1098,7 +1098,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
             .teams
             .as_deref()
             .zip(window)
-            .map(|(teams, w)| HeldChargeback::new(teams, w, bill_spans.get(&i)));
+            .map(|(teams, w)| SourceChargeback::new(teams, w, bill_spans.get(&i)));
         read_source_with(src, prices, conv, &mut found, &ids, None, &mut |r, v| {
             feed.record(i, name, r, v);
             if let Some(c) = teams.as_mut() {
@@ -1327,8 +1327,8 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
     })
 }
 
-/// Feeds one record of a held or streamed non-app source to every comparison that takes it.
-struct HeldFeed<'a> {
+/// Feeds one record of a trace, bill or gateway, as it streams, to every comparison that takes it.
+struct SourceFeed<'a> {
     comps: &'a mut Vec<(ComparisonAcc, usize, usize)>,
     index: &'a mut CallIndex,
     unbilled: &'a mut Unbilled,
@@ -1340,7 +1340,7 @@ struct HeldFeed<'a> {
     match_calls: bool,
 }
 
-impl HeldFeed<'_> {
+impl SourceFeed<'_> {
     fn record(&mut self, i: usize, source: &'static str, r: &UsageRecord, v: &Valuation) {
         let is_trace = Some(i) == self.trace;
         for (c, base, reference) in self.comps.iter_mut() {
@@ -1383,7 +1383,7 @@ impl HeldFeed<'_> {
 
 /// A non-app source's records in the window per team and, for a bill, its lines in the
 /// compared span per (API key, project): what the chargeback reads of it.
-struct HeldChargeback<'a> {
+struct SourceChargeback<'a> {
     teams: &'a crate::chargeback::Teams,
     window: Span,
     bill_span: Option<&'a Span>,
@@ -1391,13 +1391,13 @@ struct HeldChargeback<'a> {
     scopes: Option<crate::chargeback::BillScopes>,
 }
 
-impl<'a> HeldChargeback<'a> {
+impl<'a> SourceChargeback<'a> {
     fn new(
         teams: &'a crate::chargeback::Teams,
         window: Span,
         bill_span: Option<&'a Span>,
-    ) -> HeldChargeback<'a> {
-        HeldChargeback {
+    ) -> SourceChargeback<'a> {
+        SourceChargeback {
             teams,
             window,
             bill_span,

@@ -26,10 +26,6 @@ pub enum Route {
 impl Route {
     /// The route of a bill source, given the `serving` names on its own lines (only FOCUS,
     /// which may be any cloud's export, takes them from its lines).
-    pub fn of_bill<'a>(system: System, lines: impl Iterator<Item = &'a UsageRecord>) -> Route {
-        Route::of_served(system, lines.map(|r| r.serving))
-    }
-
     /// The route of a bill whose lines name `served` clouds (a FOCUS export holds several).
     pub fn of_served(system: System, served: impl Iterator<Item = &'static str>) -> Route {
         if system != System::Focus {
@@ -326,14 +322,14 @@ mod tests {
 
     #[test]
     fn a_bill_sees_only_its_own_calls() {
-        let openai = Route::of_bill(System::Openai, std::iter::empty());
+        let openai = Route::of_served(System::Openai, std::iter::empty());
         assert!(openai.sees(&call("openai", 1)));
         assert!(!openai.sees(&call("anthropic", 1)));
         assert!(!openai.sees(&call("", 1)));
         assert!(Route::All.sees(&call("", 1)));
         let lines = [call("azure", 0), call("aws", 0), call("azure", 0)];
         assert_eq!(
-            Route::of_bill(System::Focus, lines.iter()),
+            Route::of_served(System::Focus, lines.iter().map(|r| r.serving)),
             Route::Bill(vec!["aws", "azure"])
         );
     }

@@ -33,11 +33,7 @@ impl Cause for Embeddings {
     fn measure(&self, g: &GroupView, t: &Tally) -> Measured {
         let mut side = Tally::default();
         if t.records == 0 {
-            for ((k, p), s) in g.scopes {
-                if !g.cx.unattributed(k, p) {
-                    side.merge(&s.embeddings);
-                }
-            }
+            g.own_scopes().for_each(|s| side.merge(&s.embeddings));
         }
         side.step(side.step_money())
     }

@@ -532,6 +532,17 @@ pub struct GroupView<'a> {
     pub prices: Option<GroupPrices<'a>>,
 }
 
+impl<'a> GroupView<'a> {
+    /// The reference's scopes (API key, project) that are the baseline's own: another key's
+    /// or project's usage is `unattributed_traffic`'s, at the bill's money.
+    pub fn own_scopes(&self) -> impl Iterator<Item = &'a RefScope> + '_ {
+        self.scopes
+            .iter()
+            .filter(|((k, p), _)| !self.cx.unattributed(k, p))
+            .map(|(_, s)| s)
+    }
+}
+
 /// One row of the spot check: an app call and its trace call, or a call of one side alone.
 pub struct SpotPair<'a> {
     pub app: Option<&'a UsageRecord>,

@@ -1,5 +1,5 @@
-//! `rerank`: rerank usage in the reference (a knowledge base's rerank model: Alibaba
-//! `gte-rerank-v2`, Cohere or Amazon rerank on Bedrock, Jina, Voyage) on models the baseline
+//! `rerank`: rerank usage in the reference (a knowledge base's rerank model: Alibaba bill lines
+//! of `gte-rerank-v2` / `qwen3-rerank`, a gateway's rerank calls) on models the baseline
 //! records no rerank calls for — Dify never records them, like embeddings — at the bill's money.
 
 use super::{Cause, Context, GroupView, Measured, Place, SpotPair, Tally};
@@ -27,11 +27,9 @@ impl Cause for Rerank {
         let mut side = Tally::default();
         let mut unstated = 0;
         if t.records == 0 {
-            for ((k, p), s) in g.scopes {
-                if !g.cx.unattributed(k, p) {
-                    side.merge(&s.reranks);
-                    unstated += s.reranks_unstated;
-                }
+            for s in g.own_scopes() {
+                side.merge(&s.reranks);
+                unstated += s.reranks_unstated;
             }
         }
         // The bill's own money when every line states it, at the day's rate (the book-rate

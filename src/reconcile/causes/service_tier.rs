@@ -39,11 +39,7 @@ impl Cause for ServiceTier {
     /// calls are `unattributed_traffic`'s at the bill's money), less the baseline's premium.
     fn measure(&self, g: &GroupView, t: &Tally) -> Measured {
         let mut side = Tally::default();
-        for ((k, p), s) in g.scopes {
-            if !g.cx.unattributed(k, p) {
-                side.merge(&s.tiers);
-            }
-        }
+        g.own_scopes().for_each(|s| side.merge(&s.tiers));
         let mut m = side.step(side.money - t.money);
         m.tokens = Usage::ZERO;
         m
