@@ -123,7 +123,7 @@ fn check_worlds(seed: u64, providers: &[Provider], causes: &[&str]) -> usize {
 /// nothing and the report finds nothing.
 #[test]
 fn sweep_openai_each_cause_alone_and_none() {
-    let cases: [&[&str]; 12] = [
+    let cases: [&[&str]; 13] = [
         &["none"],
         &["window_misalignment=1"],
         &["unattributed_traffic=1.5"],
@@ -136,6 +136,7 @@ fn sweep_openai_each_cause_alone_and_none() {
         &["cache_hits=0.6"],
         &["price_mismatch=0.5"],
         &["unexplained=0.1"],
+        &["service_tier=0.3"],
     ];
     for (i, causes) in cases.iter().enumerate() {
         let n = check_world(100 + i as u64, Provider::Openai, causes);
