@@ -1,6 +1,6 @@
 //! The attribution-accuracy sweep: simulated worlds with known planted causes (each cause
 //! alone, none, every cause together; OpenAI and Anthropic bills, and one app on both with both
-//! bills; 28 seeds), reconciled by the
+//! bills; 29 seeds), reconciled by the
 //! report as a user would run it (`demo --dir`, the world's own settings). Every cause the report
 //! finds must be within 1 % of the variance (or 1 token / $0.0001, whichever is larger) of what
 //! was planted, in each comparison, in total tokens, per token class and in money — and
