@@ -187,8 +187,18 @@ fn sweep_one_app_on_two_providers() {
     let both = [Provider::Openai, Provider::Anthropic];
     assert!(check_worlds(500, &both, &[]) > 20);
     assert!(check_worlds(501, &[Provider::Anthropic, Provider::Openai], &[]) > 20);
-    // An OpenAI-only and an Anthropic-only cause: planted in their own world only.
-    assert!(check_worlds(502, &both, &["embeddings=0.12", "cache_write_folding=0.3"]) > 0);
+    // OpenAI-only causes and an Anthropic-only one: planted in their own world only.
+    assert!(
+        check_worlds(
+            502,
+            &both,
+            &[
+                "embeddings=0.12",
+                "service_tier=0.3",
+                "cache_write_folding=0.3"
+            ]
+        ) > 0
+    );
     assert_eq!(
         check_worlds(503, &both, &["none"]),
         0,

@@ -20,7 +20,9 @@ pub struct ServiceTier;
 /// o4-mini), not the simulated app's gpt-4.1 and gpt-4.1-mini, which OpenAI offers at priority.
 /// A project whose service tier is set to Priority has the requests that name no tier served at
 /// priority, moved over gradually (and some kept at standard by the ramp-rate limit): the app
-/// sends no tier and learns none, and the usage API's service-tier grouping shows it.
+/// sends no tier and learns none, and the usage API's service-tier grouping shows it. Only
+/// OpenAI's world has it: Anthropic's Priority Tier is a capacity commitment whose costs its cost
+/// report does not show per line.
 static PLANT: Plant = Plant {
     amount: "share of the app's chat calls OpenAI served at the priority tier (the project's service tier set to Priority; the requests name no tier, so Dify and Langfuse value them at the standard price); OpenAI only",
     kind: Amount::Share,
