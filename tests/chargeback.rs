@@ -117,8 +117,8 @@ fn the_bill_is_shared_by_usage_and_foots_to_the_cent() {
     // to research directly: exactly the bridge's unattributed_traffic (the other key).
     let total = dec(&b["total"]);
     assert_eq!(total, dec(&bridge["totals"]["reference"]["cost"]));
-    assert_eq!(total, d("25.73303732"));
-    assert_eq!(dec(&b["total_rounded"]), d("25.73"));
+    assert_eq!(total, d("26.39802812"));
+    assert_eq!(dec(&b["total_rounded"]), d("26.40"));
     let lines = b["lines"].as_array().unwrap();
     let line = |kind: &str, team: Option<&str>| {
         lines
@@ -131,22 +131,23 @@ fn the_bill_is_shared_by_usage_and_foots_to_the_cent() {
         dec(&research["billed_directly"]["cost"]),
         step_cost(bridge, "unattributed_traffic")
     );
-    // Pool = 25.73303732 − 7.603958 = 18.12907932, shared by the app's cost of its calls:
-    // sales 0.7226586 and support 29.1047274 of 29.827386.
-    assert_eq!(dec(&b["pooled"]["cost"]), d("18.12907932"));
+    // Pool = 26.39802812 − 7.603958 = 18.79407012 (the app key's calls, the priority-served
+    // ones at their priority price), shared by the app's cost of its calls: sales 0.7226586
+    // and support 29.1047274 of 29.827386.
+    assert_eq!(dec(&b["pooled"]["cost"]), d("18.79407012"));
     let sales = line("team", Some("sales"));
     let support = line("team", Some("support"));
     assert_eq!(dec(&sales["measured"]["cost"]), d("0.7226586"));
     assert_eq!(dec(&support["measured"]["cost"]), d("29.1047274"));
-    // sales: 18.12907932 × 0.7226586 / 29.827386 = 0.43923175… → 0.44;
-    // support: the rest of the pool, 17.68984756… → 17.69; research 7.603958 → 7.60;
-    // 0.44 + 17.69 + 7.60 = 25.73, the bill to the cent (no unit to hand out).
-    assert_eq!(dec(&sales["share"]), d("0.44"));
-    assert_eq!(dec(&support["share"]), d("17.69"));
+    // sales: 18.79407012 × 0.7226586 / 29.827386 = 0.45534316… → 0.46;
+    // support: the rest of the pool, 18.33872695… → 18.34; research 7.603958 → 7.60;
+    // 0.46 + 18.34 + 7.60 = 26.40, the bill to the cent (no unit to hand out).
+    assert_eq!(dec(&sales["share"]), d("0.46"));
+    assert_eq!(dec(&support["share"]), d("18.34"));
     assert_eq!(dec(&research["share"]), d("7.60"));
     assert_eq!(
         dec(&sales["allocated"]) + dec(&support["allocated"]),
-        d("18.12907932")
+        d("18.79407012")
     );
     // Unmapped and unattributed are lines of their own, here zero.
     assert_eq!(dec(&line("unmapped", None)["share"]), Decimal::ZERO);
@@ -202,8 +203,8 @@ fn table_and_markdown_show_the_shares() {
                 .trim()
                 .to_string()
         };
-        assert_eq!(share("sales"), "0.44", "{format}");
-        assert_eq!(share("support"), "17.69", "{format}");
+        assert_eq!(share("sales"), "0.46", "{format}");
+        assert_eq!(share("support"), "18.34", "{format}");
         assert_eq!(share("research"), "7.60", "{format}");
         assert!(text.contains("(unattributed)") && text.contains("(unmapped)"));
     }
@@ -261,8 +262,8 @@ fn the_html_page_shows_the_shares() {
             .unwrap_or_else(|| panic!("no bill row for {team}"))[6]
             .clone()
     };
-    assert_eq!(share("sales"), "0.44");
-    assert_eq!(share("support"), "17.69");
+    assert_eq!(share("sales"), "0.46");
+    assert_eq!(share("support"), "18.34");
     assert_eq!(share("research"), "7.60");
     assert!(section.contains("(unattributed)") && section.contains("(unmapped)"));
 }

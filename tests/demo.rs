@@ -167,12 +167,17 @@ fn demo_table_leads_with_the_bridge_and_fits_100_columns() {
         assert!(text.contains(cause), "missing {cause}");
     }
     // The demo has no gateway, no knowledge-base rerank, plants no cache folding (an Anthropic
-    // behaviour) and no thinking tokens, its OpenAI bill has no other service tier, no credit
-    // lines and no FX: those steps are named under the first table instead of taking a row.
+    // behaviour) and no thinking tokens, its OpenAI bill has no credit lines and no FX: those
+    // steps are named under the first table instead of taking a row. Its priority-served calls
+    // (service_tier) take one.
     assert!(
         text.contains(
-            "\nzero: rerank, gateway_cache_hits, reasoning_tokens, cache_write_folding, service_tier,\n  discounts_and_credits, fx\n"
+            "\nzero: rerank, gateway_cache_hits, reasoning_tokens, cache_write_folding, discounts_and_credits, fx\n"
         ),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("│ service_tier ")),
         "{text}"
     );
     assert!(!text.lines().any(|l| l.starts_with("│ fx ")), "{text}");

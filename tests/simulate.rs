@@ -195,7 +195,7 @@ fn each_cause_alone_plants_only_itself() {
             planted(&none, b, r)
         );
     }
-    let cases: [(&str, Provider, &[&str]); 13] = [
+    let cases: [(&str, Provider, &[&str]); 14] = [
         ("window_misalignment=1", Provider::Openai, &[]),
         ("unattributed_traffic=0.5", Provider::Openai, &[]),
         ("embeddings=0.1", Provider::Openai, &[]),
@@ -207,6 +207,7 @@ fn each_cause_alone_plants_only_itself() {
         ("cache_hits=0.5", Provider::Openai, &[]),
         ("price_mismatch=0.5", Provider::Openai, &[]),
         ("unexplained=0.05", Provider::Openai, &[]),
+        ("service_tier=0.3", Provider::Openai, &[]),
         // Dify's Anthropic plugin folds every cache token: the two cache steps come together.
         (
             "cache_write_folding=0.5",

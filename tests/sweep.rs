@@ -1,6 +1,6 @@
 //! The attribution-accuracy sweep: simulated worlds with known planted causes (each cause
 //! alone, none, every cause together; OpenAI and Anthropic bills, and one app on both with both
-//! bills; 28 seeds), reconciled by the
+//! bills; 29 seeds), reconciled by the
 //! report as a user would run it (`demo --dir`, the world's own settings). Every cause the report
 //! finds must be within 1 % of the variance (or 1 token / $0.0001, whichever is larger) of what
 //! was planted, in each comparison, in total tokens, per token class and in money — and
@@ -123,7 +123,7 @@ fn check_worlds(seed: u64, providers: &[Provider], causes: &[&str]) -> usize {
 /// nothing and the report finds nothing.
 #[test]
 fn sweep_openai_each_cause_alone_and_none() {
-    let cases: [&[&str]; 12] = [
+    let cases: [&[&str]; 13] = [
         &["none"],
         &["window_misalignment=1"],
         &["unattributed_traffic=1.5"],
@@ -136,6 +136,7 @@ fn sweep_openai_each_cause_alone_and_none() {
         &["cache_hits=0.6"],
         &["price_mismatch=0.5"],
         &["unexplained=0.1"],
+        &["service_tier=0.3"],
     ];
     for (i, causes) in cases.iter().enumerate() {
         let n = check_world(100 + i as u64, Provider::Openai, causes);
@@ -186,8 +187,18 @@ fn sweep_one_app_on_two_providers() {
     let both = [Provider::Openai, Provider::Anthropic];
     assert!(check_worlds(500, &both, &[]) > 20);
     assert!(check_worlds(501, &[Provider::Anthropic, Provider::Openai], &[]) > 20);
-    // An OpenAI-only and an Anthropic-only cause: planted in their own world only.
-    assert!(check_worlds(502, &both, &["embeddings=0.12", "cache_write_folding=0.3"]) > 0);
+    // OpenAI-only causes and an Anthropic-only one: planted in their own world only.
+    assert!(
+        check_worlds(
+            502,
+            &both,
+            &[
+                "embeddings=0.12",
+                "service_tier=0.3",
+                "cache_write_folding=0.3"
+            ]
+        ) > 0
+    );
     assert_eq!(
         check_worlds(503, &both, &["none"]),
         0,

@@ -510,6 +510,14 @@ mod tests {
         assert!(parse_causes(&["fx=1".into()], p).is_err());
         assert!(parse_causes(&["cache_write_folding=0.2".into()], p).is_err());
         assert!(parse_causes(&["embeddings=0.2".into()], Provider::Anthropic).is_err());
+        // Only OpenAI's world has a priority tier; a share is at most 1.
+        assert!(parse_causes(&["service_tier=0.2".into()], Provider::Anthropic).is_err());
+        assert!(parse_causes(&["service_tier=1.5".into()], p).is_err());
+        assert!(default_amounts(p)[causes::step_index("service_tier")] > 0.0);
+        assert_eq!(
+            default_amounts(Provider::Anthropic)[causes::step_index("service_tier")],
+            0.0
+        );
         assert!(parse_causes(&["retries".into()], p).is_err());
         assert!(parse_causes(&["none".into(), "retries=0.1".into()], p).is_err());
         assert!(parse_causes(&["price_mismatch=-0.2".into()], p).is_ok());

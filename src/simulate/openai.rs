@@ -1,11 +1,17 @@
-//! OpenAI's bill: Usage API pages (`/v1/organization/usage/completions`, `/embeddings`,
-//! `bucket_width=1d`, `group_by=model,api_key_id,project_id`) and Costs API pages
+//! OpenAI's bill: Usage API pages (`/v1/organization/usage/completions`, `bucket_width=1d`,
+//! `group_by=model,api_key_id,project_id,service_tier`; `/embeddings` by
+//! `model,api_key_id,project_id`) and Costs API pages
 //! (`/v1/organization/costs`, `group_by=line_item,project_id,api_key_id`), each endpoint's pages
 //! saved one file per page (`_p1.json`, `_p2.json`, …), as a script paging through them (`has_more`/`next_page`) would.
 //! Every billed request on every key is counted; buckets are UTC days. Shapes:
 //! openai/openai-openapi `openapi.yaml` (`UsageCompletionsResult`, `UsageEmbeddingsResult`,
 //! `CostsResult`); after 2026-07-15 `input_tokens` includes cached tokens and
-//! `input_uncached_tokens`/`input_cached_tokens` split them.
+//! `input_uncached_tokens`/`input_cached_tokens` split them. Grouped by service tier, a result
+//! states the tier that served its requests (`default`, `priority`); `batch` stays null (not
+//! grouped). The Costs API has no service-tier grouping and OpenAI documents no separate line
+//! items for priority processing, so a call served at priority adds its tokens to the model's
+//! usual line items (`gpt-4.1-2025-04-14, input`) at the priority price: the line's `amount` is
+//! what was billed, its `quantity` the tokens of both tiers.
 
 use super::fmt::{J, plain};
 use super::world::{CR, IN, OUT, Role, World};
@@ -133,39 +139,45 @@ pub fn write(w: &World, out: &Path) -> Result<Vec<String>, String> {
             (ids.app_key.as_str(), ids.app_project.as_str())
         }
     };
-    let mut comp: BTreeMap<(i64, &str, &str, &str), Agg> = BTreeMap::new();
+    let mut comp: BTreeMap<(i64, &str, &str, &str, &str), Agg> = BTreeMap::new();
     let mut emb: BTreeMap<(i64, &str, &str, &str), Agg> = BTreeMap::new();
+    // (tokens, money) per line item.
     let mut cost: BTreeMap<(i64, String, &str, &str), (i64, Decimal)> = BTreeMap::new();
     for c in &w.calls {
         let d = day(w, c.t);
         let m = &w.models[c.model];
         let (key, proj) = key_of(c.role);
-        let mut line = |kind: &str, q: i64, price: Decimal| {
+        let (tier, price) = match (c.priority, &m.priority) {
+            (true, Some(p)) => ("priority", p),
+            _ => ("default", &m.price),
+        };
+        let mut line = |kind: &str, k: usize| {
             let e = cost
                 .entry((d, format!("{}, {kind}", m.bill_name), proj, key))
-                .or_insert((0, price));
-            e.0 += q;
+                .or_default();
+            e.0 += c.u[k];
+            e.1 += Decimal::from(c.u[k]) * price[k];
         };
         if c.role == Role::Embedding {
             let a = emb.entry((d, m.bill_name, key, proj)).or_default();
             a.input += c.u[IN];
             a.requests += 1;
-            line("input", c.u[IN], m.price[IN]);
+            line("input", IN);
             continue;
         }
-        let a = comp.entry((d, m.bill_name, key, proj)).or_default();
+        let a = comp.entry((d, m.bill_name, key, proj, tier)).or_default();
         a.input += c.u[IN] + c.u[CR];
         a.cached += c.u[CR];
         a.output += c.u[OUT];
         a.requests += 1;
-        line("input", c.u[IN], m.price[IN]);
-        line("cached input", c.u[CR], m.price[CR]);
-        line("output", c.u[OUT], m.price[OUT]);
+        line("input", IN);
+        line("cached input", CR);
+        line("output", OUT);
     }
     let opt = |s: &str| J::s(s);
     let comp_pages = pages(w, |d| {
-        comp.range((d, "", "", "")..(d + 1, "", "", ""))
-            .map(|((_, model, key, proj), r)| {
+        comp.range((d, "", "", "", "")..(d + 1, "", "", "", ""))
+            .map(|((_, model, key, proj, tier), r)| {
                 J::Obj(vec![
                     ("object", J::s("organization.usage.completions.result")),
                     ("input_tokens", J::Int(r.input)),
@@ -189,7 +201,7 @@ pub fn write(w: &World, out: &Path) -> Result<Vec<String>, String> {
                     ("api_key_id", opt(key)),
                     ("model", opt(model)),
                     ("batch", J::Null),
-                    ("service_tier", J::Null),
+                    ("service_tier", opt(tier)),
                 ])
             })
             .collect()
@@ -216,13 +228,13 @@ pub fn write(w: &World, out: &Path) -> Result<Vec<String>, String> {
     let cost_pages = pages(w, |d| {
         cost.range((d, String::new(), "", "")..(d + 1, String::new(), "", ""))
             .filter(|(_, (q, _))| *q != 0)
-            .map(|((_, li, proj, key), (q, price))| {
+            .map(|((_, li, proj, key), (q, money))| {
                 J::Obj(vec![
                     ("object", J::s("organization.costs.result")),
                     (
                         "amount",
                         J::Obj(vec![
-                            ("value", J::Num(plain(Decimal::from(*q) * *price))),
+                            ("value", J::Num(plain(*money))),
                             ("currency", J::s("usd")),
                         ]),
                     ),

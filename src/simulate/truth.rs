@@ -20,8 +20,8 @@ use super::world::{CLASS_NAMES, CR, IN, OUT, Role, Step, Tokens, W1, W5, World, 
 use super::{Provider, STEPS};
 use crate::reconcile::causes::{
     self as causes, auxiliary_calls, cache_hits, cache_write_folding, double_counting, embeddings,
-    price_mismatch, retries, streaming_interruption, tokenizer_drift, unattributed_traffic,
-    unexplained, window_misalignment,
+    price_mismatch, retries, service_tier, streaming_interruption, tokenizer_drift,
+    unattributed_traffic, unexplained, window_misalignment,
 };
 
 use crate::catalog;
@@ -144,6 +144,21 @@ fn plant(w: &World, comps: &mut [Comp; 3]) {
         let m = &w.models[c.model];
         let table = m.table(&c.u);
         let inw = w.in_window(c.t);
+        // Served at priority: the bill's price difference to the standard price every other
+        // step values the call at (money only; Dify and Langfuse know no tier).
+        if c.priority {
+            for k in [DIFY_BILL, LF_BILL] {
+                step(
+                    k,
+                    c.t,
+                    c.model,
+                    service_tier::NAME,
+                    &[0; 5],
+                    m.billed(c) - table,
+                    1,
+                );
+            }
+        }
         let bills = |step: &mut StepFn<'_>, cause| {
             step(DIFY_BILL, c.t, c.model, cause, &c.u, table, 1);
             step(LF_BILL, c.t, c.model, cause, &c.u, table, 1);

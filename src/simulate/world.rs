@@ -4,14 +4,14 @@
 use super::{Config, Provider, Rng};
 use crate::reconcile::causes::{
     auxiliary_calls, cache_hits, cache_write_folding, double_counting, embeddings, price_mismatch,
-    retries, streaming_interruption, tokenizer_drift, unattributed_traffic, unexplained,
-    window_misalignment,
+    retries, service_tier, streaming_interruption, tokenizer_drift, unattributed_traffic,
+    unexplained, window_misalignment,
 };
 
 use crate::catalog;
-use crate::pricing::PriceBook;
+use crate::pricing::{PriceBook, tier::Conditions};
 use crate::reconcile::window::{BucketSize, Calendar};
-use crate::record::UsageClass;
+use crate::record::{Usage, UsageClass};
 use crate::tokenize::chat::{Framing, count_chat};
 use crate::tokenize::dify::gpt2_estimate;
 use crate::tokenize::{Encoding, Tokenizer};
@@ -63,6 +63,8 @@ pub struct Model {
     pub canonical: String,
     /// Table price per token per class (the report's price tables).
     pub price: [Decimal; 5],
+    /// The same at OpenAI's priority tier, when the table prices it.
+    pub priority: Option<[Decimal; 5]>,
     /// Dify's configured unit prices per 1M tokens (`numeric(10,4)`).
     pub dify_in: Decimal,
     pub dify_out: Decimal,
@@ -72,8 +74,20 @@ pub struct Model {
 impl Model {
     /// Table cost of provider usage.
     pub fn table(&self, u: &Tokens) -> Decimal {
-        (0..5).map(|k| Decimal::from(u[k]) * self.price[k]).sum()
+        cost(&self.price, u)
     }
+
+    /// Table cost of a call's usage at the tier it was served at.
+    pub fn billed(&self, c: &Call) -> Decimal {
+        match (c.priority, &self.priority) {
+            (true, Some(p)) => cost(p, &c.u),
+            _ => self.table(&c.u),
+        }
+    }
+}
+
+fn cost(price: &[Decimal; 5], u: &Tokens) -> Decimal {
+    (0..5).map(|k| Decimal::from(u[k]) * price[k]).sum()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,6 +171,9 @@ pub struct Call {
     pub run: usize,
     /// The drift calls' real prompt messages (role, text).
     pub prompts: Option<Vec<(&'static str, String)>>,
+    /// OpenAI served it at the priority tier (`service_tier`): the bill prices it so, the
+    /// request named no tier, so Dify and Langfuse never know.
+    pub priority: bool,
 }
 
 pub enum Step {
@@ -324,8 +341,20 @@ fn model_list(cfg: &Config, at: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec
             ));
         }
         let mut price = [Decimal::ZERO; 5];
+        let mut priority = Some([Decimal::ZERO; 5]);
         for (k, class) in CLASSES.iter().enumerate() {
             price[k] = e.unit_price(*class).unwrap_or(Decimal::ZERO);
+            // One token of the class at the priority tier: its unit price there, as the
+            // reconcile prices a priority line (the tier reprices class by class).
+            let one = Usage::of(&[(*class, 1)]);
+            let p = e
+                .quote(&one, &Conditions::call(at, Some("priority")), &[])
+                .ok()
+                .map(|q| q.cost);
+            priority = priority.zip(p).map(|(mut a, p)| {
+                a[k] = p;
+                a
+            });
         }
         let m = Decimal::from(1_000_000);
         out.push(Model {
@@ -335,6 +364,7 @@ fn model_list(cfg: &Config, at: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec
             provider: c.provider,
             canonical: c.model,
             price,
+            priority,
             dify_in: (price[IN] * m * factor).round_dp(4).normalize(),
             dify_out: (price[OUT] * m * factor).round_dp(4).normalize(),
             langfuse_id,
@@ -496,6 +526,7 @@ impl World {
                     id: 0,
                     run: ri,
                     prompts: None,
+                    priority: false,
                 });
             }
             let mut clock = t0 + rng.secs(0.01, 0.05);
@@ -527,6 +558,7 @@ impl World {
                 id: rng.u128(),
                 run: ri,
                 prompts: None,
+                priority: false,
             });
             steps.push(Step::Classifier(calls.len() - 1));
             clock = clock + secs_f(elapsed) + rng.secs(0.005, 0.03);
@@ -557,6 +589,7 @@ impl World {
                         id: rng.u128(),
                         run: ri,
                         prompts: None,
+                        priority: false,
                     });
                     children.push(calls.len() - 1);
                     clock = clock + secs_f(elapsed) + rng.secs(0.005, 0.02);
@@ -584,6 +617,7 @@ impl World {
                     id: rng.u128(),
                     run: ri,
                     prompts: None,
+                    priority: false,
                 });
                 steps.push(Step::Retry {
                     call: calls.len() - 1,
@@ -664,6 +698,7 @@ impl World {
                     id: rng.u128(),
                     run: ri,
                     prompts: None,
+                    priority: false,
                 });
                 steps.push(Step::Answer(calls.len() - 1));
                 clock = clock + secs_f(elapsed) + rng.secs(0.004, 0.012);
@@ -691,6 +726,7 @@ impl World {
                     id: rng.u128(),
                     run: ri,
                     prompts: None,
+                    priority: false,
                 });
                 aux = Some(calls.len() - 1);
             }
@@ -710,6 +746,7 @@ impl World {
                         id: 0,
                         run: ri,
                         prompts: None,
+                        priority: false,
                     });
                 }
             }
@@ -759,6 +796,7 @@ impl World {
                 id: 0,
                 run: usize::MAX,
                 prompts: None,
+                priority: false,
             });
         }
         // knowledge-base indexing on the app's key, in batches of at most 8,000 tokens
@@ -783,10 +821,27 @@ impl World {
                     id: 0,
                     run: usize::MAX,
                     prompts: None,
+                    priority: false,
                 });
                 emb += n;
                 left -= n;
                 t += rng.secs(0.2, 0.8);
+            }
+        }
+
+        // The app's project served at priority (its chat calls only: the tier is for
+        // Responses and Chat Completions, not embeddings; another key is another project).
+        if amt(service_tier::NAME) > 0.0 {
+            for c in calls.iter_mut() {
+                if c.role.app_key() && c.role != Role::Embedding {
+                    c.priority = rng.chance(amt(service_tier::NAME));
+                    if c.priority && models[c.model].priority.is_none() {
+                        return Err(format!(
+                            "--cause service_tier: {} has no priority price in the tables",
+                            models[c.model].bill_name
+                        ));
+                    }
+                }
             }
         }
 
@@ -906,4 +961,60 @@ fn words(n: usize, offset: usize) -> String {
         s.push_str(CLS_WORDS[(offset + i) % CLS_WORDS.len()]);
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The priority prices come from the tables' priority tier (gpt-4.1 since 2025-04-14:
+    /// $3.50 input, $0.875 cached input, $14.00 output per 1M against $2.00 / $0.50 / $8.00),
+    /// and a priority call is billed at them.
+    #[test]
+    fn a_priority_call_is_billed_at_the_tables_priority_tier() {
+        let cfg = Config {
+            seed: 1,
+            calls: 1,
+            days: 1,
+            start: chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
+            tz: chrono_tz::UTC,
+            provider: Provider::Openai,
+            amounts: [0.0; super::super::STEPS],
+            one_node_export: false,
+        };
+        let (s, e) = super::super::window(&cfg).unwrap();
+        let models = model_list(&cfg, s, e).unwrap();
+        let big = &models[BIG];
+        let per_1m = |x: i64| Decimal::new(x, 9);
+        // Cache writes are priced as input (OpenAI bills none; the fallback of both tiers).
+        assert_eq!(
+            big.priority,
+            Some([
+                per_1m(3500),
+                per_1m(875),
+                per_1m(3500),
+                per_1m(3500),
+                per_1m(14000)
+            ])
+        );
+        // The embedding model offers no priority tier.
+        assert_eq!(models[EMBED].priority, None);
+        let mut call = Call {
+            t: s,
+            elapsed: 1.0,
+            model: BIG,
+            role: Role::Answer,
+            u: [976, 1024, 0, 0, 500],
+            dify: None,
+            id: 0,
+            run: 0,
+            prompts: None,
+            priority: false,
+        };
+        // Standard: 976 × 2 + 1024 × 0.50 + 500 × 8 = 6,464 per 1M = $0.006464.
+        assert_eq!(big.billed(&call), Decimal::new(6464, 6));
+        // Priority: 976 × 3.50 + 1024 × 0.875 + 500 × 14 = 11,312 per 1M = $0.011312.
+        call.priority = true;
+        assert_eq!(big.billed(&call), Decimal::new(11312, 6));
+    }
 }

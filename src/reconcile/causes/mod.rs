@@ -612,6 +612,11 @@ mod tests {
             }
         }
         assert!(!plants().any(|(n, _)| n == fx::NAME));
+        // The service tier is planted, by default too, in OpenAI's world only (its priority
+        // tier; the simulated Anthropic bills every call at the standard tier).
+        let (_, tier) = plants().find(|(n, _)| *n == service_tier::NAME).unwrap();
+        assert_eq!(tier.only, Some(Provider::Openai));
+        assert!(tier.default[Provider::Openai as usize] > 0.0);
         // The simulated bills (OpenAI, Anthropic) carry no credit lines.
         assert!(!plants().any(|(n, _)| n == discounts_and_credits::NAME));
     }

@@ -6,14 +6,29 @@
 //! usage; money only, never tokens. A baseline that records the tier itself (its calls carry
 //! one) already values them at the tier: its own premium is taken off.
 
-use super::{Cause, Context, GroupView, Measured, Place, SpotPair, Tally};
+use super::{Amount, Cause, Context, GroupView, Measured, Place, Plant, SpotPair, Tally};
 use crate::reconcile::bridge::Valuation;
 use crate::record::{Usage, UsageRecord};
+use crate::simulate::Provider;
 use rust_decimal::Decimal;
 
 pub const NAME: &str = "service_tier";
 
 pub struct ServiceTier;
+
+/// OpenAI's `priority` tier, not `flex`: flex is offered only for some models (GPT-5, o3,
+/// o4-mini), not the simulated app's gpt-4.1 and gpt-4.1-mini, which OpenAI offers at priority.
+/// A project whose service tier is set to Priority has the requests that name no tier served at
+/// priority, moved over gradually (and some kept at standard by the ramp-rate limit): the app
+/// sends no tier and learns none, and the usage API's service-tier grouping shows it. Only
+/// OpenAI's world has it: Anthropic's Priority Tier is a capacity commitment whose costs its cost
+/// report does not show per line.
+static PLANT: Plant = Plant {
+    amount: "share of the app's chat calls OpenAI served at the priority tier (the project's service tier set to Priority; the requests name no tier, so Dify and Langfuse value them at the standard price); OpenAI only",
+    kind: Amount::Share,
+    default: [0.05, 0.0],
+    only: Some(Provider::Openai),
+};
 
 fn tiered(rec: &UsageRecord) -> bool {
     crate::pricing::tier::normalize_service_tier(rec.service_tier.as_deref()).is_some()
@@ -83,6 +98,10 @@ impl Cause for ServiceTier {
             tiers(m),
             signed(m.cost.round_dp(2)),
         ))
+    }
+
+    fn plant(&self) -> Option<&'static Plant> {
+        Some(&PLANT)
     }
 }
 
