@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
+use std::collections::HashMap;
 use std::fmt;
 use std::ops::{Add, AddAssign, Index, IndexMut, Neg, Sub, SubAssign};
 
@@ -569,11 +570,39 @@ impl UsageRecord {
     /// Sets raw, canonical model and provider from a raw model name and an optional provider
     /// hint, through the catalog.
     pub fn set_model(&mut self, provider_hint: Option<&str>, raw: &str) {
-        let canon = crate::catalog::canonicalize(provider_hint, raw);
-        self.model_raw = raw.to_string();
-        self.model = canon.model;
-        self.provider = canon.provider;
-        self.serving = crate::catalog::serving_provider(provider_hint, raw);
+        // A month names a handful of models a million times: the catalog's answer for each
+        // (hint, name) pair is kept per thread, bounded so hostile input cannot grow it.
+        thread_local! {
+            static SEEN: std::cell::RefCell<(String, HashMap<String, (String, String, &'static str)>)> =
+                Default::default();
+        }
+        const KEPT: usize = 4096;
+        SEEN.with_borrow_mut(|(key, seen)| {
+            // `-raw` without a hint, `<hint length>:<hint><raw>` with one: no two pairs share a key.
+            key.clear();
+            match provider_hint {
+                None => key.push('-'),
+                Some(h) => {
+                    use std::fmt::Write;
+                    let _ = write!(key, "{}:{h}", h.len());
+                }
+            }
+            key.push_str(raw);
+            if !seen.contains_key(key.as_str()) {
+                if seen.len() >= KEPT {
+                    seen.clear();
+                }
+                let canon = crate::catalog::canonicalize(provider_hint, raw);
+                let serving = crate::catalog::serving_provider(provider_hint, raw);
+                seen.insert(key.clone(), (canon.model, canon.provider, serving));
+            }
+            let (model, provider, serving) = &seen[key.as_str()];
+            self.model_raw.clear();
+            self.model_raw.push_str(raw);
+            self.model.clone_from(model);
+            self.provider.clone_from(provider);
+            self.serving = serving;
+        });
     }
 
     pub fn is_bucket(&self) -> bool {

@@ -652,14 +652,14 @@ impl Totals {
 pub struct CallIndex {
     /// Calls by the fingerprint of their id, and by the fingerprint of their trace id when the
     /// trace has exactly one successful call ([`SEVERAL`] otherwise): indexes into `usages`.
-    by_id: HashMap<IdKey, u32>,
-    by_trace: HashMap<IdKey, u32>,
+    by_id: rustc_hash::FxHashMap<IdKey, u32>,
+    by_trace: rustc_hash::FxHashMap<IdKey, u32>,
     usages: Vec<PackedUsage>,
     /// The usages a `u32` per class cannot hold, by index (hostile input; real calls fit).
     wide: HashMap<u32, Usage>,
 }
 
-/// A 128-bit fingerprint of an id (two SipHash passes under different keys), as two words so
+/// A 128-bit fingerprint of an id (seeded XXH3-128, see `identity::id_key`), as two words so
 /// a map entry with its index takes 24 bytes. A month of calls is held as fingerprints, not
 /// strings: two ids of one run share one with a probability under 10^-24.
 type IdKey = [u64; 2];
@@ -708,6 +708,10 @@ impl CallIndex {
     /// The evidence usage of the same call: by record id (node execution id = generation id),
     /// else by trace id (message id = trace id) when the trace has exactly one generation.
     pub fn find(&self, rec: &UsageRecord) -> Option<Usage> {
+        // No evidence source (an app against its bill): nothing to hash per call.
+        if self.usages.is_empty() {
+            return None;
+        }
         let at = match self.by_id.get(&id_key(&rec.id)) {
             Some(&at) => at,
             None => {

@@ -20,18 +20,15 @@ use crate::source::Format;
 use rust_decimal::Decimal;
 use std::cmp::Reverse;
 use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 
-/// A 128-bit fingerprint of an id (two SipHash passes under different keys): ids are compared
-/// by it only to find candidates; the copies of a candidate are then compared by their ids.
+/// A 128-bit fingerprint of an id (XXH3-128 under a seed drawn once per run, so no input can
+/// be written to collide): ids are compared by it only to find candidates; the copies of a
+/// candidate are then compared by their ids.
 pub(crate) fn id_key(id: &str) -> u128 {
-    let half = |salt: u8| {
-        let mut h = std::hash::DefaultHasher::new();
-        salt.hash(&mut h);
-        id.hash(&mut h);
-        h.finish()
-    };
-    (u128::from(half(1)) << 64) | u128::from(half(2))
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let seed = *SEED.get_or_init(|| std::hash::RandomState::new().hash_one(0u8));
+    twox_hash::XxHash3_128::oneshot_with_seed(seed, id.as_bytes())
 }
 
 /// The record's values: everything but where it was read and what this run adds to it.
