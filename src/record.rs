@@ -570,10 +570,12 @@ impl UsageRecord {
     /// Sets raw, canonical model and provider from a raw model name and an optional provider
     /// hint, through the catalog.
     pub fn set_model(&mut self, provider_hint: Option<&str>, raw: &str) {
+        /// Canonical model, provider and serving provider of one (hint, raw name) pair.
+        type CatalogAnswer = (String, String, &'static str);
         // A month names a handful of models a million times: the catalog's answer for each
         // (hint, name) pair is kept per thread, bounded so hostile input cannot grow it.
         thread_local! {
-            static SEEN: std::cell::RefCell<(String, HashMap<String, (String, String, &'static str)>)> =
+            static SEEN: std::cell::RefCell<(String, HashMap<String, CatalogAnswer>)> =
                 Default::default();
         }
         const KEPT: usize = 4096;
