@@ -167,12 +167,12 @@ fn demo_table_leads_with_the_bridge_and_fits_100_columns() {
         assert!(text.contains(cause), "missing {cause}");
     }
     // The demo has no gateway, no knowledge-base rerank, plants no cache folding (an Anthropic
-    // behaviour) and no thinking tokens, its OpenAI bill has no credit lines and no FX: those
+    // behaviour), no thinking or media tokens, its OpenAI bill has no credit lines and no FX: those
     // steps are named under the first table instead of taking a row. Its priority-served calls
     // (service_tier) take one.
     assert!(
         text.contains(
-            "\nzero: rerank, gateway_cache_hits, reasoning_tokens, cache_write_folding, discounts_and_credits, fx\n"
+            "\nzero: rerank, gateway_cache_hits, reasoning_tokens, multimodal_tokens, cache_write_folding,\n  discounts_and_credits, fx\n"
         ),
         "{text}"
     );

@@ -337,6 +337,7 @@ impl ComparisonAcc {
             d_in,
             d_out,
             reasoning: causes::reasoning_tokens::unrecorded_reasoning(&base.usage, evidence_usage),
+            media: causes::multimodal_tokens::unrecorded_media(&base.usage, evidence_usage),
             prices,
         };
         self.group(base).each_cause(|c, t| c.on_matched(&m, t));
@@ -1074,6 +1075,123 @@ output = "15.00"
             "{remedy}"
         );
         // 0.02486 − 0.00064 + 0.01613 = 0.04035: nothing left.
+        assert_eq!(step("unexplained").tokens, Usage::ZERO);
+        assert_eq!(step("unexplained").cost, dec!(0));
+    }
+
+    /// Image and audio tokens against a trace, on one hand-computed day of a table with input
+    /// $2, audio input $40 and output $8 per 1M tokens (images at the input price, the table's
+    /// fallback): audio left out on one call, images counted as text on another, audio left out
+    /// beside text drift on a third, and text drift alone on a fourth, each token counted once.
+    #[test]
+    fn multimodal_tokens_are_moved_or_added_once_beside_drift() {
+        const TABLE_MEDIA: &str = r#"
+[[entry]]
+provider = "openai"
+model = "m1"
+names = ["m1"]
+effective_from = "2026-01-01"
+unit = "1M"
+currency = "USD"
+source = "test"
+[entry.prices]
+input = "2.00"
+input_audio = "40.00"
+output = "8.00"
+"#;
+        let prices = PriceBook::from_toml_str("test.toml", TABLE_MEDIA).unwrap();
+        let window = Span {
+            start: t(0),
+            end: t(24),
+        };
+        let mut acc = ComparisonAcc::new(ComparisonSetup {
+            baseline: "dify".into(),
+            reference: "langfuse".into(),
+            evidence: Some("langfuse".into()),
+            baseline_is_app: true,
+            window,
+            span: window,
+            grid: None,
+            calendar: Calendar {
+                tz: chrono_tz::UTC,
+                bucket: BucketSize::Day,
+            },
+            book_rates: Vec::new(),
+            route: crate::reconcile::route::Route::All,
+            teams: None,
+        });
+        use UsageClass::{Input, InputAudio, InputImage};
+        let unit = Some((dec!(0.000002), dec!(0.000008)));
+        let money = |u: &Usage| {
+            Decimal::from(u[Input] + u[InputImage]) * dec!(0.000002)
+                + Decimal::from(u[InputAudio]) * dec!(0.00004)
+                + Decimal::from(u[UsageClass::Output]) * dec!(0.000008)
+        };
+        // (id, app input, trace text / image / audio input); every output is 50 on both sides.
+        // a: 1,000 audio tokens left out: d_in 1,000, all of it media.
+        // f: 1,000 image tokens counted as text in the app's 1,100: same totals.
+        // w: 500 audio tokens left out and text 10 low: d_in 510 = 500 + drift 10.
+        // v: text 20 high: drift −20.
+        let calls = [
+            ("a", 100, 100, 0, 1_000),
+            ("f", 1_100, 100, 1_000, 0),
+            ("w", 100, 110, 0, 500),
+            ("v", 300, 280, 0, 0),
+        ];
+        for (i, &(id, app_in, text, image, audio)) in calls.iter().enumerate() {
+            let app = call(id, 3 + i as u32, app_in, 0, 50);
+            let m = money(&app.usage);
+            acc.add_baseline(&app, &val(Some(m), Some(m), Some(m)));
+            let mut tr = call(id, 3 + i as u32, text, 0, 50);
+            tr.usage[InputImage] = image;
+            tr.usage[InputAudio] = audio;
+            let m = money(&tr.usage);
+            acc.add_reference(&tr, &val(Some(m), Some(m), Some(m)));
+            acc.add_drift(&app, &tr.usage, unit);
+        }
+        let report = acc.finish(&prices, &AttributionRule::default(), &|_, _| {
+            Some(Decimal::ONE)
+        });
+        let tot = &report.totals;
+        let step = |c: &str| tot.bridge.iter().find(|s| s.cause == c).unwrap();
+        // App: 1,600 input × 2e-6 + 200 output × 8e-6 = 0.0032 + 0.0016 = 0.0048. Trace: 590
+        // text and 1,000 image × 2e-6 = 0.00318, 1,500 audio × 40e-6 = 0.06, output 0.0016:
+        // 0.06478.
+        assert_eq!(tot.baseline.cost, dec!(0.0048));
+        assert_eq!(tot.reference.cost, dec!(0.06478));
+        // Drift: w +10 and v −20 text input at $2; the audio of a and w is not drift.
+        let drift = step("tokenizer_drift");
+        assert_eq!(drift.tokens, Usage::of(&[(Input, -10)]));
+        assert_eq!(drift.cost, dec!(-0.00002));
+        assert_eq!(drift.records, 2);
+        // Media: 2,500 beyond the app's 0. The app's text after drift, 1,600 − 10 = 1,590, is
+        // 1,000 above the trace's 590: counted as text, given to images first (f), at
+        // $2 − $2 = $0. The 1,500 audio tokens are missing: 1,500 × 40e-6 = 0.06.
+        let s = step("multimodal_tokens");
+        assert_eq!(
+            s.tokens,
+            Usage::of(&[(Input, -1_000), (InputImage, 1_000), (InputAudio, 1_500)])
+        );
+        assert_eq!(s.cost, dec!(0.06));
+        // The trace calls that carry media (a, f, w), and the matched calls that show media
+        // the app leaves out (a, w; f's totals agree).
+        assert_eq!(s.records, 3);
+        assert!(
+            s.note
+                .contains("2,500 image and audio tokens (1,000 input_image, 1,500 input_audio)")
+                && s.note
+                    .contains("1,500 the baseline does not record, 1,000 it counts as text")
+                && s.note.contains("on 2 matched calls langfuse shows"),
+            "{}",
+            s.note
+        );
+        // Images counted as text at the text price are nothing to fix; the missing audio is.
+        let remedy = s.remedy.as_deref().unwrap();
+        assert!(
+            remedy.contains("(m1 input_audio 1,500 tokens, 0.06)") && !remedy.contains("as text"),
+            "{remedy}"
+        );
+        // 0.0048 − 0.00002 + 0.06 = 0.06478: nothing left.
         assert_eq!(step("unexplained").tokens, Usage::ZERO);
         assert_eq!(step("unexplained").cost, dec!(0));
     }

@@ -992,8 +992,11 @@ mod tests {
             }
             for f in std::fs::read_dir(&dir).unwrap() {
                 let path = f.unwrap().path();
-                // A GCP export beside the Dify app it bills, for the reasoning step.
-                if path.is_dir() || path.ends_with("reasoning_tokens/billing_export.jsonl") {
+                // GCP exports beside the Dify apps they bill, for the reasoning and media steps.
+                if path.is_dir()
+                    || path.ends_with("reasoning_tokens/billing_export.jsonl")
+                    || path.ends_with("multimodal_tokens/billing_export.jsonl")
+                {
                     continue;
                 }
                 if let Ok(head) = crate::source::read_head(&InputFile::new(0, &path)) {

@@ -15,6 +15,7 @@ pub mod double_counting;
 pub mod embeddings;
 pub mod fx;
 pub mod gateway_cache_hits;
+pub mod multimodal_tokens;
 pub mod price_mismatch;
 pub mod reasoning_tokens;
 pub mod rerank;
@@ -39,7 +40,7 @@ use std::collections::BTreeMap;
 pub const EVIDENCE_SAMPLES: usize = 5;
 
 /// The measured causes, in bridge order; `unexplained` (the residual) follows them.
-pub const ALL: [&dyn Cause; 17] = [
+pub const ALL: [&dyn Cause; 18] = [
     &window_misalignment::WindowMisalignment,
     &unattributed_traffic::UnattributedTraffic,
     &embeddings::Embeddings,
@@ -52,6 +53,7 @@ pub const ALL: [&dyn Cause; 17] = [
     &tokenizer_drift::TokenizerDrift,
     // After every step that changes output counts: it measures what they leave.
     &reasoning_tokens::ReasoningTokens,
+    &multimodal_tokens::MultimodalTokens,
     &cache_write_folding::CacheWriteFolding,
     &cache_hits::CacheHits,
     &price_mismatch::PriceMismatch,
@@ -144,6 +146,9 @@ pub enum MatchKind {
     /// Same input; the whole output difference is thinking tokens the provider reported in
     /// its reasoning class that the app's count leaves out (Dify on Gemini).
     ReasoningUnrecorded,
+    /// The whole difference is image or audio tokens the provider reported in their own
+    /// classes (and thinking, as above) that the app's count leaves out.
+    MediaUnrecorded,
     /// Any other difference: another tokenizer or estimate, or framing.
     Drift,
 }
@@ -162,6 +167,14 @@ pub fn classify_match(base: &UsageRecord, evidence: &Usage) -> MatchKind {
         if thinking > 0 && thinking == evidence.output_total() - base.usage.output_total() {
             return MatchKind::ReasoningUnrecorded;
         }
+    }
+    let (media_in, media_out) = multimodal_tokens::unrecorded_media(&base.usage, evidence);
+    if media_in + media_out > 0
+        && media_in == evidence.input_total() - base.usage.input_total()
+        && media_out + reasoning_tokens::unrecorded_reasoning(&base.usage, evidence)
+            == evidence.output_total() - base.usage.output_total()
+    {
+        return MatchKind::MediaUnrecorded;
     }
     let base_has_cache = UsageClass::CACHE.iter().any(|&c| base.usage[c] != 0);
     let evidence_has_cache = UsageClass::CACHE.iter().any(|&c| evidence[c] != 0);
@@ -184,6 +197,10 @@ pub struct Matched<'a> {
     /// Of `d_out`, thinking tokens the provider reported that the app's count leaves out
     /// ([`reasoning_tokens::unrecorded_reasoning`]): the `reasoning_tokens` step's.
     pub reasoning: i64,
+    /// Of `d_in` and `d_out` (after `reasoning`), image and audio tokens the provider reported
+    /// that the app's count leaves out ([`multimodal_tokens::unrecorded_media`]): the
+    /// `multimodal_tokens` step's.
+    pub media: (i64, i64),
     /// Table input/output prices per token in the report currency, if priced.
     pub prices: Option<(Decimal, Decimal)>,
 }

@@ -27,11 +27,11 @@ impl Cause for TokenizerDrift {
 
     /// Every difference no other cause explains; of a folded call, the output difference
     /// (folding explains only the prompt count). Thinking tokens the app's output count
-    /// leaves out are `reasoning_tokens`'.
+    /// leaves out are `reasoning_tokens`', image and audio tokens `multimodal_tokens`'.
     fn on_matched(&self, m: &Matched, t: &mut Tally) {
-        let d_out = m.d_out - m.reasoning;
+        let d_out = m.d_out - m.reasoning - m.media.1;
         let (d_in, d_out) = match m.kind {
-            MatchKind::Drift => (m.d_in, d_out),
+            MatchKind::Drift => (m.d_in - m.media.0, d_out),
             MatchKind::CacheFolded if d_out != 0 => (0, d_out),
             _ => return,
         };
