@@ -1120,15 +1120,18 @@ output = "8.00"
             route: crate::reconcile::route::Route::All,
             teams: None,
         });
-        use UsageClass::{Input, InputAudio, InputImage};
+        use UsageClass::{Input, InputAudio, InputCacheRead, InputImage};
         let unit = Some((dec!(0.000002), dec!(0.000008)));
+        // Cached input too at the input price (the table's fallback).
         let money = |u: &Usage| {
-            Decimal::from(u[Input] + u[InputImage]) * dec!(0.000002)
+            Decimal::from(u[Input] + u[InputCacheRead] + u[InputImage]) * dec!(0.000002)
                 + Decimal::from(u[InputAudio]) * dec!(0.00004)
                 + Decimal::from(u[UsageClass::Output]) * dec!(0.000008)
         };
         // (id, app input, trace text / image / audio input); every output is 50 on both sides.
-        // a: 1,000 audio tokens left out: d_in 1,000, all of it media.
+        // a: 1,000 audio tokens left out: d_in 1,000, all of it media; 40 of its 100 text tokens
+        //    are cached on the trace, which the app counts as plain input (`cache_hits`' move,
+        //    later in the bridge, not media counted as text).
         // f: 1,000 image tokens counted as text in the app's 1,100: same totals.
         // w: 500 audio tokens left out and text 10 low: d_in 510 = 500 + drift 10.
         // v: text 20 high: drift −20.
@@ -1145,6 +1148,10 @@ output = "8.00"
             let mut tr = call(id, 3 + i as u32, text, 0, 50);
             tr.usage[InputImage] = image;
             tr.usage[InputAudio] = audio;
+            if id == "a" {
+                tr.usage[Input] -= 40;
+                tr.usage[InputCacheRead] = 40;
+            }
             let m = money(&tr.usage);
             acc.add_reference(&tr, &val(Some(m), Some(m), Some(m)));
             acc.add_drift(&app, &tr.usage, unit);
@@ -1165,7 +1172,7 @@ output = "8.00"
         assert_eq!(drift.cost, dec!(-0.00002));
         assert_eq!(drift.records, 2);
         // Media: 2,500 beyond the app's 0. The app's text after drift, 1,600 − 10 = 1,590, is
-        // 1,000 above the trace's 590: counted as text, given to images first (f), at
+        // 1,000 above the trace's 550 text + 40 cached: counted as text, given to images first (f), at
         // $2 − $2 = $0. The 1,500 audio tokens are missing: 1,500 × 40e-6 = 0.06.
         let s = step("multimodal_tokens");
         assert_eq!(
@@ -1191,6 +1198,13 @@ output = "8.00"
             remedy.contains("(m1 input_audio 1,500 tokens, 0.06)") && !remedy.contains("as text"),
             "{remedy}"
         );
+        // The 40 cached tokens move after it, at $2 − $2 = $0.
+        let cache = step("cache_hits");
+        assert_eq!(
+            cache.tokens,
+            Usage::of(&[(Input, -40), (InputCacheRead, 40)])
+        );
+        assert_eq!(cache.cost, dec!(0));
         // 0.0048 − 0.00002 + 0.06 = 0.06478: nothing left.
         assert_eq!(step("unexplained").tokens, Usage::ZERO);
         assert_eq!(step("unexplained").cost, dec!(0));

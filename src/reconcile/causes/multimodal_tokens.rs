@@ -9,8 +9,8 @@
 //! the audio premium where it does not (Gemini 2.5 Flash: $1.00 against $0.30 per 1M).
 //!
 //! Measured per group from what the reference bills beyond the baseline and the steps so far:
-//! on each side the baseline's text count beyond the reference's text count is media it
-//! counted as text, taken by the media classes in class order (image, then audio), the rest of
+//! on each side the baseline's non-media count beyond the reference's is media it counted as
+//! text (moved out of `input` / `output`), taken by the media classes in class order (image, then audio), the rest of
 //! the media missing. On matched calls the trace shows the missing media per call
 //! ([`unrecorded_media`]); `tokenizer_drift` leaves that part of a call's difference to this
 //! step, so no token is counted twice.
@@ -95,8 +95,18 @@ impl Cause for MultimodalTokens {
     fn measure(&self, g: &GroupView, t: &Tally) -> Measured {
         let mut m = Measured::default();
         for (text, media) in SIDES {
-            // The baseline's text beyond the reference's: media it counted as text.
-            let mut text_excess = (g.so_far[text] - g.reference.usage[text]).max(0);
+            // The baseline's non-media count on this side beyond the reference's: media it
+            // counted as text. Whole sides, not the text class alone, so that cached input the
+            // baseline counts as plain input (moved by `cache_hits`, a later step) is not taken
+            // for media.
+            let non_media = |u: &Usage| -> i64 {
+                UsageClass::ALL
+                    .iter()
+                    .filter(|&&c| c.is_input() == text.is_input() && !media.contains(&c))
+                    .map(|&c| u[c])
+                    .sum()
+            };
+            let mut text_excess = (non_media(&g.so_far) - non_media(&g.reference.usage)).max(0);
             let text_price = g.prices.and_then(|p| p.unit(text));
             for class in media {
                 let beyond = g.reference.usage[class] - g.so_far[class];
