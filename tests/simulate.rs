@@ -47,11 +47,12 @@ fn dec(v: &Value) -> Decimal {
     Decimal::from_str(v.as_str().unwrap()).unwrap()
 }
 
-const CLASSES: [&str; 6] = [
+const CLASSES: [&str; 7] = [
     "input",
     "input_cache_read",
     "input_cache_write_5m",
     "input_cache_write_1h",
+    "input_image",
     "output",
     "total",
 ];

@@ -7,7 +7,7 @@
 
 use super::fmt::{J, plain, rfc3339};
 use super::openai::{PAGE_BUCKETS, b64, day};
-use super::world::{CR, IN, OUT, Role, W1, W5, World, add_tokens};
+use super::world::{CR, IN, OUT, Role, Tokens, W1, W5, World, add_tokens};
 use super::{create, io_err};
 use chrono::Duration;
 use rust_decimal::Decimal;
@@ -76,7 +76,7 @@ fn save(out: &Path, name: &str, j: &J) -> Result<(), String> {
 
 pub fn write(w: &World, out: &Path) -> Result<Vec<String>, String> {
     let ids = &w.ids;
-    let mut usage: BTreeMap<(i64, &str, &str, &str), [i64; 5]> = BTreeMap::new();
+    let mut usage: BTreeMap<(i64, &str, &str, &str), Tokens> = BTreeMap::new();
     let mut cost: BTreeMap<(i64, &str, usize, usize), i64> = BTreeMap::new();
     for c in &w.calls {
         let d = day(w, c.t);

@@ -10,7 +10,9 @@
 //! Langfuse fact sheet).
 
 use super::fmt::{J, csv_field, f3, iso_ms, js_number, uuid};
-use super::world::{BIG, CR, Call, IN, OUT, QUERIES, Role, Run, Step, W1, W5, World, secs_f};
+use super::world::{
+    BIG, CR, Call, IN, OUT, QUERIES, Role, Run, Step, W1, W5, World, as_text, secs_f,
+};
 use super::{Provider, Rng, create, io_err};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -116,7 +118,8 @@ fn generation(w: &World, rng: &mut Rng, g: Gen<'_>, out: &mut String) {
     let (mut usage, mut cost) = (Vec::new(), Vec::new());
     let (mut c_in, mut c_out, mut u_in, mut u_out) = (Decimal::ZERO, Decimal::ZERO, 0, 0);
     if let Some(c) = g.call {
-        let u = &c.u;
+        // Langfuse keeps OpenAI's prompt count: an image is text input to it.
+        let u = &as_text(&c.u);
         usage.push(("input".to_string(), J::Int(u[IN])));
         let x = Decimal::from(u[IN]) * m.price[IN];
         cost.push(("input".to_string(), J::Num(js_number(x))));

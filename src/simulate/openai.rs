@@ -14,7 +14,7 @@
 //! what was billed, its `quantity` the tokens of both tiers.
 
 use super::fmt::{J, plain};
-use super::world::{CR, IN, OUT, Role, World};
+use super::world::{CR, IMG, IN, OUT, Role, World};
 use super::{create, io_err};
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
@@ -33,6 +33,8 @@ pub const PAGE_BUCKETS: usize = 31;
 struct Agg {
     input: i64,
     cached: i64,
+    /// Image input, inside `input`.
+    image: i64,
     output: i64,
     requests: i64,
 }
@@ -166,11 +168,14 @@ pub fn write(w: &World, out: &Path) -> Result<Vec<String>, String> {
             continue;
         }
         let a = comp.entry((d, m.bill_name, key, proj, tier)).or_default();
-        a.input += c.u[IN] + c.u[CR];
+        a.input += c.u[IN] + c.u[CR] + c.u[IMG];
         a.cached += c.u[CR];
+        a.image += c.u[IMG];
         a.output += c.u[OUT];
         a.requests += 1;
         line("input", IN);
+        // The Costs API bills image input on the input line.
+        line("input", IMG);
         line("cached input", CR);
         line("output", OUT);
     }
@@ -186,13 +191,13 @@ pub fn write(w: &World, out: &Path) -> Result<Vec<String>, String> {
                     ("input_uncached_tokens", J::Int(r.input - r.cached)),
                     ("output_tokens", J::Int(r.output)),
                     // uncached text, per the spec
-                    ("input_text_tokens", J::Int(r.input - r.cached)),
+                    ("input_text_tokens", J::Int(r.input - r.cached - r.image)),
                     ("output_text_tokens", J::Int(r.output)),
                     ("input_cached_text_tokens", J::Int(r.cached)),
                     ("input_audio_tokens", J::Int(0)),
                     ("input_cached_audio_tokens", J::Int(0)),
                     ("output_audio_tokens", J::Int(0)),
-                    ("input_image_tokens", J::Int(0)),
+                    ("input_image_tokens", J::Int(r.image)),
                     ("input_cached_image_tokens", J::Int(0)),
                     ("output_image_tokens", J::Int(0)),
                     ("num_model_requests", J::Int(r.requests)),

@@ -16,12 +16,14 @@
 use super::dify::{NODES, NODES_2};
 use super::fmt::{J, plain, rfc3339};
 use super::world::add_tokens;
-use super::world::{CLASS_NAMES, CR, IN, OUT, Role, Step, Tokens, W1, W5, World, input_total};
+use super::world::{
+    CLASS_NAMES, CR, IMG, IN, OUT, Role, Step, Tokens, W1, W5, World, as_text, input_total,
+};
 use super::{Provider, STEPS};
 use crate::reconcile::causes::{
     self as causes, auxiliary_calls, cache_hits, cache_write_folding, double_counting, embeddings,
-    price_mismatch, retries, service_tier, streaming_interruption, tokenizer_drift,
-    unattributed_traffic, unexplained, window_misalignment,
+    multimodal_tokens, price_mismatch, retries, service_tier, streaming_interruption,
+    tokenizer_drift, unattributed_traffic, unexplained, window_misalignment,
 };
 
 use crate::catalog;
@@ -97,7 +99,7 @@ const LF_BILL: usize = 1;
 const DIFY_LF: usize = 2;
 
 fn dify_tokens(prompt: i64, completion: i64) -> Tokens {
-    [prompt, 0, 0, 0, completion]
+    [prompt, 0, 0, 0, completion, 0]
 }
 
 /// The pseudo-model index of iteration/loop container rows (see the module docs).
@@ -153,10 +155,21 @@ fn plant(w: &World, comps: &mut [Comp; 3]) {
                     c.t,
                     c.model,
                     service_tier::NAME,
-                    &[0; 5],
+                    &[0; 6],
                     m.billed(c) - table,
                     1,
                 );
+            }
+        }
+        // An attached image: the bill counts it apart, Dify and Langfuse as text input (the
+        // trace and the app agree); moved at (image − input price), $0 on gpt-4.1.
+        if c.u[IMG] != 0 {
+            let mut tok = [0; 6];
+            tok[IN] = -c.u[IMG];
+            tok[IMG] = c.u[IMG];
+            let money = Decimal::from(c.u[IMG]) * (m.price[IMG] - m.price[IN]);
+            for k in [DIFY_BILL, LF_BILL] {
+                step(k, c.t, c.model, multimodal_tokens::NAME, &tok, money, 1);
             }
         }
         let bills = |step: &mut StepFn<'_>, cause| {
@@ -196,7 +209,7 @@ fn plant(w: &World, comps: &mut [Comp; 3]) {
                         c.t,
                         c.model,
                         window_misalignment::NAME,
-                        &c.u,
+                        &as_text(&c.u),
                         table,
                         1,
                     );
@@ -212,7 +225,7 @@ fn plant(w: &World, comps: &mut [Comp; 3]) {
                         |cause, tok: Tokens, cost| step(k, c.t, c.model, cause, &tok, cost, 1);
                     let table_dify =
                         Decimal::from(d.prompt) * p[IN] + Decimal::from(d.completion) * p[OUT];
-                    s(price_mismatch::NAME, [0; 5], table_dify - d.price());
+                    s(price_mismatch::NAME, [0; 6], table_dify - d.price());
                     let di = input_total(&c.u) - d.prompt;
                     let dout = c.u[OUT] - d.completion;
                     let moved = Decimal::from(di) * p[IN] + Decimal::from(dout) * p[OUT];
@@ -226,12 +239,12 @@ fn plant(w: &World, comps: &mut [Comp; 3]) {
                         None
                     };
                     if let Some(cause) = cause {
-                        s(cause, [di, 0, 0, 0, dout], moved);
+                        s(cause, [di, 0, 0, 0, dout, 0], moved);
                     }
                     for kk in [CR, W5, W1] {
                         let x = c.u[kk];
                         if x != 0 {
-                            let mut tok = [0; 5];
+                            let mut tok = [0; 6];
                             tok[IN] = -x;
                             tok[kk] = x;
                             s(cache_hits::NAME, tok, Decimal::from(x) * (p[kk] - p[IN]));
@@ -283,14 +296,14 @@ fn plant(w: &World, comps: &mut [Comp; 3]) {
                             })
                         })
                         .collect();
-                    let (mut tok, mut cost) = ([0; 5], Decimal::ZERO);
+                    let (mut tok, mut cost) = ([0; 6], Decimal::ZERO);
                     for r in &v {
                         add_tokens(&mut tok, &r.2, 1);
                         cost += r.3;
                     }
                     // Dify keeps only the container's total: all of it `input`.
                     let total: i64 = tok.iter().sum();
-                    v.push((*start, CONTAINER, [total, 0, 0, 0, 0], cost, true));
+                    v.push((*start, CONTAINER, [total, 0, 0, 0, 0, 0], cost, true));
                     v
                 }
                 _ => vec![],
@@ -436,7 +449,7 @@ fn read_dify(w: &World, ws: &[World], out: &Path) -> Result<(u64, u64, Vec<Row>)
                     {
                         let e = children
                             .entry((get("workflow_run_id").to_string(), it.to_string()))
-                            .or_insert(([0; 5], m));
+                            .or_insert(([0; 6], m));
                         add_tokens(&mut e.0, &tok, 1);
                     }
                     dify_usage_rows += 1;
@@ -467,7 +480,7 @@ fn read_dify(w: &World, ws: &[World], out: &Path) -> Result<(u64, u64, Vec<Row>)
                 "re-read: container total_tokens {total} is not its children's sum"
             ));
         }
-        llm.push((t, CONTAINER, [total, 0, 0, 0, 0], money));
+        llm.push((t, CONTAINER, [total, 0, 0, 0, 0, 0], money));
     }
     Ok((node_rows, dify_usage_rows, llm))
 }
@@ -489,7 +502,7 @@ fn read_langfuse(w: &World, ws: &[World], out: &Path) -> Result<(u64, u64, Vec<R
             .with_timezone(&Utc);
         let u = json(get("usageDetails"))?;
         let cd = json(get("costDetails"))?;
-        let mut tok = [0; 5];
+        let mut tok = [0; 6];
         let names: [(usize, &str); 5] = match provider {
             Provider::Openai => [
                 (IN, "input"),
@@ -635,10 +648,11 @@ fn reread(
                                         Some("openai"),
                                         r["model"].as_str().unwrap_or(""),
                                     )?;
-                                    let (i, c, un) = (
+                                    let (i, c, un, img) = (
                                         int(&r["input_tokens"]),
                                         int(&r["input_cached_tokens"]),
                                         int(&r["input_uncached_tokens"]),
+                                        int(&r["input_image_tokens"]),
                                     );
                                     if i != c + un {
                                         return Err(
@@ -648,7 +662,7 @@ fn reread(
                                     bill(
                                         t,
                                         m,
-                                        &[un, c, 0, 0, int(&r["output_tokens"])],
+                                        &[un - img, c, 0, 0, int(&r["output_tokens"]), img],
                                         Decimal::ZERO,
                                     );
                                 }
@@ -661,7 +675,7 @@ fn reread(
                                     bill(
                                         t,
                                         m,
-                                        &[int(&r["input_tokens"]), 0, 0, 0, 0],
+                                        &[int(&r["input_tokens"]), 0, 0, 0, 0, 0],
                                         Decimal::ZERO,
                                     );
                                 }
@@ -669,7 +683,7 @@ fn reread(
                                     let li = r["line_item"].as_str().unwrap_or("");
                                     let model = li.split(", ").next().unwrap_or("");
                                     let m = model_index(w, Some("openai"), model)?;
-                                    bill(t, m, &[0; 5], num_dec(&r["amount"]["value"])?);
+                                    bill(t, m, &[0; 6], num_dec(&r["amount"]["value"])?);
                                 }
                             }
                         }
@@ -702,12 +716,13 @@ fn reread(
                                         int(&cc["ephemeral_5m_input_tokens"]),
                                         int(&cc["ephemeral_1h_input_tokens"]),
                                         int(&r["output_tokens"]),
+                                        0,
                                     ],
                                     Decimal::ZERO,
                                 );
                             } else {
                                 let cents = num_dec(&r["amount"])?;
-                                bill(t, m, &[0; 5], cents / Decimal::ONE_HUNDRED);
+                                bill(t, m, &[0; 6], cents / Decimal::ONE_HUNDRED);
                             }
                         }
                     }

@@ -3,9 +3,9 @@
 
 use super::{Config, Provider, Rng};
 use crate::reconcile::causes::{
-    auxiliary_calls, cache_hits, cache_write_folding, double_counting, embeddings, price_mismatch,
-    retries, service_tier, streaming_interruption, tokenizer_drift, unattributed_traffic,
-    unexplained, window_misalignment,
+    auxiliary_calls, cache_hits, cache_write_folding, double_counting, embeddings,
+    multimodal_tokens, price_mismatch, retries, service_tier, streaming_interruption,
+    tokenizer_drift, unattributed_traffic, unexplained, window_misalignment,
 };
 
 use crate::catalog;
@@ -24,21 +24,25 @@ pub const CR: usize = 1;
 pub const W5: usize = 2;
 pub const W1: usize = 3;
 pub const OUT: usize = 4;
-pub const CLASS_NAMES: [&str; 5] = [
+/// Image input (`multimodal_tokens`): the bill counts it apart, Dify and Langfuse as text.
+pub const IMG: usize = 5;
+pub const CLASS_NAMES: [&str; 6] = [
     "input",
     "input_cache_read",
     "input_cache_write_5m",
     "input_cache_write_1h",
     "output",
+    "input_image",
 ];
-const CLASSES: [UsageClass; 5] = [
+const CLASSES: [UsageClass; 6] = [
     UsageClass::Input,
     UsageClass::InputCacheRead,
     UsageClass::InputCacheWrite5m,
     UsageClass::InputCacheWrite1h,
     UsageClass::Output,
+    UsageClass::InputImage,
 ];
-pub type Tokens = [i64; 5];
+pub type Tokens = [i64; 6];
 
 /// `a += b × times`, class by class.
 pub fn add_tokens(a: &mut Tokens, b: &Tokens, times: i64) {
@@ -48,8 +52,19 @@ pub fn add_tokens(a: &mut Tokens, b: &Tokens, times: i64) {
 }
 
 pub fn input_total(u: &Tokens) -> i64 {
-    u[IN] + u[CR] + u[W5] + u[W1]
+    u[IN] + u[CR] + u[W5] + u[W1] + u[IMG]
 }
+
+/// A call's usage as Dify and Langfuse see it: image input counted as text input.
+pub fn as_text(u: &Tokens) -> Tokens {
+    let mut t = *u;
+    t[IN] += t[IMG];
+    t[IMG] = 0;
+    t
+}
+
+/// Tokens of one planted image (OpenAI, gpt-4.1 family, 1024 × 1024 at high detail).
+pub const IMAGE_TOKENS: i64 = 765;
 
 /// A model as each view names it, with the table's prices and Dify's configured ones.
 pub struct Model {
@@ -62,9 +77,9 @@ pub struct Model {
     pub provider: String,
     pub canonical: String,
     /// Table price per token per class (the report's price tables).
-    pub price: [Decimal; 5],
+    pub price: [Decimal; 6],
     /// The same at OpenAI's priority tier, when the table prices it.
-    pub priority: Option<[Decimal; 5]>,
+    pub priority: Option<[Decimal; 6]>,
     /// Dify's configured unit prices per 1M tokens (`numeric(10,4)`).
     pub dify_in: Decimal,
     pub dify_out: Decimal,
@@ -86,8 +101,12 @@ impl Model {
     }
 }
 
-fn cost(price: &[Decimal; 5], u: &Tokens) -> Decimal {
-    (0..5).map(|k| Decimal::from(u[k]) * price[k]).sum()
+fn cost(price: &[Decimal; 6], u: &Tokens) -> Decimal {
+    price
+        .iter()
+        .zip(u)
+        .map(|(p, n)| Decimal::from(*n) * p)
+        .sum()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -340,8 +359,8 @@ fn model_list(cfg: &Config, at: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec
                 "{bill_name}: its price changes inside the simulated span; pick another --start"
             ));
         }
-        let mut price = [Decimal::ZERO; 5];
-        let mut priority = Some([Decimal::ZERO; 5]);
+        let mut price = [Decimal::ZERO; 6];
+        let mut priority = Some([Decimal::ZERO; 6]);
         for (k, class) in CLASSES.iter().enumerate() {
             price[k] = e.unit_price(*class).unwrap_or(Decimal::ZERO);
             // One token of the class at the priority tier: its unit price there, as the
@@ -521,7 +540,7 @@ impl World {
                     elapsed: 0.1,
                     model: EMBED,
                     role: Role::Embedding,
-                    u: [rng.int(15, 60), 0, 0, 0, 0],
+                    u: [rng.int(15, 60), 0, 0, 0, 0, 0],
                     dify: None,
                     id: 0,
                     run: ri,
@@ -553,7 +572,7 @@ impl World {
                 elapsed,
                 model: SMALL,
                 role: Role::Classifier,
-                u: [p, 0, 0, 0, c],
+                u: [p, 0, 0, 0, c, 0],
                 dify: Some(rec),
                 id: rng.u128(),
                 run: ri,
@@ -578,7 +597,7 @@ impl World {
                         elapsed,
                         model: SMALL,
                         role: Role::Child(i as u8),
-                        u: [p, 0, 0, 0, c],
+                        u: [p, 0, 0, 0, c, 0],
                         dify: Some(DifyRec {
                             prompt: p,
                             completion: c,
@@ -612,7 +631,7 @@ impl World {
                     elapsed,
                     model: BIG,
                     role: Role::Retry,
-                    u: [prompt, 0, 0, 0, rng.int(80, 900)],
+                    u: [prompt, 0, 0, 0, rng.int(80, 900), 0],
                     dify: None,
                     id: rng.u128(),
                     run: ri,
@@ -636,7 +655,7 @@ impl World {
                 });
                 failed = true;
             } else {
-                let mut u: Tokens = [0; 5];
+                let mut u: Tokens = [0; 6];
                 if openai {
                     if rng.chance(amt(cache_hits::NAME)) {
                         u[CR] = 1024 + 128 * rng.int(0, (prompt - 1024) / 128);
@@ -688,6 +707,18 @@ impl World {
                         drift: false,
                     }
                 };
+                // An image attached to the question (`multimodal_tokens`): 765 tokens, a
+                // 1024 × 1024 image at high detail (85 + 4 tiles × 170). OpenAI counts it in
+                // `prompt_tokens`, which Dify records and Langfuse keeps as input; the usage
+                // pages count it apart, as `input_image_tokens`.
+                if openai
+                    && role == Role::Answer
+                    && amt(multimodal_tokens::NAME) > 0.0
+                    && rng.chance(amt(multimodal_tokens::NAME))
+                {
+                    u[IMG] = IMAGE_TOKENS.min(u[IN]);
+                    u[IN] -= u[IMG];
+                }
                 calls.push(Call {
                     t: clock,
                     elapsed,
@@ -721,7 +752,7 @@ impl World {
                     elapsed: rng.uniform(0.3, 1.2),
                     model: SMALL,
                     role: Role::Aux(kind),
-                    u: [p, 0, 0, 0, c],
+                    u: [p, 0, 0, 0, c, 0],
                     dify: None,
                     id: rng.u128(),
                     run: ri,
@@ -734,7 +765,7 @@ impl World {
             // an app-key call nothing but the bill sees
             if rng.chance(amt(unexplained::NAME)) {
                 let t = t0 + rng.secs(1.0, 1800.0);
-                let u = [rng.int(1200, 6000), 0, 0, 0, rng.int(80, 900)];
+                let u = [rng.int(1200, 6000), 0, 0, 0, rng.int(80, 900), 0];
                 if t < span_end {
                     calls.push(Call {
                         t,
@@ -779,7 +810,7 @@ impl World {
         while other < target {
             let t = span_start + Duration::microseconds(rng.int(0, span_us - 1));
             let p = rng.int(600, 2500);
-            let mut u: Tokens = [0; 5];
+            let mut u: Tokens = [0; 6];
             if p >= 1024 && rng.chance(0.35) {
                 u[CR] = 1024 + 128 * rng.int(0, (p - 1024) / 128);
             }
@@ -816,7 +847,7 @@ impl World {
                     elapsed: 0.3,
                     model: EMBED,
                     role: Role::Embedding,
-                    u: [n, 0, 0, 0, 0],
+                    u: [n, 0, 0, 0, 0, 0],
                     dify: None,
                     id: 0,
                     run: usize::MAX,
@@ -986,7 +1017,8 @@ mod tests {
         let models = model_list(&cfg, s, e).unwrap();
         let big = &models[BIG];
         let per_1m = |x: i64| Decimal::new(x, 9);
-        // Cache writes are priced as input (OpenAI bills none; the fallback of both tiers).
+        // Cache writes and image input are priced as input (OpenAI bills no writes; images at
+        // the text price; the fallback of both tiers).
         assert_eq!(
             big.priority,
             Some([
@@ -994,9 +1026,11 @@ mod tests {
                 per_1m(875),
                 per_1m(3500),
                 per_1m(3500),
-                per_1m(14000)
+                per_1m(14000),
+                per_1m(3500)
             ])
         );
+        assert_eq!(big.price[IMG], big.price[IN]);
         // The embedding model offers no priority tier.
         assert_eq!(models[EMBED].priority, None);
         let mut call = Call {
@@ -1004,7 +1038,7 @@ mod tests {
             elapsed: 1.0,
             model: BIG,
             role: Role::Answer,
-            u: [976, 1024, 0, 0, 500],
+            u: [976, 1024, 0, 0, 500, 0],
             dify: None,
             id: 0,
             run: 0,

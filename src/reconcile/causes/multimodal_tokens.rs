@@ -19,9 +19,12 @@
 //! counting tokens (not records) and their money, and the matched calls that show missing
 //! media.
 
-use super::{Cause, Context, GroupView, Matched, Measured, SpotPair, Tally, reasoning_tokens};
+use super::{
+    Amount, Cause, Context, GroupView, Matched, Measured, Plant, SpotPair, Tally, reasoning_tokens,
+};
 use crate::reconcile::bridge::Valuation;
 use crate::record::{Usage, UsageClass, UsageRecord};
+use crate::simulate::Provider;
 use rust_decimal::Decimal;
 
 pub const NAME: &str = "multimodal_tokens";
@@ -45,6 +48,13 @@ const SIDES: [(UsageClass, [UsageClass; 2]); 2] = [
 ];
 
 pub struct MultimodalTokens;
+
+static PLANT: Plant = Plant {
+    amount: "share of answer calls that attach an image (765 tokens: 1024 x 1024 at high detail), which the usage pages count as input_image_tokens and Dify and Langfuse as text input (OpenAI only; gpt-4.1 bills images at the text price, so the step moves tokens at $0)",
+    kind: Amount::Share,
+    default: [0.0, 0.0],
+    only: Some(Provider::Openai),
+};
 
 fn has_media(u: &Usage) -> bool {
     SIDES.iter().flat_map(|(_, m)| m).any(|&c| u[c] != 0)
@@ -206,6 +216,10 @@ impl Cause for MultimodalTokens {
                 }
             ),
         )
+    }
+
+    fn plant(&self) -> Option<&'static Plant> {
+        Some(&PLANT)
     }
 
     /// The trace shows image or audio tokens the app's count of the same call leaves out.
