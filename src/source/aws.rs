@@ -17,7 +17,7 @@
 
 use super::util::{self, Fields};
 use super::{Format, Head, InputError, InputFile, RecordSink, Row, parquet_file};
-use crate::record::{Currency, Money, Operation, Usage, UsageClass, UsageRecord};
+use crate::record::{Adjustment, Currency, Money, Operation, Usage, UsageClass, UsageRecord};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -303,15 +303,26 @@ const BEDROCK_CODES: [&str; 3] = [
     "AmazonBedrockFoundationModels",
 ];
 
-/// Why a line item type other than `Usage` carries no tokens.
+/// The kind of money a Bedrock line of this line item type is, if it is a credit or discount
+/// (AWS CUR data dictionary, `lineItem/LineItemType`): `Credit` (credits AWS applied) and
+/// `Refund` (money given back) are credits; `EdpDiscount` (Enterprise Discount Program),
+/// `PrivateRateDiscount` (negotiated private rates) and `BundledDiscount` (usage-based
+/// discounts) are discounts off the list price.
+fn adjustment_of(item_type: &str) -> Option<Adjustment> {
+    match item_type {
+        "Credit" | "Refund" => Some(Adjustment::Credit),
+        "EdpDiscount" | "PrivateRateDiscount" | "BundledDiscount" => Some(Adjustment::Discount),
+        _ => None,
+    }
+}
+
+/// Why a line item type other than `Usage` (and not a credit or discount) carries no tokens.
 fn non_usage_reason(item_type: &str) -> &'static str {
     match item_type {
         "Tax" => "AWS Tax line: a non-usage charge, kept out of token variance",
-        "Credit" => "AWS Credit line: a non-usage charge, kept out of token variance",
-        "Refund" => "AWS Refund line: a non-usage charge, kept out of token variance",
         "Fee" => "AWS Fee line: a non-usage charge, kept out of token variance",
         "RIFee" => "AWS RIFee line (reserved capacity fee): a non-usage charge",
-        _ => "AWS line item type other than Usage (discount, savings plan, ...): not token usage",
+        _ => "AWS line item type other than Usage (savings plan, ...): not token usage",
     }
 }
 
@@ -332,6 +343,9 @@ fn row<R: Fields + ?Sized>(
         ));
     }
     let item_type = field(rec, cols.item_type);
+    if let Some(kind) = adjustment_of(item_type) {
+        return adjustment_row(file, cols, rec, line, item_type, kind);
+    }
     if item_type != "Usage" {
         return Ok(Row::NoUsage(non_usage_reason(item_type)));
     }
@@ -357,15 +371,7 @@ fn row<R: Fields + ?Sized>(
         None => parse_usage_type(usage_type)?,
     };
 
-    let start = time(rec, cols.start, "usage start date")?;
-    let end = time(rec, cols.end, "usage end date")?;
-    if end < start {
-        return Err(format!(
-            "usage end date {} is before its start {}; expected [start, end)",
-            rfc3339(end),
-            rfc3339(start)
-        ));
-    }
+    let (start, end) = window(rec, cols)?;
 
     let amount_raw = field(rec, cols.amount);
     let amount = util::parse_decimal(amount_raw)
@@ -373,22 +379,89 @@ fn row<R: Fields + ?Sized>(
     let unit = opt_field(rec, cols.pricing_unit).unwrap_or("");
     let tokens = tokens_from_amount(amount, unit).map_err(|e| format!("usage amount: {e}"))?;
 
-    let cost_raw = field(rec, cols.cost);
-    let cost = util::parse_decimal(cost_raw)
-        .ok_or_else(|| format!("unblended cost: expected a decimal amount, got '{cost_raw}'"))?;
-    // CUR is in USD unless the payer bills in another currency, which the column names.
-    let currency = match opt_field(rec, cols.currency) {
-        None => Currency::USD,
-        Some(c) => Currency::parse(c)
-            .ok_or_else(|| format!("currency code: expected a code like USD, got '{c}'"))?,
-    };
-
+    let (cost, currency) = money(rec, cols)?;
     let account = opt_field(rec, cols.account).map(str::to_string);
     let principal = opt_field(rec, cols.principal).map(str::to_string);
+    let id = line_id(
+        rec,
+        cols,
+        start,
+        end,
+        account.as_deref(),
+        principal.as_deref(),
+    );
 
-    // Every dimension of the line and its line item id, so a file read twice yields the same ids
-    // and two line items stay apart even when every other dimension is the same. (AWS does not
-    // keep line item ids across deliveries: read one delivery of a month, the latest.)
+    let mut r = UsageRecord::bucket(id, file.origin(line), start, end);
+    let hint = if model.starts_with("claude") {
+        "anthropic"
+    } else {
+        "bedrock"
+    };
+    r.set_model(Some(hint), &model);
+    r.operation = Operation::Chat;
+    r.scope.api_key = principal;
+    r.scope.project = account;
+    r.service_tier = tier;
+    r.usage = Usage::of(&[(class, tokens)]);
+    r.reported_cost = Some(Money::new(cost, currency));
+    Ok(Row::Record(Box::new(r)))
+}
+
+/// A Bedrock `Credit`, `Refund` or discount line: money the bill takes off (or adds) that no
+/// call causes, as a cost-only line with no model and no tokens over the line's own window, on
+/// its account (and principal, if any). Its usage type names the usage it offsets, never a model
+/// of its own, so it is not parsed.
+fn adjustment_row<R: Fields + ?Sized>(
+    file: &InputFile,
+    cols: &Cols,
+    rec: &R,
+    line: u64,
+    item_type: &str,
+    kind: Adjustment,
+) -> Result<Row, String> {
+    let (start, end) = window(rec, cols)?;
+    let (cost, currency) = money(rec, cols)?;
+    let account = opt_field(rec, cols.account).map(str::to_string);
+    let principal = opt_field(rec, cols.principal).map(str::to_string);
+    let id = line_id(
+        rec,
+        cols,
+        start,
+        end,
+        account.as_deref(),
+        principal.as_deref(),
+    );
+    let mut r = UsageRecord::bucket(
+        format!("{id}:type={item_type}"),
+        file.origin(line),
+        start,
+        end,
+    );
+    r.set_model(None, "");
+    r.operation = Operation::Other;
+    r.requests = 0;
+    r.scope.api_key = principal;
+    r.scope.project = account;
+    r.cost_only = true;
+    r.adjustment = Some(kind);
+    r.reported_cost = Some(Money::new(cost, currency));
+    Ok(Row::Record(Box::new(r)))
+}
+
+/// A line's record id: every dimension of the line and its line item id, so a file read twice
+/// yields the same ids and two line items stay apart even when every other dimension is the
+/// same. (AWS does not keep line item ids across deliveries: read one delivery of a month, the
+/// latest.)
+fn line_id<R: Fields + ?Sized>(
+    rec: &R,
+    cols: &Cols,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    account: Option<&str>,
+    principal: Option<&str>,
+) -> String {
+    let usage_type = field(rec, cols.usage_type);
+    let product_code = field(rec, cols.product_code);
     let mut id = format!(
         "aws:{}-{}:{usage_type}:{product_code}",
         rfc3339(start),
@@ -397,8 +470,8 @@ fn row<R: Fields + ?Sized>(
     for (name, v) in [
         ("operation", opt_field(rec, cols.operation)),
         ("resource", opt_field(rec, cols.resource)),
-        ("account", account.as_deref()),
-        ("principal", principal.as_deref()),
+        ("account", account),
+        ("principal", principal),
         ("product", opt_field(rec, cols.product_name)),
         ("line_item", opt_field(rec, cols.line_item_id)),
     ] {
@@ -416,21 +489,38 @@ fn row<R: Fields + ?Sized>(
             id.push_str(&format!(":{name}={}", sorted_map(text)));
         }
     }
+    id
+}
 
-    let mut r = UsageRecord::bucket(id, file.origin(line), start, end);
-    let hint = if model.starts_with("claude") {
-        "anthropic"
-    } else {
-        "bedrock"
+/// `[usage start, usage end)` of a line.
+fn window<R: Fields + ?Sized>(
+    rec: &R,
+    cols: &Cols,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
+    let start = time(rec, cols.start, "usage start date")?;
+    let end = time(rec, cols.end, "usage end date")?;
+    if end < start {
+        return Err(format!(
+            "usage end date {} is before its start {}; expected [start, end)",
+            rfc3339(end),
+            rfc3339(start)
+        ));
+    }
+    Ok((start, end))
+}
+
+/// `line_item_unblended_cost` in the line's currency.
+fn money<R: Fields + ?Sized>(rec: &R, cols: &Cols) -> Result<(Decimal, Currency), String> {
+    let cost_raw = field(rec, cols.cost);
+    let cost = util::parse_decimal(cost_raw)
+        .ok_or_else(|| format!("unblended cost: expected a decimal amount, got '{cost_raw}'"))?;
+    // CUR is in USD unless the payer bills in another currency, which the column names.
+    let currency = match opt_field(rec, cols.currency) {
+        None => Currency::USD,
+        Some(c) => Currency::parse(c)
+            .ok_or_else(|| format!("currency code: expected a code like USD, got '{c}'"))?,
     };
-    r.set_model(Some(hint), &model);
-    r.operation = Operation::Chat;
-    r.scope.api_key = principal;
-    r.scope.project = account;
-    r.service_tier = tier;
-    r.usage = Usage::of(&[(class, tokens)]);
-    r.reported_cost = Some(Money::new(cost, currency));
-    Ok(Row::Record(Box::new(r)))
+    Ok((cost, currency))
 }
 
 fn time<R: Fields + ?Sized>(rec: &R, i: usize, name: &str) -> Result<DateTime<Utc>, String> {
@@ -833,7 +923,8 @@ mod tests {
     fn cur2_bedrock_lines() {
         let (format, s) = read_fixture("cur2_bedrock.csv");
         assert_eq!(format, Format::AwsCur2Csv);
-        assert_eq!(s.records.len(), 7, "{:?}", s.rejected);
+        // Seven usage lines and the Credit line (line 10), a cost-only record.
+        assert_eq!(s.records.len(), 8, "{:?}", s.rejected);
         // Line 2: Alice, Claude 4.6 Sonnet input, 23,000 tokens, $0.069 (23,000 × $3/M).
         let a = &s.records[0];
         assert_eq!(a.origin.line, 2);
@@ -866,18 +957,27 @@ mod tests {
         // Tokens: input 23000 + 5000 + 12000 (llama) = 40000.
         let total = s.records.iter().fold(Usage::ZERO, |u, r| u + r.usage);
         assert_eq!(total[Input], 40_000);
-        // Money: 0.069 + 0.21399 + 0.012 + 0.03 + 0.0025 + 0.015 + 0.00864 = 0.35113.
+        // Usage money: 0.069 + 0.21399 + 0.012 + 0.03 + 0.0025 + 0.015 + 0.00864 = 0.35113.
         let money: Decimal = s
             .records
             .iter()
+            .filter(|r| !r.cost_only)
             .map(|r| r.reported_cost.unwrap().amount)
             .sum();
         assert_eq!(money, dec!(0.35113));
-        // Non-usage lines: tax, credit, EC2.
+        // The Credit line: −$0.05, money only, though its usage type names a Sonnet input line.
+        let c = &s.records[7];
+        assert_eq!(c.origin.line, 10);
+        assert!(c.cost_only);
+        assert_eq!(c.adjustment, Some(Adjustment::Credit));
+        assert_eq!(c.reported_cost, Some(Money::usd(dec!(-0.05))));
+        assert_eq!(c.usage, Usage::ZERO);
+        assert_eq!(c.model, "");
+        assert_eq!(c.scope.project.as_deref(), Some("123456789012"));
+        // Non-usage lines: tax, EC2.
         let reasons: Vec<&str> = s.no_usage.iter().map(|(_, r)| *r).collect();
-        assert_eq!(reasons.len(), 3, "{reasons:?}");
+        assert_eq!(reasons.len(), 2, "{reasons:?}");
         assert!(reasons.iter().any(|r| r.starts_with("AWS Tax line")));
-        assert!(reasons.iter().any(|r| r.starts_with("AWS Credit line")));
         assert!(
             reasons
                 .iter()
@@ -917,7 +1017,8 @@ mod tests {
         let (format, s) = read_fixture("cur_legacy_bedrock.csv");
         assert_eq!(format, Format::AwsCurCsv);
         assert!(s.rejected.len() == 1, "{:?}", s.rejected);
-        assert_eq!(s.records.len(), 4);
+        // Four usage lines and the Refund line, a cost-only credit.
+        assert_eq!(s.records.len(), 5);
         let r = &s.records[0];
         assert_eq!(r.model, "claude-3-5-sonnet");
         assert_eq!(r.usage, Usage::of(&[(Input, 120_000)]));
@@ -934,8 +1035,16 @@ mod tests {
         assert_eq!(s.records[2].usage, Usage::of(&[(Output, 3_000)]));
         // pricing/unit "1K tokens": 2.5 blocks = 2,500 tokens.
         assert_eq!(s.records[3].usage, Usage::of(&[(Output, 2_500)]));
-        assert_eq!(s.no_usage.len(), 2);
-        assert!(s.no_usage.iter().any(|(_, r)| r.starts_with("AWS Refund")));
+        // The Refund line (line 7): −$0.10 on the account, a credit, no tokens, no model.
+        let refund = &s.records[4];
+        assert_eq!(refund.origin.line, 7);
+        assert!(refund.cost_only);
+        assert_eq!(refund.adjustment, Some(Adjustment::Credit));
+        assert_eq!(refund.reported_cost, Some(Money::usd(dec!(-0.1))));
+        assert_eq!(refund.usage, Usage::ZERO);
+        assert_eq!(refund.model, "");
+        assert_eq!(refund.scope.project.as_deref(), Some("210987654321"));
+        assert_eq!(s.no_usage.len(), 1);
         assert!(s.no_usage.iter().any(|(_, r)| r.starts_with("AWS Fee")));
         // The marketplace line with an unknown product is rejected by name.
         assert!(
