@@ -992,6 +992,132 @@ mod tests {
         );
     }
 
+    /// `cur2_bedrock_credits.csv`: two Claude 3.7 Sonnet usage lines of one hour ($0.30 each),
+    /// a Credit (−0.05), a Refund (−0.02) and an EdpDiscount (−0.009) line of that hour, a
+    /// monthly Tax line and an EC2 Credit line.
+    #[test]
+    fn credit_refund_and_discount_lines_are_money_only() {
+        let (format, s) = read_fixture("cur2_bedrock_credits.csv");
+        assert_eq!(format, Format::AwsCur2Csv);
+        assert!(s.rejected.is_empty(), "{:?}", s.rejected);
+        assert_eq!(s.records.len(), 5);
+        let usage: Vec<_> = s.records.iter().filter(|r| !r.cost_only).collect();
+        assert_eq!(usage.len(), 2);
+        assert!(usage.iter().all(|r| r.adjustment.is_none()));
+        // 100 × 1K input at $3/M = 0.30; 20 × 1K output at $15/M = 0.30.
+        assert_eq!(usage[0].usage, Usage::of(&[(Input, 100_000)]));
+        assert_eq!(usage[1].usage, Usage::of(&[(Output, 20_000)]));
+        let adj: Vec<_> = s.records.iter().filter(|r| r.cost_only).collect();
+        let want = [
+            (4, Adjustment::Credit, dec!(-0.05), "Credit"),
+            (5, Adjustment::Credit, dec!(-0.02), "Refund"),
+            (6, Adjustment::Discount, dec!(-0.009), "EdpDiscount"),
+        ];
+        assert_eq!(adj.len(), want.len());
+        for (r, (line, kind, money, item_type)) in adj.iter().zip(want) {
+            assert_eq!(r.origin.line, line, "{}", r.id);
+            assert_eq!(r.adjustment, Some(kind), "{}", r.id);
+            assert_eq!(r.reported_cost, Some(Money::usd(money)), "{}", r.id);
+            // Money only: no tokens, no model (the usage type names the usage it offsets).
+            assert_eq!(r.usage, Usage::ZERO, "{}", r.id);
+            assert_eq!(r.model, "", "{}", r.id);
+            assert_eq!(r.operation, Operation::Other);
+            assert_eq!(r.requests, 0);
+            assert_eq!(r.service_tier, None);
+            // The account is the project; these lines have no IAM principal.
+            assert_eq!(r.scope.project.as_deref(), Some("123456789012"));
+            assert_eq!(r.scope.api_key, None);
+            // The line's own hour: 2026-10-01T00:00:00Z = 1790812800.
+            assert_eq!(r.start.timestamp(), 1_790_812_800);
+            assert_eq!(r.end.timestamp(), 1_790_812_800 + 3600);
+            assert!(r.id.ends_with(&format!(":type={item_type}")), "{}", r.id);
+        }
+        // −0.05 − 0.02 − 0.009 = −0.079.
+        let total: Decimal = adj.iter().map(|r| r.reported_cost.unwrap().amount).sum();
+        assert_eq!(total, dec!(-0.079));
+        // The Credit line names the input usage type the usage line also has: ids stay apart.
+        let ids: std::collections::HashSet<_> = s.records.iter().map(|r| &r.id).collect();
+        assert_eq!(ids.len(), 5);
+        // The Tax line stays a row without usage, and so does another service's Credit line.
+        let reasons: Vec<(u64, &str)> = s.no_usage.iter().map(|(l, r)| (*l, *r)).collect();
+        assert_eq!(reasons.len(), 2, "{reasons:?}");
+        assert_eq!(reasons[0].0, 7);
+        assert!(reasons[0].1.starts_with("AWS Tax line"), "{reasons:?}");
+        assert_eq!(reasons[1].0, 8);
+        assert!(
+            reasons[1].1.contains("other than Amazon Bedrock"),
+            "{reasons:?}"
+        );
+    }
+
+    /// Every line item type by kind, in legacy CUR: the two other discounts are discounts,
+    /// Fee/RIFee/SavingsPlan lines stay rows without usage, and a credit line whose cost is not
+    /// a number is rejected with the value.
+    #[test]
+    fn line_item_types_by_kind() {
+        assert_eq!(adjustment_of("Credit"), Some(Adjustment::Credit));
+        assert_eq!(adjustment_of("Refund"), Some(Adjustment::Credit));
+        for t in ["EdpDiscount", "PrivateRateDiscount", "BundledDiscount"] {
+            assert_eq!(adjustment_of(t), Some(Adjustment::Discount), "{t}");
+        }
+        for t in [
+            "Usage",
+            "Tax",
+            "Fee",
+            "RIFee",
+            "DiscountedUsage",
+            "SavingsPlanCoveredUsage",
+            "SavingsPlanNegation",
+            "SavingsPlanRecurringFee",
+            "SavingsPlanUpfrontFee",
+            "credit",
+        ] {
+            assert_eq!(adjustment_of(t), None, "{t}");
+        }
+        let head = "lineItem/UsageAccountId,lineItem/LineItemType,lineItem/UsageStartDate,lineItem/UsageEndDate,lineItem/ProductCode,lineItem/UsageType,lineItem/UsageAmount,lineItem/UnblendedCost,lineItem/CurrencyCode";
+        let day = "2026-10-01T00:00:00Z,2026-10-02T00:00:00Z";
+        let text = format!(
+            "{head}\n\
+210987654321,PrivateRateDiscount,{day},AmazonBedrock,USE1-Claude3.5Sonnet-input-tokens,0,-0.036,USD\n\
+210987654321,BundledDiscount,{day},AmazonBedrockService,USE1-Claude4.6Sonnet-output-tokens,0,-0.25,EUR\n\
+210987654321,SavingsPlanNegation,{day},AmazonBedrock,USE1-Claude3.5Sonnet-input-tokens,0,-0.1,USD\n\
+210987654321,Fee,{day},AmazonBedrock,,1,2.0,USD\n\
+210987654321,Credit,{day},AmazonBedrock,USE1-Claude3.5Sonnet-input-tokens,0,minus one,USD\n"
+        );
+        let (_d, path) = temp("cur.csv", &text);
+        let (format, s) = read_all(&path).unwrap();
+        assert_eq!(format, Format::AwsCurCsv);
+        assert_eq!(s.records.len(), 2, "{:?}", s.rejected);
+        let (p, b) = (&s.records[0], &s.records[1]);
+        assert_eq!(p.adjustment, Some(Adjustment::Discount));
+        assert_eq!(p.reported_cost, Some(Money::usd(dec!(-0.036))));
+        assert_eq!(b.adjustment, Some(Adjustment::Discount));
+        // The currency is the line's own.
+        assert_eq!(
+            b.reported_cost,
+            Some(Money::new(dec!(-0.25), Currency::EUR))
+        );
+        for r in [p, b] {
+            assert!(r.cost_only);
+            assert_eq!(r.usage, Usage::ZERO);
+            assert_eq!(r.model, "");
+            assert_eq!(r.scope.project.as_deref(), Some("210987654321"));
+            // A daily line keeps its day.
+            assert_eq!(r.end.timestamp() - r.start.timestamp(), 86_400);
+        }
+        let reasons: Vec<&str> = s.no_usage.iter().map(|(_, r)| *r).collect();
+        assert_eq!(reasons.len(), 2, "{reasons:?}");
+        assert!(reasons[0].contains("savings plan"), "{reasons:?}");
+        assert!(reasons[1].starts_with("AWS Fee line"), "{reasons:?}");
+        assert_eq!(s.rejected.len(), 1);
+        assert_eq!(s.rejected[0].0, 6);
+        assert!(
+            s.rejected[0].1.contains("unblended cost") && s.rejected[0].1.contains("'minus one'"),
+            "{}",
+            s.rejected[0].1
+        );
+    }
+
     #[test]
     fn ids_are_deterministic_and_distinct() {
         let (_, s) = read_fixture("cur2_bedrock.csv");
@@ -1168,6 +1294,7 @@ USE1-Claude3.5Sonnet-input-tokens,10,0.1,2026-10-01T00:00:00Z\n";
             "cur2_bedrock.csv",
             "cur_legacy_bedrock.csv",
             "cur2_same_traffic_as_anthropic.csv",
+            "cur2_bedrock_credits.csv",
         ] {
             let (_, s) = read_fixture(name);
             let mut rdr = csv::Reader::from_path(fixture(name)).unwrap();
