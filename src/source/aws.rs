@@ -11,9 +11,17 @@
 //! carries tokens and money (`line_item_unblended_cost`), so it is not cost-only.
 //!
 //! Scope: `line_item_iam_principal` (CUR 2.0, opt-in) is the API key dimension, the usage
-//! account is the project. Lines of other services and non-usage line item types (tax, credit,
-//! fee, refund, ...) are counted as rows without usage, never mixed into tokens. A Bedrock usage
-//! type this module does not understand is rejected with its name.
+//! account is the project.
+//!
+//! Bedrock lines whose line item type (`lineItem/LineItemType`, AWS CUR data dictionary) is
+//! `Credit` or `Refund` (a credit), or `EdpDiscount`, `PrivateRateDiscount` or `BundledDiscount`
+//! (a discount) are money only: a cost-only line marked with its kind (`adjustment`), no model,
+//! no tokens, over the line's own window and on its account, valued at its (negative)
+//! `line_item_unblended_cost`; they are the `discounts_and_credits` step. Their usage type names
+//! the usage they offset, so no model is read from it. Lines of other services (their credits
+//! too) and the other non-usage line item types (Tax, Fee, RIFee, SavingsPlan*, ...) are counted
+//! as rows without usage, never mixed into tokens. A Bedrock usage type this module does not
+//! understand is rejected with its name.
 
 use super::util::{self, Fields};
 use super::{Format, Head, InputError, InputFile, RecordSink, Row, parquet_file};
