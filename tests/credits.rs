@@ -1,5 +1,5 @@
 //! `discounts_and_credits` end to end: a Dify app against bills whose lines carry credits and
-//! discounts no call causes (the GCP and FOCUS fixtures). The step is the exact sum of those
+//! discounts no call causes (the GCP, FOCUS and AWS CUR fixtures). The step is the exact sum of those
 //! lines, the bridge still ties out, and `unexplained` is what it is for the same bill without
 //! them: the step takes out exactly their money.
 
@@ -195,6 +195,77 @@ fn focus_credit_and_commitment_discount_are_the_step() {
     assert_eq!(dec(&t2["reference"]["cost"]), d("17.6"));
     assert_eq!(unexplained(&t2), unexplained(&b));
     ties_out(&t2, "dify → focus (discounted)");
+}
+
+/// AWS CUR 2.0 `cur2_bedrock_credits.csv`, 2026-10-01 00:00–01:00 on account 123456789012:
+/// Claude 3.7 Sonnet 100,000 input ($0.30) and 20,000 output ($0.30), a `Credit` of −$0.05, a
+/// `Refund` of −$0.02 and an `EdpDiscount` of −$0.009; a monthly Tax line ($0.04) and an EC2
+/// Credit line (−$1.00) are not Bedrock money. The step is −0.05 − 0.02 − 0.009 = −0.079: two
+/// credits (−0.07) and one discount (−0.009).
+#[test]
+fn aws_cur_credit_refund_and_edp_discount_are_the_step() {
+    let dir = tempfile::tempdir().unwrap();
+    // The app's one call of that hour through Bedrock: 100K prompt, 20K completion at $3 / $15
+    // per 1M: 100,000 × 3e-6 + 20,000 × 15e-6 = 0.30 + 0.30 = 0.60.
+    let dify = write(
+        dir.path(),
+        "messages.csv",
+        &format!(
+            "{DIFY_HEAD}\n{}\n",
+            dify_message(
+                "000000000003",
+                "langgenius/bedrock/bedrock",
+                "anthropic.claude-3-7-sonnet-20250219-v1:0",
+                "2026-10-01 00:30:00.000000",
+                (100_000, "3.0000"),
+                (20_000, "15.0000"),
+                "0.6000000",
+            )
+        ),
+    );
+    let text = std::fs::read_to_string(fixture("aws/cur2_bedrock_credits.csv")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[3].contains(",Credit,") && lines[3].contains(",AmazonBedrock,"));
+    assert!(lines[4].contains(",Refund,") && lines[5].contains(",EdpDiscount,"));
+    // The same bill without its three Bedrock adjustment lines.
+    let mut bare: Vec<&str> = lines.clone();
+    bare.drain(3..=5);
+    let bare_dir = dir.path().join("bare");
+    std::fs::create_dir(&bare_dir).unwrap();
+    let without = write(&bare_dir, "cur2.csv", &(bare.join("\n") + "\n"));
+    let with = write(dir.path(), "cur2.csv", &text);
+
+    let t = totals(&dify, &with, "aws");
+    let s = step(&t, "discounts_and_credits");
+    assert_eq!(dec(&s["cost"]), d("-0.079"));
+    assert_eq!(s["records"], 3);
+    assert_eq!(tokens(&s["tokens"], "total"), 0);
+    let note = s["note"].as_str().unwrap();
+    assert!(
+        note.contains("2 credit -0.07") && note.contains("1 discount -0.009"),
+        "{note}"
+    );
+    // The bill: usage 0.30 + 0.30 = 0.60, adjustments −0.079: 0.521 (no tax, no EC2).
+    assert_eq!(dec(&t["reference"]["cost"]), d("0.521"));
+    assert_eq!(dec(&t["baseline"]["cost"]), d("0.6"));
+    assert_eq!(tokens(&t["reference"]["tokens"], "input"), 100_000);
+    assert_eq!(tokens(&t["reference"]["tokens"], "output"), 20_000);
+    ties_out(&t, "dify → aws");
+    // No other step took the adjustments' money.
+    for other in t["bridge"].as_array().unwrap() {
+        if other["cause"] != "discounts_and_credits" && other["cause"] != "unexplained" {
+            let ev = other["evidence"].to_string();
+            assert!(!ev.contains(":type="), "{}: {ev}", other["cause"]);
+        }
+    }
+
+    let b = totals(&dify, &without, "aws");
+    assert_eq!(dec(&b["reference"]["cost"]), d("0.6"));
+    assert_eq!(dec(&step(&b, "discounts_and_credits")["cost"]), d("0"));
+    ties_out(&b, "dify → aws (bare)");
+    let (u, ub) = (step(&t, "unexplained"), step(&b, "unexplained"));
+    assert_eq!(dec(&u["cost"]), dec(&ub["cost"]));
+    assert_eq!(u["tokens"], ub["tokens"]);
 }
 
 /// `normalize --format csv` names what kind of money each credit line is: the GCP fixture's

@@ -184,7 +184,8 @@ fn truncated_and_corrupt_files_are_input_errors_naming_the_file() {
 #[test]
 fn normalize_reads_parquet_bills() {
     for (path, records) in [
-        ("aws/cur2_bedrock.parquet", 7),
+        // Seven usage lines and a Credit line.
+        ("aws/cur2_bedrock.parquet", 8),
         // Four usage lines and a credit.
         ("focus/focus_1_2_azure_openai.parquet", 5),
     ] {

@@ -11,13 +11,21 @@
 //! carries tokens and money (`line_item_unblended_cost`), so it is not cost-only.
 //!
 //! Scope: `line_item_iam_principal` (CUR 2.0, opt-in) is the API key dimension, the usage
-//! account is the project. Lines of other services and non-usage line item types (tax, credit,
-//! fee, refund, ...) are counted as rows without usage, never mixed into tokens. A Bedrock usage
-//! type this module does not understand is rejected with its name.
+//! account is the project.
+//!
+//! Bedrock lines whose line item type (`lineItem/LineItemType`, AWS CUR data dictionary) is
+//! `Credit` or `Refund` (a credit), or `EdpDiscount`, `PrivateRateDiscount` or `BundledDiscount`
+//! (a discount) are money only: a cost-only line marked with its kind (`adjustment`), no model,
+//! no tokens, over the line's own window and on its account, valued at its (negative)
+//! `line_item_unblended_cost`; they are the `discounts_and_credits` step. Their usage type names
+//! the usage they offset, so no model is read from it. Lines of other services (their credits
+//! too) and the other non-usage line item types (Tax, Fee, RIFee, SavingsPlan*, ...) are counted
+//! as rows without usage, never mixed into tokens. A Bedrock usage type this module does not
+//! understand is rejected with its name.
 
 use super::util::{self, Fields};
 use super::{Format, Head, InputError, InputFile, RecordSink, Row, parquet_file};
-use crate::record::{Currency, Money, Operation, Usage, UsageClass, UsageRecord};
+use crate::record::{Adjustment, Currency, Money, Operation, Usage, UsageClass, UsageRecord};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -303,15 +311,26 @@ const BEDROCK_CODES: [&str; 3] = [
     "AmazonBedrockFoundationModels",
 ];
 
-/// Why a line item type other than `Usage` carries no tokens.
+/// The kind of money a Bedrock line of this line item type is, if it is a credit or discount
+/// (AWS CUR data dictionary, `lineItem/LineItemType`): `Credit` (credits AWS applied) and
+/// `Refund` (money given back) are credits; `EdpDiscount` (Enterprise Discount Program),
+/// `PrivateRateDiscount` (negotiated private rates) and `BundledDiscount` (usage-based
+/// discounts) are discounts off the list price.
+fn adjustment_of(item_type: &str) -> Option<Adjustment> {
+    match item_type {
+        "Credit" | "Refund" => Some(Adjustment::Credit),
+        "EdpDiscount" | "PrivateRateDiscount" | "BundledDiscount" => Some(Adjustment::Discount),
+        _ => None,
+    }
+}
+
+/// Why a line item type other than `Usage` (and not a credit or discount) carries no tokens.
 fn non_usage_reason(item_type: &str) -> &'static str {
     match item_type {
         "Tax" => "AWS Tax line: a non-usage charge, kept out of token variance",
-        "Credit" => "AWS Credit line: a non-usage charge, kept out of token variance",
-        "Refund" => "AWS Refund line: a non-usage charge, kept out of token variance",
         "Fee" => "AWS Fee line: a non-usage charge, kept out of token variance",
         "RIFee" => "AWS RIFee line (reserved capacity fee): a non-usage charge",
-        _ => "AWS line item type other than Usage (discount, savings plan, ...): not token usage",
+        _ => "AWS line item type other than Usage (savings plan, ...): not token usage",
     }
 }
 
@@ -332,6 +351,9 @@ fn row<R: Fields + ?Sized>(
         ));
     }
     let item_type = field(rec, cols.item_type);
+    if let Some(kind) = adjustment_of(item_type) {
+        return adjustment_row(file, cols, rec, line, item_type, kind);
+    }
     if item_type != "Usage" {
         return Ok(Row::NoUsage(non_usage_reason(item_type)));
     }
@@ -357,15 +379,7 @@ fn row<R: Fields + ?Sized>(
         None => parse_usage_type(usage_type)?,
     };
 
-    let start = time(rec, cols.start, "usage start date")?;
-    let end = time(rec, cols.end, "usage end date")?;
-    if end < start {
-        return Err(format!(
-            "usage end date {} is before its start {}; expected [start, end)",
-            rfc3339(end),
-            rfc3339(start)
-        ));
-    }
+    let (start, end) = window(rec, cols)?;
 
     let amount_raw = field(rec, cols.amount);
     let amount = util::parse_decimal(amount_raw)
@@ -373,22 +387,89 @@ fn row<R: Fields + ?Sized>(
     let unit = opt_field(rec, cols.pricing_unit).unwrap_or("");
     let tokens = tokens_from_amount(amount, unit).map_err(|e| format!("usage amount: {e}"))?;
 
-    let cost_raw = field(rec, cols.cost);
-    let cost = util::parse_decimal(cost_raw)
-        .ok_or_else(|| format!("unblended cost: expected a decimal amount, got '{cost_raw}'"))?;
-    // CUR is in USD unless the payer bills in another currency, which the column names.
-    let currency = match opt_field(rec, cols.currency) {
-        None => Currency::USD,
-        Some(c) => Currency::parse(c)
-            .ok_or_else(|| format!("currency code: expected a code like USD, got '{c}'"))?,
-    };
-
+    let (cost, currency) = money(rec, cols)?;
     let account = opt_field(rec, cols.account).map(str::to_string);
     let principal = opt_field(rec, cols.principal).map(str::to_string);
+    let id = line_id(
+        rec,
+        cols,
+        start,
+        end,
+        account.as_deref(),
+        principal.as_deref(),
+    );
 
-    // Every dimension of the line and its line item id, so a file read twice yields the same ids
-    // and two line items stay apart even when every other dimension is the same. (AWS does not
-    // keep line item ids across deliveries: read one delivery of a month, the latest.)
+    let mut r = UsageRecord::bucket(id, file.origin(line), start, end);
+    let hint = if model.starts_with("claude") {
+        "anthropic"
+    } else {
+        "bedrock"
+    };
+    r.set_model(Some(hint), &model);
+    r.operation = Operation::Chat;
+    r.scope.api_key = principal;
+    r.scope.project = account;
+    r.service_tier = tier;
+    r.usage = Usage::of(&[(class, tokens)]);
+    r.reported_cost = Some(Money::new(cost, currency));
+    Ok(Row::Record(Box::new(r)))
+}
+
+/// A Bedrock `Credit`, `Refund` or discount line: money the bill takes off (or adds) that no
+/// call causes, as a cost-only line with no model and no tokens over the line's own window, on
+/// its account (and principal, if any). Its usage type names the usage it offsets, never a model
+/// of its own, so it is not parsed.
+fn adjustment_row<R: Fields + ?Sized>(
+    file: &InputFile,
+    cols: &Cols,
+    rec: &R,
+    line: u64,
+    item_type: &str,
+    kind: Adjustment,
+) -> Result<Row, String> {
+    let (start, end) = window(rec, cols)?;
+    let (cost, currency) = money(rec, cols)?;
+    let account = opt_field(rec, cols.account).map(str::to_string);
+    let principal = opt_field(rec, cols.principal).map(str::to_string);
+    let id = line_id(
+        rec,
+        cols,
+        start,
+        end,
+        account.as_deref(),
+        principal.as_deref(),
+    );
+    let mut r = UsageRecord::bucket(
+        format!("{id}:type={item_type}"),
+        file.origin(line),
+        start,
+        end,
+    );
+    r.set_model(None, "");
+    r.operation = Operation::Other;
+    r.requests = 0;
+    r.scope.api_key = principal;
+    r.scope.project = account;
+    r.cost_only = true;
+    r.adjustment = Some(kind);
+    r.reported_cost = Some(Money::new(cost, currency));
+    Ok(Row::Record(Box::new(r)))
+}
+
+/// A line's record id: every dimension of the line and its line item id, so a file read twice
+/// yields the same ids and two line items stay apart even when every other dimension is the
+/// same. (AWS does not keep line item ids across deliveries: read one delivery of a month, the
+/// latest.)
+fn line_id<R: Fields + ?Sized>(
+    rec: &R,
+    cols: &Cols,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    account: Option<&str>,
+    principal: Option<&str>,
+) -> String {
+    let usage_type = field(rec, cols.usage_type);
+    let product_code = field(rec, cols.product_code);
     let mut id = format!(
         "aws:{}-{}:{usage_type}:{product_code}",
         rfc3339(start),
@@ -397,8 +478,8 @@ fn row<R: Fields + ?Sized>(
     for (name, v) in [
         ("operation", opt_field(rec, cols.operation)),
         ("resource", opt_field(rec, cols.resource)),
-        ("account", account.as_deref()),
-        ("principal", principal.as_deref()),
+        ("account", account),
+        ("principal", principal),
         ("product", opt_field(rec, cols.product_name)),
         ("line_item", opt_field(rec, cols.line_item_id)),
     ] {
@@ -416,21 +497,38 @@ fn row<R: Fields + ?Sized>(
             id.push_str(&format!(":{name}={}", sorted_map(text)));
         }
     }
+    id
+}
 
-    let mut r = UsageRecord::bucket(id, file.origin(line), start, end);
-    let hint = if model.starts_with("claude") {
-        "anthropic"
-    } else {
-        "bedrock"
+/// `[usage start, usage end)` of a line.
+fn window<R: Fields + ?Sized>(
+    rec: &R,
+    cols: &Cols,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
+    let start = time(rec, cols.start, "usage start date")?;
+    let end = time(rec, cols.end, "usage end date")?;
+    if end < start {
+        return Err(format!(
+            "usage end date {} is before its start {}; expected [start, end)",
+            rfc3339(end),
+            rfc3339(start)
+        ));
+    }
+    Ok((start, end))
+}
+
+/// `line_item_unblended_cost` in the line's currency.
+fn money<R: Fields + ?Sized>(rec: &R, cols: &Cols) -> Result<(Decimal, Currency), String> {
+    let cost_raw = field(rec, cols.cost);
+    let cost = util::parse_decimal(cost_raw)
+        .ok_or_else(|| format!("unblended cost: expected a decimal amount, got '{cost_raw}'"))?;
+    // CUR is in USD unless the payer bills in another currency, which the column names.
+    let currency = match opt_field(rec, cols.currency) {
+        None => Currency::USD,
+        Some(c) => Currency::parse(c)
+            .ok_or_else(|| format!("currency code: expected a code like USD, got '{c}'"))?,
     };
-    r.set_model(Some(hint), &model);
-    r.operation = Operation::Chat;
-    r.scope.api_key = principal;
-    r.scope.project = account;
-    r.service_tier = tier;
-    r.usage = Usage::of(&[(class, tokens)]);
-    r.reported_cost = Some(Money::new(cost, currency));
-    Ok(Row::Record(Box::new(r)))
+    Ok((cost, currency))
 }
 
 fn time<R: Fields + ?Sized>(rec: &R, i: usize, name: &str) -> Result<DateTime<Utc>, String> {
@@ -833,7 +931,8 @@ mod tests {
     fn cur2_bedrock_lines() {
         let (format, s) = read_fixture("cur2_bedrock.csv");
         assert_eq!(format, Format::AwsCur2Csv);
-        assert_eq!(s.records.len(), 7, "{:?}", s.rejected);
+        // Seven usage lines and the Credit line (line 10), a cost-only record.
+        assert_eq!(s.records.len(), 8, "{:?}", s.rejected);
         // Line 2: Alice, Claude 4.6 Sonnet input, 23,000 tokens, $0.069 (23,000 × $3/M).
         let a = &s.records[0];
         assert_eq!(a.origin.line, 2);
@@ -866,18 +965,27 @@ mod tests {
         // Tokens: input 23000 + 5000 + 12000 (llama) = 40000.
         let total = s.records.iter().fold(Usage::ZERO, |u, r| u + r.usage);
         assert_eq!(total[Input], 40_000);
-        // Money: 0.069 + 0.21399 + 0.012 + 0.03 + 0.0025 + 0.015 + 0.00864 = 0.35113.
+        // Usage money: 0.069 + 0.21399 + 0.012 + 0.03 + 0.0025 + 0.015 + 0.00864 = 0.35113.
         let money: Decimal = s
             .records
             .iter()
+            .filter(|r| !r.cost_only)
             .map(|r| r.reported_cost.unwrap().amount)
             .sum();
         assert_eq!(money, dec!(0.35113));
-        // Non-usage lines: tax, credit, EC2.
+        // The Credit line: −$0.05, money only, though its usage type names a Sonnet input line.
+        let c = &s.records[7];
+        assert_eq!(c.origin.line, 10);
+        assert!(c.cost_only);
+        assert_eq!(c.adjustment, Some(Adjustment::Credit));
+        assert_eq!(c.reported_cost, Some(Money::usd(dec!(-0.05))));
+        assert_eq!(c.usage, Usage::ZERO);
+        assert_eq!(c.model, "");
+        assert_eq!(c.scope.project.as_deref(), Some("123456789012"));
+        // Non-usage lines: tax, EC2.
         let reasons: Vec<&str> = s.no_usage.iter().map(|(_, r)| *r).collect();
-        assert_eq!(reasons.len(), 3, "{reasons:?}");
+        assert_eq!(reasons.len(), 2, "{reasons:?}");
         assert!(reasons.iter().any(|r| r.starts_with("AWS Tax line")));
-        assert!(reasons.iter().any(|r| r.starts_with("AWS Credit line")));
         assert!(
             reasons
                 .iter()
@@ -887,6 +995,132 @@ mod tests {
         assert_eq!(s.rejected.len(), 1);
         assert!(
             s.rejected[0].1.contains("'USE1-TitanEmbedV9-input-tokens'"),
+            "{}",
+            s.rejected[0].1
+        );
+    }
+
+    /// `cur2_bedrock_credits.csv`: two Claude 3.7 Sonnet usage lines of one hour ($0.30 each),
+    /// a Credit (−0.05), a Refund (−0.02) and an EdpDiscount (−0.009) line of that hour, a
+    /// monthly Tax line and an EC2 Credit line.
+    #[test]
+    fn credit_refund_and_discount_lines_are_money_only() {
+        let (format, s) = read_fixture("cur2_bedrock_credits.csv");
+        assert_eq!(format, Format::AwsCur2Csv);
+        assert!(s.rejected.is_empty(), "{:?}", s.rejected);
+        assert_eq!(s.records.len(), 5);
+        let usage: Vec<_> = s.records.iter().filter(|r| !r.cost_only).collect();
+        assert_eq!(usage.len(), 2);
+        assert!(usage.iter().all(|r| r.adjustment.is_none()));
+        // 100 × 1K input at $3/M = 0.30; 20 × 1K output at $15/M = 0.30.
+        assert_eq!(usage[0].usage, Usage::of(&[(Input, 100_000)]));
+        assert_eq!(usage[1].usage, Usage::of(&[(Output, 20_000)]));
+        let adj: Vec<_> = s.records.iter().filter(|r| r.cost_only).collect();
+        let want = [
+            (4, Adjustment::Credit, dec!(-0.05), "Credit"),
+            (5, Adjustment::Credit, dec!(-0.02), "Refund"),
+            (6, Adjustment::Discount, dec!(-0.009), "EdpDiscount"),
+        ];
+        assert_eq!(adj.len(), want.len());
+        for (r, (line, kind, money, item_type)) in adj.iter().zip(want) {
+            assert_eq!(r.origin.line, line, "{}", r.id);
+            assert_eq!(r.adjustment, Some(kind), "{}", r.id);
+            assert_eq!(r.reported_cost, Some(Money::usd(money)), "{}", r.id);
+            // Money only: no tokens, no model (the usage type names the usage it offsets).
+            assert_eq!(r.usage, Usage::ZERO, "{}", r.id);
+            assert_eq!(r.model, "", "{}", r.id);
+            assert_eq!(r.operation, Operation::Other);
+            assert_eq!(r.requests, 0);
+            assert_eq!(r.service_tier, None);
+            // The account is the project; these lines have no IAM principal.
+            assert_eq!(r.scope.project.as_deref(), Some("123456789012"));
+            assert_eq!(r.scope.api_key, None);
+            // The line's own hour: 2026-10-01T00:00:00Z = 1790812800.
+            assert_eq!(r.start.timestamp(), 1_790_812_800);
+            assert_eq!(r.end.timestamp(), 1_790_812_800 + 3600);
+            assert!(r.id.ends_with(&format!(":type={item_type}")), "{}", r.id);
+        }
+        // −0.05 − 0.02 − 0.009 = −0.079.
+        let total: Decimal = adj.iter().map(|r| r.reported_cost.unwrap().amount).sum();
+        assert_eq!(total, dec!(-0.079));
+        // The Credit line names the input usage type the usage line also has: ids stay apart.
+        let ids: std::collections::HashSet<_> = s.records.iter().map(|r| &r.id).collect();
+        assert_eq!(ids.len(), 5);
+        // The Tax line stays a row without usage, and so does another service's Credit line.
+        let reasons: Vec<(u64, &str)> = s.no_usage.iter().map(|(l, r)| (*l, *r)).collect();
+        assert_eq!(reasons.len(), 2, "{reasons:?}");
+        assert_eq!(reasons[0].0, 7);
+        assert!(reasons[0].1.starts_with("AWS Tax line"), "{reasons:?}");
+        assert_eq!(reasons[1].0, 8);
+        assert!(
+            reasons[1].1.contains("other than Amazon Bedrock"),
+            "{reasons:?}"
+        );
+    }
+
+    /// Every line item type by kind, in legacy CUR: the two other discounts are discounts,
+    /// Fee/RIFee/SavingsPlan lines stay rows without usage, and a credit line whose cost is not
+    /// a number is rejected with the value.
+    #[test]
+    fn line_item_types_by_kind() {
+        assert_eq!(adjustment_of("Credit"), Some(Adjustment::Credit));
+        assert_eq!(adjustment_of("Refund"), Some(Adjustment::Credit));
+        for t in ["EdpDiscount", "PrivateRateDiscount", "BundledDiscount"] {
+            assert_eq!(adjustment_of(t), Some(Adjustment::Discount), "{t}");
+        }
+        for t in [
+            "Usage",
+            "Tax",
+            "Fee",
+            "RIFee",
+            "DiscountedUsage",
+            "SavingsPlanCoveredUsage",
+            "SavingsPlanNegation",
+            "SavingsPlanRecurringFee",
+            "SavingsPlanUpfrontFee",
+            "credit",
+        ] {
+            assert_eq!(adjustment_of(t), None, "{t}");
+        }
+        let head = "lineItem/UsageAccountId,lineItem/LineItemType,lineItem/UsageStartDate,lineItem/UsageEndDate,lineItem/ProductCode,lineItem/UsageType,lineItem/UsageAmount,lineItem/UnblendedCost,lineItem/CurrencyCode";
+        let day = "2026-10-01T00:00:00Z,2026-10-02T00:00:00Z";
+        let text = format!(
+            "{head}\n\
+210987654321,PrivateRateDiscount,{day},AmazonBedrock,USE1-Claude3.5Sonnet-input-tokens,0,-0.036,USD\n\
+210987654321,BundledDiscount,{day},AmazonBedrockService,USE1-Claude4.6Sonnet-output-tokens,0,-0.25,EUR\n\
+210987654321,SavingsPlanNegation,{day},AmazonBedrock,USE1-Claude3.5Sonnet-input-tokens,0,-0.1,USD\n\
+210987654321,Fee,{day},AmazonBedrock,,1,2.0,USD\n\
+210987654321,Credit,{day},AmazonBedrock,USE1-Claude3.5Sonnet-input-tokens,0,minus one,USD\n"
+        );
+        let (_d, path) = temp("cur.csv", &text);
+        let (format, s) = read_all(&path).unwrap();
+        assert_eq!(format, Format::AwsCurCsv);
+        assert_eq!(s.records.len(), 2, "{:?}", s.rejected);
+        let (p, b) = (&s.records[0], &s.records[1]);
+        assert_eq!(p.adjustment, Some(Adjustment::Discount));
+        assert_eq!(p.reported_cost, Some(Money::usd(dec!(-0.036))));
+        assert_eq!(b.adjustment, Some(Adjustment::Discount));
+        // The currency is the line's own.
+        assert_eq!(
+            b.reported_cost,
+            Some(Money::new(dec!(-0.25), Currency::EUR))
+        );
+        for r in [p, b] {
+            assert!(r.cost_only);
+            assert_eq!(r.usage, Usage::ZERO);
+            assert_eq!(r.model, "");
+            assert_eq!(r.scope.project.as_deref(), Some("210987654321"));
+            // A daily line keeps its day.
+            assert_eq!(r.end.timestamp() - r.start.timestamp(), 86_400);
+        }
+        let reasons: Vec<&str> = s.no_usage.iter().map(|(_, r)| *r).collect();
+        assert_eq!(reasons.len(), 2, "{reasons:?}");
+        assert!(reasons[0].contains("savings plan"), "{reasons:?}");
+        assert!(reasons[1].starts_with("AWS Fee line"), "{reasons:?}");
+        assert_eq!(s.rejected.len(), 1);
+        assert_eq!(s.rejected[0].0, 6);
+        assert!(
+            s.rejected[0].1.contains("unblended cost") && s.rejected[0].1.contains("'minus one'"),
             "{}",
             s.rejected[0].1
         );
@@ -917,7 +1151,8 @@ mod tests {
         let (format, s) = read_fixture("cur_legacy_bedrock.csv");
         assert_eq!(format, Format::AwsCurCsv);
         assert!(s.rejected.len() == 1, "{:?}", s.rejected);
-        assert_eq!(s.records.len(), 4);
+        // Four usage lines and the Refund line, a cost-only credit.
+        assert_eq!(s.records.len(), 5);
         let r = &s.records[0];
         assert_eq!(r.model, "claude-3-5-sonnet");
         assert_eq!(r.usage, Usage::of(&[(Input, 120_000)]));
@@ -934,8 +1169,16 @@ mod tests {
         assert_eq!(s.records[2].usage, Usage::of(&[(Output, 3_000)]));
         // pricing/unit "1K tokens": 2.5 blocks = 2,500 tokens.
         assert_eq!(s.records[3].usage, Usage::of(&[(Output, 2_500)]));
-        assert_eq!(s.no_usage.len(), 2);
-        assert!(s.no_usage.iter().any(|(_, r)| r.starts_with("AWS Refund")));
+        // The Refund line (line 7): −$0.10 on the account, a credit, no tokens, no model.
+        let refund = &s.records[4];
+        assert_eq!(refund.origin.line, 7);
+        assert!(refund.cost_only);
+        assert_eq!(refund.adjustment, Some(Adjustment::Credit));
+        assert_eq!(refund.reported_cost, Some(Money::usd(dec!(-0.1))));
+        assert_eq!(refund.usage, Usage::ZERO);
+        assert_eq!(refund.model, "");
+        assert_eq!(refund.scope.project.as_deref(), Some("210987654321"));
+        assert_eq!(s.no_usage.len(), 1);
         assert!(s.no_usage.iter().any(|(_, r)| r.starts_with("AWS Fee")));
         // The marketplace line with an unknown product is rejected by name.
         assert!(
@@ -1059,6 +1302,7 @@ USE1-Claude3.5Sonnet-input-tokens,10,0.1,2026-10-01T00:00:00Z\n";
             "cur2_bedrock.csv",
             "cur_legacy_bedrock.csv",
             "cur2_same_traffic_as_anthropic.csv",
+            "cur2_bedrock_credits.csv",
         ] {
             let (_, s) = read_fixture(name);
             let mut rdr = csv::Reader::from_path(fixture(name)).unwrap();

@@ -1,6 +1,8 @@
 //! `discounts_and_credits`: money the bill takes off (or adds) that no call causes — GCP
-//! `credits[]` (promotions, free tier, committed use discounts), FOCUS `Credit` rows and the part
-//! of a FOCUS usage row below its `ListCost` (a commitment's or a negotiated discount). Each is a
+//! `credits[]` (promotions, free tier, committed use discounts), FOCUS `Credit` rows, the part
+//! of a FOCUS usage row below its `ListCost` (a commitment's or a negotiated discount) and AWS
+//! CUR Bedrock lines of type `Credit`/`Refund` (credits) and `EdpDiscount`/`PrivateRateDiscount`/
+//! `BundledDiscount` (discounts). Each is a
 //! cost-only line of the bill marked with its kind (`UsageRecord::adjustment`); the step is
 //! their sum at the bill's money, never tokens. Never planted: the simulated bills (OpenAI,
 //! Anthropic) carry no credit lines.
