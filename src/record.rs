@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
-use std::collections::HashMap;
 use std::fmt;
 use std::ops::{Add, AddAssign, Index, IndexMut, Neg, Sub, SubAssign};
 
@@ -573,32 +572,48 @@ impl UsageRecord {
         /// Canonical model, provider and serving provider of one (hint, raw name) pair.
         type CatalogAnswer = (String, String, &'static str);
         // A month names a handful of models a million times: the catalog's answer for each
-        // (hint, name) pair is kept per thread, bounded so hostile input cannot grow it.
+        // (hint, name) pair is kept per thread, by hint (a handful too) then by name, so a hit
+        // builds no key; both levels are bounded so hostile input cannot grow them.
+        type ByName = rustc_hash::FxHashMap<String, CatalogAnswer>;
         thread_local! {
-            static SEEN: std::cell::RefCell<(String, HashMap<String, CatalogAnswer>)> =
-                Default::default();
+            static SEEN: std::cell::RefCell<Vec<(Option<String>, ByName)>> = Default::default();
         }
-        const KEPT: usize = 4096;
-        SEEN.with_borrow_mut(|(key, seen)| {
-            // `-raw` without a hint, `<hint length>:<hint><raw>` with one: no two pairs share a key.
-            key.clear();
-            match provider_hint {
-                None => key.push('-'),
-                Some(h) => {
-                    use std::fmt::Write;
-                    let _ = write!(key, "{}:{h}", h.len());
+        const HINTS: usize = 16;
+        const KEPT: usize = 1024;
+        // Longer names than real ones are answered without being kept.
+        const KEPT_LEN: usize = 256;
+        if raw.len() > KEPT_LEN || provider_hint.is_some_and(|h| h.len() > KEPT_LEN) {
+            let canon = crate::catalog::canonicalize(provider_hint, raw);
+            self.serving = crate::catalog::serving_provider(provider_hint, raw);
+            self.model_raw = raw.to_string();
+            self.model = canon.model;
+            self.provider = canon.provider;
+            return;
+        }
+        SEEN.with_borrow_mut(|by_hint| {
+            let i = match by_hint
+                .iter()
+                .position(|(h, _)| h.as_deref() == provider_hint)
+            {
+                Some(i) => i,
+                None => {
+                    if by_hint.len() >= HINTS {
+                        by_hint.clear();
+                    }
+                    by_hint.push((provider_hint.map(str::to_string), ByName::default()));
+                    by_hint.len() - 1
                 }
-            }
-            key.push_str(raw);
-            if !seen.contains_key(key.as_str()) {
+            };
+            let seen = &mut by_hint[i].1;
+            if !seen.contains_key(raw) {
                 if seen.len() >= KEPT {
                     seen.clear();
                 }
                 let canon = crate::catalog::canonicalize(provider_hint, raw);
                 let serving = crate::catalog::serving_provider(provider_hint, raw);
-                seen.insert(key.clone(), (canon.model, canon.provider, serving));
+                seen.insert(raw.to_string(), (canon.model, canon.provider, serving));
             }
-            let (model, provider, serving) = &seen[key.as_str()];
+            let (model, provider, serving) = &seen[raw];
             self.model_raw.clear();
             self.model_raw.push_str(raw);
             self.model.clone_from(model);

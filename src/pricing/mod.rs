@@ -23,7 +23,7 @@ pub mod tier;
 use crate::record::{ComputedCost, Currency, Money, Usage, UsageClass, UsageRecord};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::path::Path;
 pub use tier::{Conditions, Tier, TierPrice, Window};
 
@@ -337,7 +337,7 @@ fn toml_files(dir: &Path) -> Result<Vec<(String, String)>, PricingError> {
 pub struct PriceBook {
     entries: Vec<PriceEntry>,
     /// Name → entry indices sorted by (`effective_from`, load order).
-    by_name: HashMap<String, Vec<usize>>,
+    by_name: FxHashMap<String, Vec<usize>>,
 }
 
 impl PriceBook {
@@ -383,7 +383,7 @@ impl PriceBook {
     }
 
     fn build(entries: Vec<PriceEntry>, reject_duplicates: bool) -> Result<PriceBook, PricingError> {
-        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_name: FxHashMap<String, Vec<usize>> = FxHashMap::default();
         for (i, e) in entries.iter().enumerate() {
             for n in &e.names {
                 by_name.entry(n.clone()).or_default().push(i);
@@ -420,10 +420,16 @@ impl PriceBook {
         model: &str,
         at: DateTime<Utc>,
     ) -> Option<&PriceEntry> {
-        let raw = model_raw.trim().to_ascii_lowercase();
+        // Per record: most names are already trimmed lowercase, and are looked up as they are.
+        let trimmed = model_raw.trim();
+        let raw: std::borrow::Cow<str> = if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
+            trimmed.to_ascii_lowercase().into()
+        } else {
+            trimmed.into()
+        };
         // `openai/gpt-4o-2024-08-06` and similar vendor paths name the same snapshot.
         let bare = raw.rsplit('/').next().unwrap_or(&raw);
-        for name in [raw.as_str(), bare, model] {
+        for name in [&*raw, bare, model] {
             if name.is_empty() {
                 continue;
             }

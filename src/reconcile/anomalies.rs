@@ -12,7 +12,8 @@ use crate::record::UsageRecord;
 use crate::report::model as m;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
 
 /// A metric's name, the day's value (none when it cannot be judged) and the trailing days'.
 type Metric = (&'static str, Option<Decimal>, Vec<Option<Decimal>>);
@@ -40,7 +41,7 @@ pub struct Day {
 
 /// The app source's calls per app and day.
 #[derive(Clone, Debug, Default)]
-pub struct Daily(HashMap<String, BTreeMap<DateTime<Utc>, Day>>);
+pub struct Daily(FxHashMap<String, BTreeMap<DateTime<Utc>, Day>>);
 
 impl Daily {
     pub fn add(&mut self, day: DateTime<Utc>, r: &UsageRecord, money: Option<Decimal>) {

@@ -420,7 +420,13 @@ impl Kinds {
     pub const OTHERS: &'static str = "…";
 
     pub fn add(&mut self, kind: &str, records: u64, money: Decimal) {
-        let key = if self.0.contains_key(kind) || self.0.len() < Self::MAX {
+        // Called per record: a kind already present is found without allocating its key.
+        if let Some(e) = self.0.get_mut(kind) {
+            e.0 += records;
+            e.1 += money;
+            return;
+        }
+        let key = if self.0.len() < Self::MAX {
             kind
         } else {
             Self::OTHERS

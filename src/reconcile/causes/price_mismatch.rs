@@ -6,7 +6,7 @@ use super::{
     currency_prefix, per_million,
 };
 use crate::reconcile::bridge::Valuation;
-use crate::record::{Status, Usage, UsageClass, UsageRecord};
+use crate::record::{Status, UnitPrices, Usage, UsageClass, UsageRecord};
 use rust_decimal::Decimal;
 
 pub const NAME: &str = "price_mismatch";
@@ -24,6 +24,34 @@ static PLANT: Plant = Plant {
     default: [0.5, 0.5],
     only: None,
 };
+
+/// Calls `f` with the kind of a record's configured prices (`$2.00/$8.00`, or empty when the
+/// source states none). A month's calls share a handful of prices, so the last one's text is
+/// kept per thread rather than written again for every call.
+fn with_configured(prices: Option<UnitPrices>, f: impl FnOnce(&str)) {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(UnitPrices, String)>> = const {
+            std::cell::RefCell::new(None)
+        };
+    }
+    let Some(u) = prices else {
+        return f("");
+    };
+    LAST.with_borrow_mut(|last| {
+        if last.as_ref().is_none_or(|(p, _)| *p != u) {
+            let cur = currency_prefix(u.currency);
+            let text = format!(
+                "{cur}{}/{cur}{}",
+                per_million(u.input),
+                per_million(u.output)
+            );
+            *last = Some((u, text));
+        }
+        if let Some((_, text)) = last.as_ref() {
+            f(text);
+        }
+    });
+}
 
 impl Cause for PriceMismatch {
     fn name(&self) -> &'static str {
@@ -43,15 +71,9 @@ impl Cause for PriceMismatch {
             if !gap.is_zero() {
                 t.add_delta(&rec.id, Usage::ZERO, Some(gap));
                 // The prices the source says it used, if it says (Dify does).
-                let configured = rec.unit_prices.map_or(String::new(), |u| {
-                    let cur = currency_prefix(u.currency);
-                    format!(
-                        "{cur}{}/{cur}{}",
-                        per_million(u.input),
-                        per_million(u.output)
-                    )
+                with_configured(rec.unit_prices, |configured| {
+                    t.kinds.add(configured, 1, gap)
                 });
-                t.kinds.add(&configured, 1, gap);
             }
         }
     }
