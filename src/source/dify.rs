@@ -376,8 +376,12 @@ fn shown_value(v: &Value) -> String {
 /// The fields of one row, in the order of the format's column list.
 struct Fields<'a> {
     names: &'static [&'static str],
-    cells: Vec<Option<Cell<'a>>>,
+    cells: &'a [Option<Cell<'a>>],
 }
+
+/// The most columns a Dify table's reader picks (the row's cells live on the stack).
+const MAX_COLUMNS: usize = 21;
+const _: () = assert!(m::NAMES.len() <= MAX_COLUMNS && n::NAMES.len() <= MAX_COLUMNS);
 
 impl<'a> Fields<'a> {
     fn get(&self, i: usize) -> Option<Cell<'a>> {
@@ -502,8 +506,10 @@ fn read_csv(
         }
     }
 
-    // Byte records: only the columns read are checked for UTF-8, the large text columns are
-    // skipped over as bytes.
+    // Byte records: only the columns read must be UTF-8 (the large text columns are skipped
+    // over as bytes). The whole record is checked once, which is cheaper than a check per
+    // field; a field of a valid record is valid when it starts and ends on character
+    // boundaries, and any other field is checked on its own.
     let mut rec = csv::ByteRecord::new();
     loop {
         match rdr.read_byte_record(&mut rec) {
@@ -511,26 +517,29 @@ fn read_csv(
             Ok(true) => {
                 // The line where the record starts (quoted fields may span lines).
                 let line = rec.position().map(|p| p.line()).unwrap_or(0);
-                let mut cells = Vec::with_capacity(names.len());
+                let whole = std::str::from_utf8(rec.as_slice()).ok();
+                let mut cells = [None; MAX_COLUMNS];
                 let mut bad = None;
                 for (k, i) in index.iter().enumerate() {
-                    let cell = match i.and_then(|i| rec.get(i)) {
-                        None => None,
-                        Some(b) => match std::str::from_utf8(b) {
-                            Ok(s) => Cell::text(s),
-                            Err(_) => {
-                                bad = Some(names[k]);
-                                None
-                            }
-                        },
+                    let Some(range) = i.and_then(|i| rec.range(i)) else {
+                        continue;
                     };
-                    cells.push(cell);
+                    let text = whole
+                        .and_then(|w| w.get(range.clone()))
+                        .or_else(|| std::str::from_utf8(&rec.as_slice()[range]).ok());
+                    match text {
+                        Some(s) => cells[k] = Cell::text(s),
+                        None => bad = Some(names[k]),
+                    }
                 }
                 if let Some(col) = bad {
                     sink.reject(line, format!("{col}: not UTF-8 text"));
                     continue;
                 }
-                let fields = Fields { names, cells };
+                let fields = Fields {
+                    names,
+                    cells: &cells[..names.len()],
+                };
                 Row::emit(row_fn(&fields, file, line), line, "", sink);
             }
             Err(e) => util::csv_row_error(&e, file, sink)?,
@@ -563,8 +572,11 @@ fn read_jsonl(
                 }
             },
         };
-        let cells = values.iter().map(Cell::json).collect();
-        let fields = Fields { names, cells };
+        let cells: Vec<_> = values.iter().map(Cell::json).collect();
+        let fields = Fields {
+            names,
+            cells: &cells,
+        };
         Row::emit(row_fn(&fields, file, line), line, "", sink);
     })
 }
@@ -2118,5 +2130,93 @@ mod tests {
         assert!(all.records.iter().all(|r| r.text.is_some()));
         let usage = |s: &CollectSink| s.records.iter().map(|r| r.usage).collect::<Vec<_>>();
         assert_eq!(usage(&sink.0), usage(&all));
+    }
+
+    /// Only the columns read must be UTF-8: a record that is not valid as a whole still gives
+    /// its fields (a bad byte in the query, a column never read), multi-byte text in a column
+    /// read is kept, and a bad byte in a column read is that row's rejection, naming the column.
+    #[test]
+    fn utf8_is_required_of_the_columns_read_only() {
+        let text = std::fs::read_to_string(fixture("reasoning_tokens/dify_messages.csv")).unwrap();
+        let mut lines: Vec<Vec<u8>> = text.lines().map(|l| l.as_bytes().to_vec()).collect();
+        let swap = |line: &mut Vec<u8>, from: &str, to: &[u8]| {
+            let at = line
+                .windows(from.len())
+                .position(|w| w == from.as_bytes())
+                .unwrap();
+            line.splice(at..at + from.len(), to.iter().copied());
+        };
+        // Row 1: a lone 0xff in the query, é in the saved prompt (the `message` column).
+        swap(&mut lines[1], "Plan a three-day", b"Plan a \xff three-day");
+        swap(
+            &mut lines[1],
+            "\"\"Plan a three-day",
+            "\"\"Plan a thr\u{e9}e-day".as_bytes(),
+        );
+        // Row 3, row 1 again as another message, with a lone 0xff in the answer.
+        let mut third = lines[1].clone();
+        swap(&mut third, "aa0000000001", b"aa0000000003");
+        swap(&mut third, "Fushimi", b"Fushimi \xff");
+        // Row 2: a lone 0xff in the model id.
+        swap(&mut lines[2], "gemini-2.5-flash", b"gemini-\xff");
+        lines.push(third);
+        let bytes: Vec<u8> = lines.join(&b'\n').into_iter().chain([b'\n']).collect();
+        let file = InputFile::new(0, Path::new("mem"));
+        let read = |sink: &mut dyn RecordSink| {
+            let mut r: &[u8] = &bytes;
+            read(Format::DifyMessagesCsv, &file, &mut r, sink).unwrap();
+        };
+        // Reading the text: the answer is a column read.
+        let mut all = CollectSink::default();
+        read(&mut all);
+        assert_eq!(all.records.len(), 1);
+        let r = &all.records[0];
+        assert_eq!(r.id, "5b1e7c20-3a4d-4e8f-9c12-aa0000000001");
+        assert!(
+            r.text
+                .as_deref()
+                .unwrap()
+                .input
+                .contains("Plan a thr\u{e9}e-day")
+        );
+        assert_eq!(
+            all.rejected,
+            vec![
+                (3, "model_id: not UTF-8 text".to_string()),
+                (4, "answer: not UTF-8 text".to_string())
+            ]
+        );
+        // Without text the answer is skipped over: rows 1 and 3 are records.
+        #[derive(Default)]
+        struct NoText(CollectSink);
+        impl RecordSink for NoText {
+            fn record(&mut self, rec: UsageRecord) {
+                self.0.record(rec)
+            }
+            fn no_usage(&mut self, line: u64, reason: &'static str) {
+                self.0.no_usage(line, reason)
+            }
+            fn reject(&mut self, line: u64, reason: String) {
+                self.0.reject(line, reason)
+            }
+            fn wants_text(&self) -> bool {
+                false
+            }
+        }
+        let mut lean = NoText::default();
+        read(&mut lean);
+        let ids: Vec<_> = lean.0.records.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "5b1e7c20-3a4d-4e8f-9c12-aa0000000001",
+                "5b1e7c20-3a4d-4e8f-9c12-aa0000000003"
+            ]
+        );
+        assert!(lean.0.records.iter().all(|r| r.model == "gemini-2.5-flash"));
+        assert_eq!(
+            lean.0.rejected,
+            vec![(3, "model_id: not UTF-8 text".to_string())]
+        );
     }
 }
