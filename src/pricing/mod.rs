@@ -230,22 +230,27 @@ impl PriceEntry {
                 });
             }
         };
+        if let Some(t) = chosen.filter(|t| matches!(t.price, TierPrice::Unpriced)) {
+            return Err(format!(
+                "entry {} prices its '{}' tier differently at a price that is not known",
+                self.id, t.name
+            ));
+        }
         let mut lines = Vec::new();
         for (class, n) in usage.iter() {
             let named = also.contains(&class);
+            // A class with no tokens is priced only when asked for (`also`).
+            if n == 0 && !named {
+                continue;
+            }
             let price = match chosen.map(|t| &t.price) {
                 None => self.resolve(&self.per_token, class),
                 Some(TierPrice::Prices(p)) => self.resolve(p, class),
                 Some(TierPrice::Multiplier(m)) => self
                     .resolve(&self.per_token, class)
                     .map(|(p, v)| (p * m, v)),
-                Some(TierPrice::Unpriced) => {
-                    let t = chosen.map(|t| t.name.as_str()).unwrap_or_default();
-                    return Err(format!(
-                        "entry {} prices its '{t}' tier differently at a price that is not known",
-                        self.id
-                    ));
-                }
+                // Refused above, whatever the usage.
+                Some(TierPrice::Unpriced) => None,
             };
             if n == 0 && (price.is_none() || !named) {
                 continue;

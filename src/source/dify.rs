@@ -392,6 +392,11 @@ impl<'a> Fields<'a> {
         self.get(i).map(|c| c.str().into_owned())
     }
 
+    /// A cell's text without copying it, for values only looked at.
+    fn text(&self, i: usize) -> Option<Cow<'a, str>> {
+        self.get(i).map(Cell::str)
+    }
+
     fn required_str(&self, i: usize, what: &str) -> Result<String, String> {
         self.string(i)
             .ok_or_else(|| format!("{}: expected {what}, got nothing", self.names[i]))
@@ -677,16 +682,16 @@ fn message(f: &Fields<'_>, file: &InputFile, line: u64) -> Result<Row, String> {
 
     let mut rec = UsageRecord::call(id.clone(), file.origin(line), at);
     // Chatflow rows have no model (NULL model_id): they sum the run's LLM nodes.
-    if let Some(model) = f.string(m::MODEL_ID) {
-        rec.set_model(f.string(m::MODEL_PROVIDER).as_deref(), &model);
+    if let Some(model) = f.text(m::MODEL_ID) {
+        rec.set_model(f.text(m::MODEL_PROVIDER).as_deref(), &model);
     }
-    if f.string(m::APP_MODE).as_deref() == Some("completion") {
+    if f.text(m::APP_MODE).as_deref() == Some("completion") {
         rec.operation = Operation::Completion;
     }
     rec.usage = Usage::of(&[(UsageClass::Input, input), (UsageClass::Output, output)]);
     rec.reported_cost = reported_cost;
     rec.unit_prices = unit_prices;
-    if f.string(m::STATUS).as_deref() == Some("error") {
+    if f.text(m::STATUS).as_deref() == Some("error") {
         rec.link.status = Status::Error;
     }
     rec.scope.app = f.string(m::APP_ID);
