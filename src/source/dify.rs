@@ -669,16 +669,7 @@ fn message(f: &Fields<'_>, file: &InputFile, line: u64) -> Result<Row, String> {
         }
         (None, _) => None,
     };
-    let unit_prices = match (
-        f.decimal(m::MESSAGE_UNIT_PRICE)?,
-        f.decimal(m::MESSAGE_PRICE_UNIT)?,
-        f.decimal(m::ANSWER_UNIT_PRICE)?,
-        f.decimal(m::ANSWER_PRICE_UNIT)?,
-        currency,
-    ) {
-        (Some(iu), Some(ip), Some(ou), Some(op), Some(c)) => Some(per_token(iu, ip, ou, op, c)?),
-        _ => None,
-    };
+    let unit_prices = message_unit_prices(f, currency)?;
 
     let mut rec = UsageRecord::call(id.clone(), file.origin(line), at);
     // Chatflow rows have no model (NULL model_id): they sum the run's LLM nodes.
@@ -704,6 +695,66 @@ fn message(f: &Fields<'_>, file: &InputFile, line: u64) -> Result<Row, String> {
     rec.link.conversation_id = f.string(m::CONVERSATION_ID);
     rec.text = call_text(f.get(m::MESSAGE), f.get(m::ANSWER));
     Ok(Row::Record(Box::new(rec)))
+}
+
+/// A message's per-token prices, from its four unit-price columns and its currency. A month's
+/// messages repeat a handful of price settings (one per model), so the last few are kept per
+/// thread with their columns, and a row that repeats one exactly is not parsed again.
+fn message_unit_prices(
+    f: &Fields<'_>,
+    currency: Option<Currency>,
+) -> Result<Option<UnitPrices>, String> {
+    type Seen = Vec<([String; 4], Currency, UnitPrices)>;
+    thread_local! {
+        static SEEN: std::cell::RefCell<Seen> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    const KEPT: usize = 8;
+    const COLUMNS: [usize; 4] = [
+        m::MESSAGE_UNIT_PRICE,
+        m::MESSAGE_PRICE_UNIT,
+        m::ANSWER_UNIT_PRICE,
+        m::ANSWER_PRICE_UNIT,
+    ];
+    let texts = COLUMNS.map(|i| match f.get(i) {
+        Some(Cell::Text(s)) => Some(s),
+        _ => None,
+    });
+    let key = texts
+        .iter()
+        .all(Option::is_some)
+        .then(|| texts.map(Option::unwrap_or_default));
+    if let (Some(k), Some(c)) = (key, currency) {
+        let hit = SEEN.with_borrow(|seen| {
+            seen.iter()
+                .find(|(cols, cur, _)| *cur == c && cols.iter().zip(k).all(|(a, b)| a == b))
+                .map(|(_, _, u)| *u)
+        });
+        if hit.is_some() {
+            return Ok(hit);
+        }
+    }
+    let prices = match (
+        f.decimal(m::MESSAGE_UNIT_PRICE)?,
+        f.decimal(m::MESSAGE_PRICE_UNIT)?,
+        f.decimal(m::ANSWER_UNIT_PRICE)?,
+        f.decimal(m::ANSWER_PRICE_UNIT)?,
+        currency,
+    ) {
+        (Some(iu), Some(ip), Some(ou), Some(op), Some(c)) => Some(per_token(iu, ip, ou, op, c)?),
+        _ => None,
+    };
+    // Only short columns are kept, so hostile values cannot grow the memo.
+    if let (Some(k), Some(c), Some(u)) = (key, currency, prices)
+        && k.iter().all(|t| t.len() <= 64)
+    {
+        SEEN.with_borrow_mut(|seen| {
+            if seen.len() >= KEPT {
+                seen.remove(0);
+            }
+            seen.push((k.map(str::to_string), c, u));
+        });
+    }
+    Ok(prices)
 }
 
 /// The text a call carries for recounting: the prompt in Dify's saved form (a JSON array of
@@ -2135,6 +2186,43 @@ mod tests {
         assert!(all.records.iter().all(|r| r.text.is_some()));
         let usage = |s: &CollectSink| s.records.iter().map(|r| r.usage).collect::<Vec<_>>();
         assert_eq!(usage(&sink.0), usage(&all));
+    }
+
+    /// Rows that repeat a price setting take it from the memo, and only an exact repeat does:
+    /// the same columns in another currency, or one column changed, are parsed anew.
+    #[test]
+    fn repeated_unit_prices_are_each_rows_own() {
+        let text = std::fs::read_to_string(fixture("reasoning_tokens/dify_messages.csv")).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let (head, row) = (lines[0], lines[1]);
+        let other =
+            |id: &str, from: &str, to: &str| row.replace("aa0000000001", id).replacen(from, to, 1);
+        let rows = [
+            row.to_string(),
+            other("aa0000000002", ",USD,", ",RMB,"),
+            other("aa0000000003", ",2.5000,0.0000010,", ",2.6000,0.0000010,"),
+            other("aa0000000004", "x", "x"),
+        ];
+        let csv = format!("{head}\n{}\n", rows.join("\n"));
+        let sink = read_str(Format::DifyMessagesCsv, &csv).unwrap();
+        let prices: Vec<_> = sink
+            .records
+            .iter()
+            .map(|r| {
+                let u = r.unit_prices.unwrap();
+                (u.input, u.output, u.currency)
+            })
+            .collect();
+        let (i, o) = (Decimal::new(3, 7), Decimal::new(25, 7));
+        assert_eq!(
+            prices,
+            [
+                (i, o, Currency::USD),
+                (i, o, Currency::CNY),
+                (i, Decimal::new(26, 7), Currency::USD),
+                (i, o, Currency::USD),
+            ]
+        );
     }
 
     /// Only the columns read must be UTF-8: a record that is not valid as a whole still gives
