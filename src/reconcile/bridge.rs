@@ -101,6 +101,10 @@ pub struct ComparisonAcc {
     /// so a record's group is found without allocating.
     groups: BTreeMap<(DateTime<Utc>, u32), GroupAcc>,
     models: Vec<(String, String)>,
+    /// `models` by the hash of the pair (ids whose pairs share a hash, compared in full).
+    model_ids: rustc_hash::FxHashMap<u64, Vec<u32>>,
+    /// The last display bucket, for `window_start`.
+    floor_memo: super::window::FloorMemo,
     /// Records of either side outside the compared span.
     pub baseline_outside: u64,
     pub reference_outside: u64,
@@ -155,6 +159,8 @@ impl ComparisonAcc {
             setup,
             groups: BTreeMap::new(),
             models: Vec::new(),
+            model_ids: Default::default(),
+            floor_memo: Default::default(),
             baseline_outside: 0,
             reference_outside: 0,
             chargeback: Default::default(),
@@ -163,34 +169,39 @@ impl ComparisonAcc {
 
     /// The group window an instant belongs to: the reference's bucket (coarsened to the display
     /// bucket when that is wider), or the display bucket when the reference has no grid.
-    fn window_start(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+    fn window_start(&mut self, t: DateTime<Utc>) -> DateTime<Utc> {
         let cal = &self.setup.calendar;
         match &self.setup.grid {
             Some(g) => {
                 let s = g.floor(t);
                 if cal.bucket.nominal() > g.width {
-                    cal.floor(s)
+                    self.floor_memo.floor(cal, s)
                 } else {
                     s
                 }
             }
-            None => cal.floor(t),
+            None => self.floor_memo.floor(cal, t),
         }
     }
 
-    /// The index of a (provider, model) pair; a run has a few dozen, so a scan is fastest.
+    /// The index of a (provider, model) pair, found by the pair's hash without allocating
+    /// (so a run with many models stays linear).
     fn model_id(&mut self, provider: &str, model: &str) -> u32 {
-        match self
-            .models
-            .iter()
-            .position(|(p, m)| m == model && p == provider)
-        {
-            Some(i) => i as u32,
-            None => {
-                self.models.push((provider.to_string(), model.to_string()));
-                (self.models.len() - 1) as u32
-            }
+        use std::hash::BuildHasher;
+        let key = rustc_hash::FxBuildHasher.hash_one((provider, model));
+        let models = &self.models;
+        if let Some(&id) = self.model_ids.get(&key).and_then(|ids| {
+            ids.iter().find(|&&i| {
+                let (p, m) = &models[i as usize];
+                p == provider && m == model
+            })
+        }) {
+            return id;
         }
+        let id = self.models.len() as u32;
+        self.models.push((provider.to_string(), model.to_string()));
+        self.model_ids.entry(key).or_default().push(id);
+        id
     }
 
     fn group(&mut self, rec: &UsageRecord) -> &mut GroupAcc {

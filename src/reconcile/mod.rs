@@ -1143,6 +1143,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
                 tz: opts.tz,
                 bucket: BucketSize::Day,
             },
+            day_memo: Default::default(),
             daily: Default::default(),
         };
         let mut slots: Vec<(usize, (ComparisonAcc, usize, usize))> = others;
@@ -1743,6 +1744,7 @@ struct AppFeed<'a> {
     chargeback: crate::chargeback::Tallies,
     /// Local days of the report's zone, and the app's calls per app and day (anomalies).
     days: Calendar,
+    day_memo: window::FloorMemo,
     daily: anomalies::Daily,
 }
 
@@ -1769,7 +1771,8 @@ impl AppFeed<'_> {
             && !r.usage.is_zero()
             && self.window.is_some_and(|w| w.contains(r.start))
         {
-            self.daily.add(self.days.floor(r.start), r, v.money);
+            let day = self.day_memo.floor(&self.days, r.start);
+            self.daily.add(day, r, v.money);
         }
         // A repeating row (container, second copy) is not a call of its own to match.
         let matched = if r.link.repeats.is_some() {
@@ -1853,6 +1856,7 @@ impl AppFeed<'_> {
             teams: self.teams,
             chargeback: Default::default(),
             days: self.days,
+            day_memo: Default::default(),
             daily: Default::default(),
         }
     }

@@ -70,6 +70,34 @@ impl Calendar {
     }
 }
 
+/// [`Calendar::floor`] kept per UTC hour: a month of calls falls into a few hundred hours, in
+/// any order, and an hour's calls share their bucket unless a bucket starts inside that hour
+/// (a :30 zone's midnight), which is checked once per hour (the floor is monotonic: an hour
+/// whose first and last instants floor alike floors alike throughout). Such hours, and hours
+/// past the bound, are answered by the calendar itself.
+#[derive(Clone, Debug, Default)]
+pub struct FloorMemo(rustc_hash::FxHashMap<i64, Option<DateTime<Utc>>>);
+
+impl FloorMemo {
+    const KEPT: usize = 1 << 16;
+
+    pub fn floor(&mut self, cal: &Calendar, t: DateTime<Utc>) -> DateTime<Utc> {
+        let hour = t.timestamp().div_euclid(3600);
+        if let Some(known) = self.0.get(&hour) {
+            return known.unwrap_or_else(|| cal.floor(t));
+        }
+        let whole = DateTime::from_timestamp(hour * 3600, 0).and_then(|first| {
+            let last = first.checked_add_signed(Duration::hours(1) - Duration::microseconds(1))?;
+            let start = cal.floor(first);
+            (cal.floor(last) == start).then_some(start)
+        });
+        if self.0.len() < Self::KEPT {
+            self.0.insert(hour, whole);
+        }
+        whole.unwrap_or_else(|| cal.floor(t))
+    }
+}
+
 /// Midnight of a local date as a UTC instant (the earliest one where DST makes it ambiguous,
 /// the first valid instant where a DST gap skips midnight).
 pub fn local_midnight(tz: Tz, date: NaiveDate) -> Option<DateTime<Utc>> {
@@ -185,6 +213,38 @@ pub fn width_name(width: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The memo answers as `Calendar::floor` does, through DST days of 23 and 25 hours, a zone
+    /// with a :45 offset and its 30-minute DST shift (Lord Howe), and times out of order.
+    #[test]
+    fn the_floor_memo_is_the_floor() {
+        for (zone, bucket) in [
+            ("Europe/Berlin", BucketSize::Day),
+            ("Europe/Berlin", BucketSize::Hour),
+            ("Australia/Lord_Howe", BucketSize::Hour),
+            ("Australia/Lord_Howe", BucketSize::Day),
+            ("Asia/Kathmandu", BucketSize::Day),
+            ("America/Sao_Paulo", BucketSize::Month),
+            ("Pacific/Apia", BucketSize::Day),
+        ] {
+            let cal = Calendar {
+                tz: zone.parse().unwrap(),
+                bucket,
+            };
+            let mut memo = FloorMemo::default();
+            let start = Utc.with_ymd_and_hms(2011, 3, 20, 0, 0, 0).unwrap();
+            // Every 7 minutes over a year, then a few steps back in time.
+            let mut t = start;
+            for i in 0..80_000 {
+                assert_eq!(memo.floor(&cal, t), cal.floor(t), "{zone} {t}");
+                t += if i % 1000 == 999 {
+                    Duration::hours(-30)
+                } else {
+                    Duration::minutes(7)
+                };
+            }
+        }
+    }
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
