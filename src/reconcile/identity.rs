@@ -41,27 +41,58 @@ pub fn canonical(rec: &UsageRecord) -> Vec<u8> {
     serde_json::to_vec(&r).unwrap_or_default()
 }
 
-/// The ids a source's records carried, to find the ones that came more than once.
+/// The ids a source's records carried, to find the ones that came more than once: sorted runs
+/// (one per file or parallel piece, each sorted by the thread that read it) and the run being
+/// filled.
 #[derive(Default, Debug)]
-pub struct IdLog(Vec<u128>);
+pub struct IdLog {
+    runs: Vec<Vec<u128>>,
+    open: Vec<u128>,
+}
 
 impl IdLog {
     pub fn push(&mut self, id: &str) {
-        self.0.push(id_key(id));
+        self.open.push(id_key(id));
     }
 
-    pub fn extend(&mut self, o: IdLog) {
-        self.0.extend(o.0);
+    /// Sorts the run being filled and keeps it; a parallel reader calls it in its own thread.
+    pub fn seal(&mut self) {
+        if !self.open.is_empty() {
+            let mut run = std::mem::take(&mut self.open);
+            run.sort_unstable();
+            self.runs.push(run);
+        }
     }
 
-    /// Fingerprints of the ids seen more than once (sorting, so memory stays one word pair a row).
+    pub fn extend(&mut self, mut o: IdLog) {
+        self.seal();
+        o.seal();
+        self.runs.extend(o.runs);
+    }
+
+    /// Fingerprints of the ids seen more than once: the sorted runs merged (memory stays one
+    /// word pair a row; the work is n log k for k runs, after the runs' own sorts).
     pub fn repeated(mut self) -> HashSet<u128> {
-        self.0.sort_unstable();
-        self.0
-            .windows(2)
-            .filter(|w| w[0] == w[1])
-            .map(|w| w[0])
-            .collect()
+        use std::collections::BinaryHeap;
+        self.seal();
+        let mut heap: BinaryHeap<Reverse<(u128, usize, usize)>> = self
+            .runs
+            .iter()
+            .enumerate()
+            .filter_map(|(r, run)| run.first().map(|&v| Reverse((v, r, 0))))
+            .collect();
+        let mut out = HashSet::new();
+        let mut last = None;
+        while let Some(Reverse((v, r, i))) = heap.pop() {
+            if last == Some(v) {
+                out.insert(v);
+            }
+            last = Some(v);
+            if let Some(&next) = self.runs[r].get(i + 1) {
+                heap.push(Reverse((next, r, i + 1)));
+            }
+        }
+        out
     }
 }
 
@@ -177,6 +208,36 @@ impl Resolution {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Ids repeated inside one run, across runs, or both, and none in a run of one: the merged
+    /// runs find exactly the ids a plain count finds.
+    #[test]
+    fn repeated_ids_across_sorted_runs() {
+        let runs: [&[&str]; 4] = [
+            &["a", "b", "c", "a"],
+            &["d", "b", "e"],
+            &[],
+            &["f", "e", "e", "g", "c"],
+        ];
+        let mut log = IdLog::default();
+        for run in runs {
+            let mut piece = IdLog::default();
+            for id in run {
+                piece.push(id);
+            }
+            piece.seal();
+            log.extend(piece);
+        }
+        // Pushed after the last extend: an open run, sealed by `repeated`.
+        log.push("g");
+        log.push("h");
+        let want: HashSet<u128> = ["a", "b", "c", "e", "g"]
+            .iter()
+            .map(|i| id_key(i))
+            .collect();
+        assert_eq!(log.repeated(), want);
+        assert!(IdLog::default().repeated().is_empty());
+    }
     use crate::record::{Usage, UsageClass};
 
     fn rec(id: &str, line: u64, input: i64) -> UsageRecord {

@@ -2042,6 +2042,8 @@ fn read_app_files(
                                 sink.reject(line, source::input::overlong_reason());
                             }
                         }
+                        // Sorted here, on this piece's core.
+                        ids.seal();
                         Ok((stats, found.rejected, ids, part))
                     })
                 })
