@@ -25,7 +25,7 @@
 
 use super::util;
 use super::{Format, Head, InputError, InputFile, RecordSink, Row};
-use crate::record::{Currency, Money, Operation, Usage, UsageClass, UsageRecord};
+use crate::record::{Adjustment, Currency, Money, Operation, Usage, UsageClass, UsageRecord};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -459,17 +459,14 @@ fn row(file: &InputFile, cols: &Cols, rec: &csv::StringRecord, line: u64) -> Res
     if let Some(ct) = opt(cols.charge_type)
         && !ct.eq_ignore_ascii_case("usage")
     {
+        if let Some(kind) = adjustment_of(ct) {
+            return adjustment_row(file, cols, rec, line, ct, kind);
+        }
         return Ok(Row::NoUsage(static_reason("not a usage charge", ct)));
     }
     let meter = parse_meter(meter_name)
         .map_err(|e| format!("unknown Azure OpenAI meter '{meter_name}': {e}"))?;
-    let raw_date = field(cols.date).unwrap_or("");
-    let (start, end) = parse_day(raw_date).ok_or_else(|| {
-        format!(
-            "{}: expected a day like 10/01/2026 (MM/DD/YYYY), got '{raw_date}'",
-            cols.name(cols.date)
-        )
-    })?;
+    let (start, end) = day(cols, rec)?;
     let raw_unit = field(cols.unit).unwrap_or("");
     let block = block_size(raw_unit).ok_or_else(|| {
         format!("UnitOfMeasure: expected a token block like 1K, 10K or 1M for meter '{meter_name}', got '{raw_unit}'")
@@ -494,34 +491,108 @@ fn row(file: &InputFile, cols: &Cols, rec: &csv::StringRecord, line: u64) -> Res
             cols.name(cols.quantity)
         )
     })?;
-    let raw_cost = field(cols.cost).unwrap_or("");
+    let money = money(cols, rec)?;
+
+    let mut r = UsageRecord::bucket(line_id(cols, rec, start), file.origin(line), start, end);
+    r.set_model(Some("azure"), &meter.model);
+    r.operation = Operation::Chat;
+    r.service_tier = meter.tier.map(str::to_string);
+    set_scope(&mut r, cols, rec);
+    r.usage = Usage::of(&[(meter.class, tokens)]);
+    r.reported_cost = Some(money);
+    Ok(Row::Record(Box::new(r)))
+}
+
+/// The kind of money an Azure OpenAI row of this `ChargeType` is, if it is money only (the
+/// documented values are `Usage`, `Purchase`, `Refund`, `UnusedReservation`,
+/// `UnusedSavingsPlan`, `RoundingAdjustment`): a `Refund` is money given back, a credit; an
+/// `UnusedReservation` (amortized-cost exports) is the part of a reservation — provisioned
+/// throughput units — that no usage drew, a commitment's cost. `Purchase` stays a row without
+/// usage: the columns read here cannot tell a reservation purchase from any other purchase.
+fn adjustment_of(charge_type: &str) -> Option<Adjustment> {
+    if charge_type.eq_ignore_ascii_case("refund") {
+        Some(Adjustment::Credit)
+    } else if charge_type.eq_ignore_ascii_case("unusedreservation") {
+        Some(Adjustment::Commitment)
+    } else {
+        None
+    }
+}
+
+/// A `Refund` or `UnusedReservation` row of an Azure OpenAI meter: money no call causes, as a
+/// cost-only record with no model and no tokens over the row's day, on its subscription /
+/// resource group and resource. Its meter names the reservation or the usage it refunds, not
+/// a token meter, so it is not parsed. The id is the usage rows' id with `:charge=<ChargeType>`
+/// appended.
+fn adjustment_row(
+    file: &InputFile,
+    cols: &Cols,
+    rec: &csv::StringRecord,
+    line: u64,
+    charge_type: &str,
+    kind: Adjustment,
+) -> Result<Row, String> {
+    let (start, end) = day(cols, rec)?;
+    let money = money(cols, rec)?;
+    let id = format!("{}:charge={charge_type}", line_id(cols, rec, start));
+    let mut r = UsageRecord::bucket(id, file.origin(line), start, end);
+    r.set_model(None, "");
+    r.operation = Operation::Other;
+    r.requests = 0;
+    set_scope(&mut r, cols, rec);
+    r.cost_only = true;
+    r.adjustment = Some(kind);
+    r.reported_cost = Some(money);
+    Ok(Row::Record(Box::new(r)))
+}
+
+/// The row's `Date` (or `UsageDateTime`) as its UTC day.
+fn day(cols: &Cols, rec: &csv::StringRecord) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
+    let raw_date = rec.get(cols.date).and_then(util::opt_str).unwrap_or("");
+    parse_day(raw_date).ok_or_else(|| {
+        format!(
+            "{}: expected a day like 10/01/2026 (MM/DD/YYYY), got '{raw_date}'",
+            cols.name(cols.date)
+        )
+    })
+}
+
+/// The row's cost (`CostInBillingCurrency` / `costInBillingCurrency`, the older `Cost`, or the
+/// pay-as-you-go `PreTaxCost`) in its billing currency.
+fn money(cols: &Cols, rec: &csv::StringRecord) -> Result<Money, String> {
+    let raw_cost = rec.get(cols.cost).and_then(util::opt_str).unwrap_or("");
     let cost = util::parse_decimal(raw_cost).ok_or_else(|| {
         format!(
             "{}: expected a decimal amount like 0.02, got '{raw_cost}'",
             cols.name(cols.cost)
         )
     })?;
-    let raw_cur = field(cols.currency).unwrap_or("");
+    let raw_cur = rec.get(cols.currency).and_then(util::opt_str).unwrap_or("");
     let currency = Currency::parse(raw_cur).ok_or_else(|| {
         format!("billing currency: expected a currency code like USD, got '{raw_cur}'")
     })?;
+    Ok(Money::new(cost, currency))
+}
 
+/// A row's id: its day, meter, resource and a hash of every non-measure column.
+fn line_id(cols: &Cols, rec: &csv::StringRecord, start: DateTime<Utc>) -> String {
+    let opt = |i: Option<usize>| i.and_then(|i| rec.get(i)).and_then(util::opt_str);
     let mut parts: Vec<(&str, &str)> = Vec::with_capacity(cols.identity.len());
     for (name, i) in &cols.identity {
         parts.push((name.as_str(), rec.get(*i).unwrap_or("").trim()));
     }
-    let resource = opt(cols.resource_id);
-    let id = format!(
+    format!(
         "azure:{}:{}:{}:{:016x}",
         start.format("%Y-%m-%d"),
-        opt(cols.meter_id).unwrap_or(meter_name),
-        resource.unwrap_or(""),
+        opt(cols.meter_id).or(opt(Some(cols.meter))).unwrap_or(""),
+        opt(cols.resource_id).unwrap_or(""),
         fnv64(&parts)
-    );
-    let mut r = UsageRecord::bucket(id, file.origin(line), start, end);
-    r.set_model(Some("azure"), &meter.model);
-    r.operation = Operation::Chat;
-    r.service_tier = meter.tier.map(str::to_string);
+    )
+}
+
+/// Project `subscription/resource group`, API key the resource (`account[/deployment]`).
+fn set_scope(r: &mut UsageRecord, cols: &Cols, rec: &csv::StringRecord) {
+    let opt = |i: Option<usize>| i.and_then(|i| rec.get(i)).and_then(util::opt_str);
     let subscription = opt(cols.subscription_name).or(opt(cols.subscription_id));
     r.scope.project = match (subscription, opt(cols.resource_group)) {
         (Some(s), Some(g)) => Some(format!("{s}/{g}")),
@@ -529,12 +600,9 @@ fn row(file: &InputFile, cols: &Cols, rec: &csv::StringRecord, line: u64) -> Res
         (None, Some(g)) => Some(g.to_string()),
         (None, None) => None,
     };
-    r.scope.api_key = resource
+    r.scope.api_key = opt(cols.resource_id)
         .and_then(resource_name)
         .or_else(|| opt(cols.resource_name).map(str::to_string));
-    r.usage = Usage::of(&[(meter.class, tokens)]);
-    r.reported_cost = Some(Money::new(cost, currency));
-    Ok(Row::Record(Box::new(r)))
 }
 
 #[cfg(test)]
