@@ -870,6 +870,113 @@ mod tests {
         );
     }
 
+    #[test]
+    fn refund_and_unused_reservation_rows_are_money_only() {
+        // Lines 2-3: 6 × 1K input at $0.005 = $0.03, 2 × 1K output at $0.015 = $0.03.
+        // Line 4: a Refund of −1 hour at $0.012 = −$0.012 (a credit); line 5: 0.5 unused
+        // reservation hours at $0.04 = $0.02 (a commitment's cost).
+        let (format, s) = read_fixture("ea_refund_unused_reservation.csv");
+        assert_eq!(format, Format::AzureEaCsv);
+        assert!(s.rejected.is_empty() && s.no_usage.is_empty(), "{s:?}");
+        assert_eq!(s.records.len(), 4);
+        assert_eq!(s.records[0].usage, Usage::of(&[(Input, 6_000)]));
+        assert_eq!(s.records[1].usage, Usage::of(&[(Output, 2_000)]));
+        for u in &s.records[..2] {
+            assert!(!u.cost_only && u.adjustment.is_none());
+            assert_eq!(u.reported_cost, Some(Money::usd(dec!(0.03))));
+        }
+        for (r, line, kind, cost, charge) in [
+            (&s.records[2], 4, Adjustment::Credit, dec!(-0.012), "Refund"),
+            (
+                &s.records[3],
+                5,
+                Adjustment::Commitment,
+                dec!(0.02),
+                "UnusedReservation",
+            ),
+        ] {
+            assert_eq!(r.origin.line, line);
+            assert_eq!(r.adjustment, Some(kind), "{charge}");
+            assert!(r.cost_only, "{charge}");
+            assert_eq!(r.reported_cost, Some(Money::usd(cost)), "{charge}");
+            assert_eq!(r.usage, Usage::ZERO, "{charge}");
+            assert_eq!((r.model.as_str(), r.model_raw.as_str()), ("", ""));
+            assert_eq!(r.operation, Operation::Other);
+            assert_eq!(r.requests, 0);
+            assert!(r.id.ends_with(&format!(":charge={charge}")), "{}", r.id);
+            // The row's own UTC day, 10/08/2026 = 1790812800 + 7 × 86400 = 1791417600.
+            assert_eq!(r.start.timestamp(), 1_791_417_600);
+            assert_eq!(r.end.timestamp(), 1_791_417_600 + 86_400);
+            assert_eq!(r.scope.project.as_deref(), Some("contoso-ai-prod/rg-chat"));
+            assert_eq!(
+                r.scope.api_key.as_deref(),
+                Some("0f1e2d3c-4b5a-4697-8877-665544332211")
+            );
+        }
+        let ids: HashSet<&String> = s.records.iter().map(|r| &r.id).collect();
+        assert_eq!(ids.len(), 4);
+        // −0.012 + 0.02 = 0.008 of adjustments; 0.03 + 0.03 + 0.008 = 0.068 in all.
+        let total: Decimal = s
+            .records
+            .iter()
+            .map(|r| r.reported_cost.unwrap().amount)
+            .sum();
+        assert_eq!(total, dec!(0.068));
+    }
+
+    #[test]
+    fn other_charge_types_stay_rows_without_usage() {
+        let head = "Date,MeterCategory,MeterSubCategory,MeterName,UnitOfMeasure,Quantity,CostInBillingCurrency,BillingCurrencyCode,SubscriptionName,ResourceGroup,ResourceId,ChargeType\n";
+        let aoai = "Cognitive Services,Azure OpenAI,Provisioned Managed Global Reservation,1 Hour";
+        let text = format!(
+            "{head}\
+10/08/2026,{aoai},1,10,USD,s,g,,Purchase\n\
+10/08/2026,{aoai},1,0.5,USD,s,g,,UnusedSavingsPlan\n\
+10/08/2026,{aoai},1,0.01,USD,s,g,,Tax\n\
+10/08/2026,{aoai},0,0.000001,USD,s,g,,RoundingAdjustment\n\
+10/08/2026,Virtual Machines,BS Series,B2s,1 Hour,-1,-5,USD,s,g,,Refund\n\
+10/08/2026,Cognitive Services,Speech,S1 Speech To Text,1 Hour,1,0.2,USD,s,g,,UnusedReservation\n\
+10/08/2026,{aoai},1,-0.01,USD,s,g,,refund\n\
+yesterday,{aoai},1,-0.01,USD,s,g,,Refund\n\
+10/08/2026,{aoai},1,n/a,USD,s,g,,UnusedReservation\n"
+        );
+        let (_d, path) = temp("ea.csv", &text);
+        let (_, s) = read_all(&path).unwrap();
+        assert_eq!(
+            s.no_usage,
+            vec![
+                (2, "not a usage charge: Purchase"),
+                (3, "not a usage charge: UnusedSavingsPlan"),
+                (4, "not a usage charge: Tax"),
+                (5, "not a usage charge: RoundingAdjustment"),
+                (6, "not an AI service charge: Virtual Machines"),
+                (
+                    7,
+                    "AI service charge without LLM tokens: Cognitive Services / S1 Speech To Text"
+                ),
+            ]
+        );
+        // The charge type is matched case-insensitively, as the columns are.
+        assert_eq!(s.records.len(), 1);
+        assert_eq!(s.records[0].adjustment, Some(Adjustment::Credit));
+        assert_eq!(s.records[0].reported_cost, Some(Money::usd(dec!(-0.01))));
+        // A bad day or cost on an adjustment row is rejected, naming the line and the value.
+        assert_eq!(s.rejected.len(), 2, "{:?}", s.rejected);
+        assert_eq!(s.rejected[0].0, 9);
+        assert!(
+            s.rejected[0].1.contains("'yesterday'"),
+            "{}",
+            s.rejected[0].1
+        );
+        assert_eq!(s.rejected[1].0, 10);
+        assert!(
+            s.rejected[1].1.starts_with("CostInBillingCurrency:")
+                && s.rejected[1].1.contains("'n/a'"),
+            "{}",
+            s.rejected[1].1
+        );
+    }
+
     const MINI: &str = "Date,MeterCategory,MeterSubCategory,MeterName,UnitOfMeasure,Quantity,CostInBillingCurrency,BillingCurrencyCode,SubscriptionName,ResourceGroup,ResourceId\n";
 
     #[test]
@@ -974,7 +1081,11 @@ yesterday,Cognitive Services,Azure OpenAI,gpt 4o 0513 Input global Tokens,1K,1,0
 
     #[test]
     fn accounting_every_row_once() {
-        for name in ["ea_actual_cost.csv", "mca_actual_cost.csv"] {
+        for name in [
+            "ea_actual_cost.csv",
+            "mca_actual_cost.csv",
+            "ea_refund_unused_reservation.csv",
+        ] {
             let (_, s) = read_fixture(name);
             let out = s.records.len() + s.no_usage.len() + s.rejected.len();
             assert_eq!(out, data_rows(&fixture(name)), "{name}");
