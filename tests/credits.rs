@@ -1,7 +1,7 @@
 //! `discounts_and_credits` end to end: a Dify app against bills whose lines carry credits and
-//! discounts no call causes (the GCP, FOCUS, AWS CUR and Azure fixtures). The step is the exact sum of those
-//! lines, the bridge still ties out, and `unexplained` is what it is for the same bill without
-//! them: the step takes out exactly their money.
+//! discounts no call causes (the GCP, FOCUS, AWS CUR and Azure fixtures). The step is the exact
+//! sum of those lines, the bridge still ties out, and `unexplained` is what it is for the same
+//! bill without them: the step takes out exactly their money.
 
 mod common;
 use common::*;

@@ -14,6 +14,18 @@
 //! resource on one day (`MM/DD/YYYY`, a UTC day), carrying both its quantity and its cost: there
 //! are no separate cost lines.
 //!
+//! `ChargeType` (documented values `Usage`, `Purchase`, `Refund`, `UnusedReservation`,
+//! `UnusedSavingsPlan`, `RoundingAdjustment`): only `Usage` rows carry tokens. A `Refund` row of
+//! an Azure OpenAI meter (money given back) is a cost-only credit record and an
+//! `UnusedReservation` row (amortized-cost exports: the unused part of a reservation, such as
+//! provisioned throughput units) a cost-only commitment record, both for the
+//! `discounts_and_credits` step: no model, no tokens, the row's own day, subscription and
+//! resource, money from the same cost column as usage rows (`CostInBillingCurrency`,
+//! `costInBillingCurrency`, `Cost`, `PreTaxCost`), id suffixed `:charge=<ChargeType>`.
+//! `Purchase` rows stay rows without usage: the columns read here cannot tell a reservation
+//! purchase from another purchase. The other charge types and other services' rows are kept out
+//! as before.
+//!
 //! Azure OpenAI / Foundry meters name the model, the token class, the tier and the deployment
 //! type in an abbreviated dialect (`gpt 4o 0513 Input global Tokens`, `gpt 4o 1120 cached Inp
 //! glbl Tokens`, `gpt-4o-0806-Batch-Inp-glbl Tokens`, `5 mini pp Inp Gl 1M Tokens`);
