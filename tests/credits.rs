@@ -1,7 +1,7 @@
 //! `discounts_and_credits` end to end: a Dify app against bills whose lines carry credits and
-//! discounts no call causes (the GCP, FOCUS and AWS CUR fixtures). The step is the exact sum of those
-//! lines, the bridge still ties out, and `unexplained` is what it is for the same bill without
-//! them: the step takes out exactly their money.
+//! discounts no call causes (the GCP, FOCUS, AWS CUR and Azure fixtures). The step is the exact
+//! sum of those lines, the bridge still ties out, and `unexplained` is what it is for the same
+//! bill without them: the step takes out exactly their money.
 
 mod common;
 use common::*;
@@ -263,6 +263,76 @@ fn aws_cur_credit_refund_and_edp_discount_are_the_step() {
     assert_eq!(dec(&b["reference"]["cost"]), d("0.6"));
     assert_eq!(dec(&step(&b, "discounts_and_credits")["cost"]), d("0"));
     ties_out(&b, "dify → aws (bare)");
+    let (u, ub) = (step(&t, "unexplained"), step(&b, "unexplained"));
+    assert_eq!(dec(&u["cost"]), dec(&ub["cost"]));
+    assert_eq!(u["tokens"], ub["tokens"]);
+}
+
+/// Azure EA `ea_refund_unused_reservation.csv`, 10/08/2026 on `aoai-chat-eastus2`: gpt-4o 0513
+/// 6 × 1K input ($0.03) and 2 × 1K output ($0.03), a `Refund` of −$0.012 (line 4, a credit) and
+/// an `UnusedReservation` of 0.5 hours at $0.04 = $0.02 (line 5, a commitment): the step is
+/// −0.012 + 0.02 = 0.008, by kind.
+#[test]
+fn azure_refund_and_unused_reservation_are_the_step() {
+    let dir = tempfile::tempdir().unwrap();
+    // The app's one call of that day through Azure OpenAI: 6K prompt, 2K completion at $5 / $15
+    // per 1M: 6,000 × 5e-6 + 2,000 × 15e-6 = 0.03 + 0.03 = 0.06.
+    let dify = write(
+        dir.path(),
+        "messages.csv",
+        &format!(
+            "{DIFY_HEAD}\n{}\n",
+            dify_message(
+                "000000000004",
+                "langgenius/azure_openai/azure_openai",
+                "gpt-4o",
+                "2026-10-08 09:30:00.000000",
+                (6_000, "5.0000"),
+                (2_000, "15.0000"),
+                "0.0600000",
+            )
+        ),
+    );
+    let text = std::fs::read_to_string(fixture("azure/ea_refund_unused_reservation.csv")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[3].contains(",Refund,") && lines[3].contains(",-0.012,"));
+    assert!(lines[4].contains(",UnusedReservation,") && lines[4].contains(",0.02,"));
+    // The same bill without its two adjustment rows (BOM and CRLF kept).
+    let mut bare: Vec<&str> = lines.clone();
+    bare.drain(3..=4);
+    let bare_dir = dir.path().join("bare");
+    std::fs::create_dir(&bare_dir).unwrap();
+    let without = write(&bare_dir, "azure.csv", &(bare.join("\r\n") + "\r\n"));
+    let with = write(dir.path(), "azure.csv", &text);
+
+    let t = totals(&dify, &with, "azure");
+    let s = step(&t, "discounts_and_credits");
+    assert_eq!(dec(&s["cost"]), d("0.008"));
+    assert_eq!(s["records"], 2);
+    assert_eq!(tokens(&s["tokens"], "total"), 0);
+    let note = s["note"].as_str().unwrap();
+    assert!(
+        note.contains("1 credit -0.012") && note.contains("1 commitment 0.02"),
+        "{note}"
+    );
+    // The bill: usage 0.03 + 0.03 = 0.06, adjustments 0.008: 0.068.
+    assert_eq!(dec(&t["reference"]["cost"]), d("0.068"));
+    assert_eq!(dec(&t["baseline"]["cost"]), d("0.06"));
+    assert_eq!(tokens(&t["reference"]["tokens"], "input"), 6_000);
+    assert_eq!(tokens(&t["reference"]["tokens"], "output"), 2_000);
+    ties_out(&t, "dify → azure");
+    // No other step took the adjustments' money.
+    for other in t["bridge"].as_array().unwrap() {
+        if other["cause"] != "discounts_and_credits" && other["cause"] != "unexplained" {
+            let ev = other["evidence"].to_string();
+            assert!(!ev.contains(":charge="), "{}: {ev}", other["cause"]);
+        }
+    }
+
+    let b = totals(&dify, &without, "azure");
+    assert_eq!(dec(&b["reference"]["cost"]), d("0.06"));
+    assert_eq!(dec(&step(&b, "discounts_and_credits")["cost"]), d("0"));
+    ties_out(&b, "dify → azure (bare)");
     let (u, ub) = (step(&t, "unexplained"), step(&b, "unexplained"));
     assert_eq!(dec(&u["cost"]), dec(&ub["cost"]));
     assert_eq!(u["tokens"], ub["tokens"]);

@@ -14,6 +14,18 @@
 //! resource on one day (`MM/DD/YYYY`, a UTC day), carrying both its quantity and its cost: there
 //! are no separate cost lines.
 //!
+//! `ChargeType` (documented values `Usage`, `Purchase`, `Refund`, `UnusedReservation`,
+//! `UnusedSavingsPlan`, `RoundingAdjustment`): only `Usage` rows carry tokens. A `Refund` row of
+//! an Azure OpenAI meter (money given back) is a cost-only credit record and an
+//! `UnusedReservation` row (amortized-cost exports: the unused part of a reservation, such as
+//! provisioned throughput units) a cost-only commitment record, both for the
+//! `discounts_and_credits` step: no model, no tokens, the row's own day, subscription and
+//! resource, money from the same cost column as usage rows (`CostInBillingCurrency`,
+//! `costInBillingCurrency`, `Cost`, `PreTaxCost`), id suffixed `:charge=<ChargeType>`.
+//! `Purchase` rows stay rows without usage: the columns read here cannot tell a reservation
+//! purchase from another purchase. The other charge types and other services' rows are kept out
+//! as before.
+//!
 //! Azure OpenAI / Foundry meters name the model, the token class, the tier and the deployment
 //! type in an abbreviated dialect (`gpt 4o 0513 Input global Tokens`, `gpt 4o 1120 cached Inp
 //! glbl Tokens`, `gpt-4o-0806-Batch-Inp-glbl Tokens`, `5 mini pp Inp Gl 1M Tokens`);
@@ -25,7 +37,7 @@
 
 use super::util;
 use super::{Format, Head, InputError, InputFile, RecordSink, Row};
-use crate::record::{Currency, Money, Operation, Usage, UsageClass, UsageRecord};
+use crate::record::{Adjustment, Currency, Money, Operation, Usage, UsageClass, UsageRecord};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -459,17 +471,14 @@ fn row(file: &InputFile, cols: &Cols, rec: &csv::StringRecord, line: u64) -> Res
     if let Some(ct) = opt(cols.charge_type)
         && !ct.eq_ignore_ascii_case("usage")
     {
+        if let Some(kind) = adjustment_of(ct) {
+            return adjustment_row(file, cols, rec, line, ct, kind);
+        }
         return Ok(Row::NoUsage(static_reason("not a usage charge", ct)));
     }
     let meter = parse_meter(meter_name)
         .map_err(|e| format!("unknown Azure OpenAI meter '{meter_name}': {e}"))?;
-    let raw_date = field(cols.date).unwrap_or("");
-    let (start, end) = parse_day(raw_date).ok_or_else(|| {
-        format!(
-            "{}: expected a day like 10/01/2026 (MM/DD/YYYY), got '{raw_date}'",
-            cols.name(cols.date)
-        )
-    })?;
+    let (start, end) = day(cols, rec)?;
     let raw_unit = field(cols.unit).unwrap_or("");
     let block = block_size(raw_unit).ok_or_else(|| {
         format!("UnitOfMeasure: expected a token block like 1K, 10K or 1M for meter '{meter_name}', got '{raw_unit}'")
@@ -494,34 +503,108 @@ fn row(file: &InputFile, cols: &Cols, rec: &csv::StringRecord, line: u64) -> Res
             cols.name(cols.quantity)
         )
     })?;
-    let raw_cost = field(cols.cost).unwrap_or("");
+    let money = money(cols, rec)?;
+
+    let mut r = UsageRecord::bucket(line_id(cols, rec, start), file.origin(line), start, end);
+    r.set_model(Some("azure"), &meter.model);
+    r.operation = Operation::Chat;
+    r.service_tier = meter.tier.map(str::to_string);
+    set_scope(&mut r, cols, rec);
+    r.usage = Usage::of(&[(meter.class, tokens)]);
+    r.reported_cost = Some(money);
+    Ok(Row::Record(Box::new(r)))
+}
+
+/// The kind of money an Azure OpenAI row of this `ChargeType` is, if it is money only (the
+/// documented values are `Usage`, `Purchase`, `Refund`, `UnusedReservation`,
+/// `UnusedSavingsPlan`, `RoundingAdjustment`): a `Refund` is money given back, a credit; an
+/// `UnusedReservation` (amortized-cost exports) is the part of a reservation — provisioned
+/// throughput units — that no usage drew, a commitment's cost. `Purchase` stays a row without
+/// usage: the columns read here cannot tell a reservation purchase from any other purchase.
+fn adjustment_of(charge_type: &str) -> Option<Adjustment> {
+    if charge_type.eq_ignore_ascii_case("refund") {
+        Some(Adjustment::Credit)
+    } else if charge_type.eq_ignore_ascii_case("unusedreservation") {
+        Some(Adjustment::Commitment)
+    } else {
+        None
+    }
+}
+
+/// A `Refund` or `UnusedReservation` row of an Azure OpenAI meter: money no call causes, as a
+/// cost-only record with no model and no tokens over the row's day, on its subscription /
+/// resource group and resource. Its meter names the reservation or the usage it refunds, not
+/// a token meter, so it is not parsed. The id is the usage rows' id with `:charge=<ChargeType>`
+/// appended.
+fn adjustment_row(
+    file: &InputFile,
+    cols: &Cols,
+    rec: &csv::StringRecord,
+    line: u64,
+    charge_type: &str,
+    kind: Adjustment,
+) -> Result<Row, String> {
+    let (start, end) = day(cols, rec)?;
+    let money = money(cols, rec)?;
+    let id = format!("{}:charge={charge_type}", line_id(cols, rec, start));
+    let mut r = UsageRecord::bucket(id, file.origin(line), start, end);
+    r.set_model(None, "");
+    r.operation = Operation::Other;
+    r.requests = 0;
+    set_scope(&mut r, cols, rec);
+    r.cost_only = true;
+    r.adjustment = Some(kind);
+    r.reported_cost = Some(money);
+    Ok(Row::Record(Box::new(r)))
+}
+
+/// The row's `Date` (or `UsageDateTime`) as its UTC day.
+fn day(cols: &Cols, rec: &csv::StringRecord) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
+    let raw_date = rec.get(cols.date).and_then(util::opt_str).unwrap_or("");
+    parse_day(raw_date).ok_or_else(|| {
+        format!(
+            "{}: expected a day like 10/01/2026 (MM/DD/YYYY), got '{raw_date}'",
+            cols.name(cols.date)
+        )
+    })
+}
+
+/// The row's cost (`CostInBillingCurrency` / `costInBillingCurrency`, the older `Cost`, or the
+/// pay-as-you-go `PreTaxCost`) in its billing currency.
+fn money(cols: &Cols, rec: &csv::StringRecord) -> Result<Money, String> {
+    let raw_cost = rec.get(cols.cost).and_then(util::opt_str).unwrap_or("");
     let cost = util::parse_decimal(raw_cost).ok_or_else(|| {
         format!(
             "{}: expected a decimal amount like 0.02, got '{raw_cost}'",
             cols.name(cols.cost)
         )
     })?;
-    let raw_cur = field(cols.currency).unwrap_or("");
+    let raw_cur = rec.get(cols.currency).and_then(util::opt_str).unwrap_or("");
     let currency = Currency::parse(raw_cur).ok_or_else(|| {
         format!("billing currency: expected a currency code like USD, got '{raw_cur}'")
     })?;
+    Ok(Money::new(cost, currency))
+}
 
+/// A row's id: its day, meter, resource and a hash of every non-measure column.
+fn line_id(cols: &Cols, rec: &csv::StringRecord, start: DateTime<Utc>) -> String {
+    let opt = |i: Option<usize>| i.and_then(|i| rec.get(i)).and_then(util::opt_str);
     let mut parts: Vec<(&str, &str)> = Vec::with_capacity(cols.identity.len());
     for (name, i) in &cols.identity {
         parts.push((name.as_str(), rec.get(*i).unwrap_or("").trim()));
     }
-    let resource = opt(cols.resource_id);
-    let id = format!(
+    format!(
         "azure:{}:{}:{}:{:016x}",
         start.format("%Y-%m-%d"),
-        opt(cols.meter_id).unwrap_or(meter_name),
-        resource.unwrap_or(""),
+        opt(cols.meter_id).or(opt(Some(cols.meter))).unwrap_or(""),
+        opt(cols.resource_id).unwrap_or(""),
         fnv64(&parts)
-    );
-    let mut r = UsageRecord::bucket(id, file.origin(line), start, end);
-    r.set_model(Some("azure"), &meter.model);
-    r.operation = Operation::Chat;
-    r.service_tier = meter.tier.map(str::to_string);
+    )
+}
+
+/// Project `subscription/resource group`, API key the resource (`account[/deployment]`).
+fn set_scope(r: &mut UsageRecord, cols: &Cols, rec: &csv::StringRecord) {
+    let opt = |i: Option<usize>| i.and_then(|i| rec.get(i)).and_then(util::opt_str);
     let subscription = opt(cols.subscription_name).or(opt(cols.subscription_id));
     r.scope.project = match (subscription, opt(cols.resource_group)) {
         (Some(s), Some(g)) => Some(format!("{s}/{g}")),
@@ -529,12 +612,9 @@ fn row(file: &InputFile, cols: &Cols, rec: &csv::StringRecord, line: u64) -> Res
         (None, Some(g)) => Some(g.to_string()),
         (None, None) => None,
     };
-    r.scope.api_key = resource
+    r.scope.api_key = opt(cols.resource_id)
         .and_then(resource_name)
         .or_else(|| opt(cols.resource_name).map(str::to_string));
-    r.usage = Usage::of(&[(meter.class, tokens)]);
-    r.reported_cost = Some(Money::new(cost, currency));
-    Ok(Row::Record(Box::new(r)))
 }
 
 #[cfg(test)]
@@ -802,6 +882,113 @@ mod tests {
         );
     }
 
+    #[test]
+    fn refund_and_unused_reservation_rows_are_money_only() {
+        // Lines 2-3: 6 × 1K input at $0.005 = $0.03, 2 × 1K output at $0.015 = $0.03.
+        // Line 4: a Refund of −1 hour at $0.012 = −$0.012 (a credit); line 5: 0.5 unused
+        // reservation hours at $0.04 = $0.02 (a commitment's cost).
+        let (format, s) = read_fixture("ea_refund_unused_reservation.csv");
+        assert_eq!(format, Format::AzureEaCsv);
+        assert!(s.rejected.is_empty() && s.no_usage.is_empty(), "{s:?}");
+        assert_eq!(s.records.len(), 4);
+        assert_eq!(s.records[0].usage, Usage::of(&[(Input, 6_000)]));
+        assert_eq!(s.records[1].usage, Usage::of(&[(Output, 2_000)]));
+        for u in &s.records[..2] {
+            assert!(!u.cost_only && u.adjustment.is_none());
+            assert_eq!(u.reported_cost, Some(Money::usd(dec!(0.03))));
+        }
+        for (r, line, kind, cost, charge) in [
+            (&s.records[2], 4, Adjustment::Credit, dec!(-0.012), "Refund"),
+            (
+                &s.records[3],
+                5,
+                Adjustment::Commitment,
+                dec!(0.02),
+                "UnusedReservation",
+            ),
+        ] {
+            assert_eq!(r.origin.line, line);
+            assert_eq!(r.adjustment, Some(kind), "{charge}");
+            assert!(r.cost_only, "{charge}");
+            assert_eq!(r.reported_cost, Some(Money::usd(cost)), "{charge}");
+            assert_eq!(r.usage, Usage::ZERO, "{charge}");
+            assert_eq!((r.model.as_str(), r.model_raw.as_str()), ("", ""));
+            assert_eq!(r.operation, Operation::Other);
+            assert_eq!(r.requests, 0);
+            assert!(r.id.ends_with(&format!(":charge={charge}")), "{}", r.id);
+            // The row's own UTC day, 10/08/2026 = 1790812800 + 7 × 86400 = 1791417600.
+            assert_eq!(r.start.timestamp(), 1_791_417_600);
+            assert_eq!(r.end.timestamp(), 1_791_417_600 + 86_400);
+            assert_eq!(r.scope.project.as_deref(), Some("contoso-ai-prod/rg-chat"));
+            assert_eq!(
+                r.scope.api_key.as_deref(),
+                Some("0f1e2d3c-4b5a-4697-8877-665544332211")
+            );
+        }
+        let ids: HashSet<&String> = s.records.iter().map(|r| &r.id).collect();
+        assert_eq!(ids.len(), 4);
+        // −0.012 + 0.02 = 0.008 of adjustments; 0.03 + 0.03 + 0.008 = 0.068 in all.
+        let total: Decimal = s
+            .records
+            .iter()
+            .map(|r| r.reported_cost.unwrap().amount)
+            .sum();
+        assert_eq!(total, dec!(0.068));
+    }
+
+    #[test]
+    fn other_charge_types_stay_rows_without_usage() {
+        let head = "Date,MeterCategory,MeterSubCategory,MeterName,UnitOfMeasure,Quantity,CostInBillingCurrency,BillingCurrencyCode,SubscriptionName,ResourceGroup,ResourceId,ChargeType\n";
+        let aoai = "Cognitive Services,Azure OpenAI,Provisioned Managed Global Reservation,1 Hour";
+        let text = format!(
+            "{head}\
+10/08/2026,{aoai},1,10,USD,s,g,,Purchase\n\
+10/08/2026,{aoai},1,0.5,USD,s,g,,UnusedSavingsPlan\n\
+10/08/2026,{aoai},1,0.01,USD,s,g,,Tax\n\
+10/08/2026,{aoai},0,0.000001,USD,s,g,,RoundingAdjustment\n\
+10/08/2026,Virtual Machines,BS Series,B2s,1 Hour,-1,-5,USD,s,g,,Refund\n\
+10/08/2026,Cognitive Services,Speech,S1 Speech To Text,1 Hour,1,0.2,USD,s,g,,UnusedReservation\n\
+10/08/2026,{aoai},1,-0.01,USD,s,g,,refund\n\
+yesterday,{aoai},1,-0.01,USD,s,g,,Refund\n\
+10/08/2026,{aoai},1,n/a,USD,s,g,,UnusedReservation\n"
+        );
+        let (_d, path) = temp("ea.csv", &text);
+        let (_, s) = read_all(&path).unwrap();
+        assert_eq!(
+            s.no_usage,
+            vec![
+                (2, "not a usage charge: Purchase"),
+                (3, "not a usage charge: UnusedSavingsPlan"),
+                (4, "not a usage charge: Tax"),
+                (5, "not a usage charge: RoundingAdjustment"),
+                (6, "not an AI service charge: Virtual Machines"),
+                (
+                    7,
+                    "AI service charge without LLM tokens: Cognitive Services / S1 Speech To Text"
+                ),
+            ]
+        );
+        // The charge type is matched case-insensitively, as the columns are.
+        assert_eq!(s.records.len(), 1);
+        assert_eq!(s.records[0].adjustment, Some(Adjustment::Credit));
+        assert_eq!(s.records[0].reported_cost, Some(Money::usd(dec!(-0.01))));
+        // A bad day or cost on an adjustment row is rejected, naming the line and the value.
+        assert_eq!(s.rejected.len(), 2, "{:?}", s.rejected);
+        assert_eq!(s.rejected[0].0, 9);
+        assert!(
+            s.rejected[0].1.contains("'yesterday'"),
+            "{}",
+            s.rejected[0].1
+        );
+        assert_eq!(s.rejected[1].0, 10);
+        assert!(
+            s.rejected[1].1.starts_with("CostInBillingCurrency:")
+                && s.rejected[1].1.contains("'n/a'"),
+            "{}",
+            s.rejected[1].1
+        );
+    }
+
     const MINI: &str = "Date,MeterCategory,MeterSubCategory,MeterName,UnitOfMeasure,Quantity,CostInBillingCurrency,BillingCurrencyCode,SubscriptionName,ResourceGroup,ResourceId\n";
 
     #[test]
@@ -906,7 +1093,11 @@ yesterday,Cognitive Services,Azure OpenAI,gpt 4o 0513 Input global Tokens,1K,1,0
 
     #[test]
     fn accounting_every_row_once() {
-        for name in ["ea_actual_cost.csv", "mca_actual_cost.csv"] {
+        for name in [
+            "ea_actual_cost.csv",
+            "mca_actual_cost.csv",
+            "ea_refund_unused_reservation.csv",
+        ] {
             let (_, s) = read_fixture(name);
             let out = s.records.len() + s.no_usage.len() + s.rejected.len();
             assert_eq!(out, data_rows(&fixture(name)), "{name}");
