@@ -388,18 +388,7 @@ fn row<R: Fields + ?Sized>(
     let tokens = tokens_from_amount(amount, unit).map_err(|e| format!("usage amount: {e}"))?;
 
     let (cost, currency) = money(rec, cols)?;
-    let account = opt_field(rec, cols.account).map(str::to_string);
-    let principal = opt_field(rec, cols.principal).map(str::to_string);
-    let id = line_id(
-        rec,
-        cols,
-        start,
-        end,
-        account.as_deref(),
-        principal.as_deref(),
-    );
-
-    let mut r = UsageRecord::bucket(id, file.origin(line), start, end);
+    let mut r = scoped_line(file, cols, rec, line, (start, end), "");
     let hint = if model.starts_with("claude") {
         "anthropic"
     } else {
@@ -407,8 +396,6 @@ fn row<R: Fields + ?Sized>(
     };
     r.set_model(Some(hint), &model);
     r.operation = Operation::Chat;
-    r.scope.api_key = principal;
-    r.scope.project = account;
     r.service_tier = tier;
     r.usage = Usage::of(&[(class, tokens)]);
     r.reported_cost = Some(Money::new(cost, currency));
@@ -429,6 +416,33 @@ fn adjustment_row<R: Fields + ?Sized>(
 ) -> Result<Row, String> {
     let (start, end) = window(rec, cols)?;
     let (cost, currency) = money(rec, cols)?;
+    let mut r = scoped_line(
+        file,
+        cols,
+        rec,
+        line,
+        (start, end),
+        &format!(":type={item_type}"),
+    );
+    r.set_model(None, "");
+    r.operation = Operation::Other;
+    r.requests = 0;
+    r.cost_only = true;
+    r.adjustment = Some(kind);
+    r.reported_cost = Some(Money::new(cost, currency));
+    Ok(Row::Record(Box::new(r)))
+}
+
+/// A line's record over its window, on its account (the project) and principal (the key),
+/// its id the line's id with `suffix` appended.
+fn scoped_line<R: Fields + ?Sized>(
+    file: &InputFile,
+    cols: &Cols,
+    rec: &R,
+    line: u64,
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
+    suffix: &str,
+) -> UsageRecord {
     let account = opt_field(rec, cols.account).map(str::to_string);
     let principal = opt_field(rec, cols.principal).map(str::to_string);
     let id = line_id(
@@ -439,21 +453,10 @@ fn adjustment_row<R: Fields + ?Sized>(
         account.as_deref(),
         principal.as_deref(),
     );
-    let mut r = UsageRecord::bucket(
-        format!("{id}:type={item_type}"),
-        file.origin(line),
-        start,
-        end,
-    );
-    r.set_model(None, "");
-    r.operation = Operation::Other;
-    r.requests = 0;
+    let mut r = UsageRecord::bucket(id + suffix, file.origin(line), start, end);
     r.scope.api_key = principal;
     r.scope.project = account;
-    r.cost_only = true;
-    r.adjustment = Some(kind);
-    r.reported_cost = Some(Money::new(cost, currency));
-    Ok(Row::Record(Box::new(r)))
+    r
 }
 
 /// A line's record id: every dimension of the line and its line item id, so a file read twice

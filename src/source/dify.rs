@@ -2156,25 +2156,27 @@ mod tests {
         assert_eq!(r.text.as_deref().unwrap().output, "");
     }
 
+    /// A sink that wants no call text.
+    #[derive(Default)]
+    struct NoText(CollectSink);
+    impl RecordSink for NoText {
+        fn record(&mut self, rec: UsageRecord) {
+            self.0.record(rec)
+        }
+        fn no_usage(&mut self, line: u64, reason: &'static str) {
+            self.0.no_usage(line, reason)
+        }
+        fn reject(&mut self, line: u64, reason: String) {
+            self.0.reject(line, reason)
+        }
+        fn wants_text(&self) -> bool {
+            false
+        }
+    }
+
     /// A sink that wants no call text: the text columns are not read at all.
     #[test]
     fn no_call_text_when_the_sink_wants_none() {
-        #[derive(Default)]
-        struct NoText(CollectSink);
-        impl RecordSink for NoText {
-            fn record(&mut self, rec: UsageRecord) {
-                self.0.record(rec)
-            }
-            fn no_usage(&mut self, line: u64, reason: &'static str) {
-                self.0.no_usage(line, reason)
-            }
-            fn reject(&mut self, line: u64, reason: String) {
-                self.0.reject(line, reason)
-            }
-            fn wants_text(&self) -> bool {
-                false
-            }
-        }
         let path = fixture("dify/messages.csv");
         let file = InputFile::new(0, &path);
         let mut sink = NoText::default();
@@ -2280,22 +2282,6 @@ mod tests {
             ]
         );
         // Without text the answer is skipped over: rows 1 and 3 are records.
-        #[derive(Default)]
-        struct NoText(CollectSink);
-        impl RecordSink for NoText {
-            fn record(&mut self, rec: UsageRecord) {
-                self.0.record(rec)
-            }
-            fn no_usage(&mut self, line: u64, reason: &'static str) {
-                self.0.no_usage(line, reason)
-            }
-            fn reject(&mut self, line: u64, reason: String) {
-                self.0.reject(line, reason)
-            }
-            fn wants_text(&self) -> bool {
-                false
-            }
-        }
         let mut lean = NoText::default();
         read(&mut lean);
         let ids: Vec<_> = lean.0.records.iter().map(|r| r.id.as_str()).collect();

@@ -606,6 +606,28 @@ pub fn plants() -> impl Iterator<Item = (&'static str, &'static Plant)> {
         .chain([(unexplained::NAME, &unexplained::PLANT)])
 }
 
+/// The kind counting the matched calls whose trace shows tokens the app's count leaves out
+/// (`reasoning_tokens`, `multimodal_tokens`).
+pub const MATCHED_CALLS: &str = "matched calls";
+
+/// `"; on N matched calls TRACE shows WHAT the app's count leaves out"` for a note, or nothing.
+pub fn matched_calls_note(cx: &Context, m: &Measured, what: &str) -> String {
+    let calls = m
+        .kinds
+        .largest()
+        .iter()
+        .find(|(k, _, _)| *k == MATCHED_CALLS)
+        .map_or(0, |(_, n, _)| *n);
+    if calls == 0 {
+        return String::new();
+    }
+    format!(
+        "; on {} matched calls {} shows {what} the app's count leaves out",
+        crate::report::count(calls as i64),
+        cx.trace()
+    )
+}
+
 /// `"; N of them unpriced, …"` for a note, or nothing.
 pub fn unpriced_note(unpriced: u64) -> String {
     if unpriced > 0 {

@@ -20,7 +20,8 @@
 //! media.
 
 use super::{
-    Amount, Cause, Context, GroupView, Matched, Measured, Plant, SpotPair, Tally, reasoning_tokens,
+    Amount, Cause, Context, GroupView, Matched, Measured, Plant, SpotPair, Tally,
+    matched_calls_note, reasoning_tokens,
 };
 use crate::reconcile::bridge::Valuation;
 use crate::record::{Usage, UsageClass, UsageRecord};
@@ -32,8 +33,6 @@ pub const NAME: &str = "multimodal_tokens";
 /// Kind suffixes: media the baseline does not record at all, and media it counts as text.
 pub const MISSING: &str = " not recorded";
 pub const AS_TEXT: &str = " counted as text";
-/// The kind counting matched calls whose trace shows media the app leaves out.
-const MATCHED: &str = "matched calls";
 
 /// Each side's text class and its media classes, in the order the text excess is given to them.
 const SIDES: [(UsageClass, [UsageClass; 2]); 2] = [
@@ -160,7 +159,7 @@ impl Cause for MultimodalTokens {
         m.records = t.records;
         m.evidence = t.evidence.clone();
         if t.requests > 0 {
-            m.kinds.add(MATCHED, t.requests, Decimal::ZERO);
+            m.kinds.add(super::MATCHED_CALLS, t.requests, Decimal::ZERO);
         }
         m
     }
@@ -186,21 +185,7 @@ impl Cause for MultimodalTokens {
             .map(|&c| format!("{} {}", crate::report::count(m.tokens[c]), c.name()))
             .collect::<Vec<_>>()
             .join(", ");
-        let calls = m
-            .kinds
-            .largest()
-            .iter()
-            .find(|(k, _, _)| *k == MATCHED)
-            .map_or(0, |(_, n, _)| *n);
-        let matched = if calls > 0 {
-            format!(
-                "; on {} matched calls {} shows media the app's count leaves out",
-                crate::report::count(calls as i64),
-                cx.trace()
-            )
-        } else {
-            String::new()
-        };
+        let matched = matched_calls_note(cx, m, "media");
         (
             "measured",
             format!(

@@ -16,7 +16,7 @@
 //! The step's kinds (for the remedy) are `model` + [`MISSING`] or [`FOLDED`], each counting
 //! tokens (not records) and their money, and the matched calls that show missing thinking.
 
-use super::{Cause, Context, GroupView, Matched, Measured, SpotPair, Tally};
+use super::{Cause, Context, GroupView, Matched, Measured, SpotPair, Tally, matched_calls_note};
 use crate::reconcile::bridge::Valuation;
 use crate::record::{Usage, UsageClass, UsageRecord};
 use rust_decimal::Decimal;
@@ -27,8 +27,6 @@ pub const NAME: &str = "reasoning_tokens";
 /// visible output.
 pub const MISSING: &str = " not recorded";
 pub const FOLDED: &str = " counted as output";
-/// The kind counting matched calls whose trace shows thinking the app leaves out.
-const MATCHED: &str = "matched calls";
 
 pub struct ReasoningTokens;
 
@@ -103,7 +101,7 @@ impl Cause for ReasoningTokens {
         m.records = t.records;
         m.evidence = t.evidence.clone();
         if t.requests > 0 {
-            m.kinds.add(MATCHED, t.requests, Decimal::ZERO);
+            m.kinds.add(super::MATCHED_CALLS, t.requests, Decimal::ZERO);
         }
         m
     }
@@ -118,21 +116,7 @@ impl Cause for ReasoningTokens {
             );
         }
         let as_output = -m.tokens[UsageClass::Output];
-        let calls = m
-            .kinds
-            .largest()
-            .iter()
-            .find(|(k, _, _)| *k == MATCHED)
-            .map_or(0, |(_, n, _)| *n);
-        let matched = if calls > 0 {
-            format!(
-                "; on {} matched calls {} shows thinking the app's count leaves out",
-                crate::report::count(calls as i64),
-                cx.trace()
-            )
-        } else {
-            String::new()
-        };
+        let matched = matched_calls_note(cx, m, "thinking");
         (
             "measured",
             format!(
