@@ -330,11 +330,24 @@ fn read_csv(
         .map(|(i, h)| (i, h.trim().to_string()))
         .collect();
 
+    // One row map for the whole file, its values overwritten in place: a row allocates nothing
+    // for the names and values it shares with the row before.
+    let mut row = Map::new();
     util::each_csv_record(&mut rdr, file, sink, |rec, line, sink| {
-        let mut row = Map::new();
         for (i, name) in &index {
-            if let Some(v) = rec.get(*i) {
-                row.insert(name.clone(), Value::String(v.to_string()));
+            match rec.get(*i) {
+                Some(v) => match row.get_mut(name.as_str()) {
+                    Some(Value::String(s)) => {
+                        s.clear();
+                        s.push_str(v);
+                    }
+                    _ => {
+                        row.insert(name.clone(), Value::String(v.to_string()));
+                    }
+                },
+                None => {
+                    row.remove(name.as_str());
+                }
             }
         }
         emit(keys, &row, file, line, sink, "");
