@@ -103,7 +103,7 @@ pub struct ComparisonAcc {
     models: Vec<(String, String)>,
     /// `models` by the hash of the pair (ids whose pairs share a hash, compared in full).
     model_ids: rustc_hash::FxHashMap<u64, Vec<u32>>,
-    /// The last display bucket, for `window_start`.
+    /// Display buckets by UTC hour, for `window_start`.
     floor_memo: super::window::FloorMemo,
     /// Records of either side outside the compared span.
     pub baseline_outside: u64,
@@ -992,19 +992,13 @@ output = "15.00"
         assert_eq!(tot.reference.cost, dec!(0.0081));
     }
 
-    /// Thinking tokens against a trace, on one hand-computed day of a table with input $2,
-    /// output $8 and reasoning $10 per 1M tokens: missing on one call (Dify on Gemini),
-    /// folded into output on another (Dify on o-series), beside visible-output drift, each
-    /// token counted once.
-    #[test]
-    fn reasoning_tokens_are_moved_or_added_once_beside_drift() {
-        let table = TABLE_REASONING;
-        let prices = PriceBook::from_toml_str("test.toml", table).unwrap();
+    /// An app against its trace over the day of `t(0)`, in UTC days.
+    fn dify_against_trace_one_day() -> ComparisonAcc {
         let window = Span {
             start: t(0),
             end: t(24),
         };
-        let mut acc = ComparisonAcc::new(ComparisonSetup {
+        ComparisonAcc::new(ComparisonSetup {
             baseline: "dify".into(),
             reference: "langfuse".into(),
             evidence: Some("langfuse".into()),
@@ -1019,7 +1013,18 @@ output = "15.00"
             book_rates: Vec::new(),
             route: crate::reconcile::route::Route::All,
             teams: None,
-        });
+        })
+    }
+
+    /// Thinking tokens against a trace, on one hand-computed day of a table with input $2,
+    /// output $8 and reasoning $10 per 1M tokens: missing on one call (Dify on Gemini),
+    /// folded into output on another (Dify on o-series), beside visible-output drift, each
+    /// token counted once.
+    #[test]
+    fn reasoning_tokens_are_moved_or_added_once_beside_drift() {
+        let table = TABLE_REASONING;
+        let prices = PriceBook::from_toml_str("test.toml", table).unwrap();
+        let mut acc = dify_against_trace_one_day();
         let unit = Some((dec!(0.000002), dec!(0.000008)));
         let money = |u: &Usage| {
             Decimal::from(u[UsageClass::Input]) * dec!(0.000002)
@@ -1111,26 +1116,7 @@ input_audio = "40.00"
 output = "8.00"
 "#;
         let prices = PriceBook::from_toml_str("test.toml", TABLE_MEDIA).unwrap();
-        let window = Span {
-            start: t(0),
-            end: t(24),
-        };
-        let mut acc = ComparisonAcc::new(ComparisonSetup {
-            baseline: "dify".into(),
-            reference: "langfuse".into(),
-            evidence: Some("langfuse".into()),
-            baseline_is_app: true,
-            window,
-            span: window,
-            grid: None,
-            calendar: Calendar {
-                tz: chrono_tz::UTC,
-                bucket: BucketSize::Day,
-            },
-            book_rates: Vec::new(),
-            route: crate::reconcile::route::Route::All,
-            teams: None,
-        });
+        let mut acc = dify_against_trace_one_day();
         use UsageClass::{Input, InputAudio, InputCacheRead, InputImage};
         let unit = Some((dec!(0.000002), dec!(0.000008)));
         // Cached input too at the input price (the table's fallback).

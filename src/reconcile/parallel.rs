@@ -47,7 +47,7 @@ pub fn plan(path: &Path, csv: bool, parts: usize) -> io::Result<Plan> {
     let mut header = Vec::new();
     let (data_start, line0) = if csv {
         // The first boundary of a CSV ends its header.
-        match next_boundary(&f, skip, 1, csv, Some(&mut header))? {
+        match next_boundary(&f, skip, false, 1, csv, Some(&mut header))? {
             Some(b) => b,
             None => {
                 // Header only (or empty): one empty piece.
@@ -114,13 +114,14 @@ pub fn plan(path: &Path, csv: bool, parts: usize) -> io::Result<Plan> {
 
     let mut starts = vec![(data_start, line0)];
     for (&target, c) in targets.iter().zip(&at_targets) {
-        // An odd number of quotes before the target: it lies inside a quoted field.
         let from = starts.last().map_or(data_start, |&(o, _)| o);
         if target < from {
             continue;
         }
-        let (quotes, line) = (c.quotes, line0 + c.newlines);
-        let Some((boundary, line)) = next_boundary_from(&f, target, quotes % 2 == 1, line, csv)?
+        // An odd number of quotes before the target: it lies inside a quoted field.
+        let in_quotes = c.quotes % 2 == 1;
+        let Some((boundary, line)) =
+            next_boundary(&f, target, in_quotes, line0 + c.newlines, csv, None)?
         else {
             break;
         };
@@ -219,31 +220,10 @@ fn count_byte(block: &[u8], b: u8) -> u64 {
     memchr::memchr_iter(b, block).count() as u64
 }
 
-/// From `from` (a record boundary, at line `line`), the next one: the offset after the first
-/// newline outside quotes and the line there; `None` when the file ends first. The bytes read
-/// up to it are appended to `keep` when given (a CSV's header).
+/// From `from` (at line `line`, inside quotes or not), the next record boundary: the offset
+/// after the first newline outside quotes and the line there; `None` when the file ends first.
+/// The bytes read up to it are appended to `keep` when given (a CSV's header).
 fn next_boundary(
-    f: &File,
-    from: u64,
-    line: u64,
-    csv: bool,
-    keep: Option<&mut Vec<u8>>,
-) -> io::Result<Option<(u64, u64)>> {
-    scan_to_boundary(f, from, false, line, csv, keep)
-}
-
-/// The same from any offset whose quote state is known.
-fn next_boundary_from(
-    f: &File,
-    from: u64,
-    in_quotes: bool,
-    line: u64,
-    csv: bool,
-) -> io::Result<Option<(u64, u64)>> {
-    scan_to_boundary(f, from, in_quotes, line, csv, None)
-}
-
-fn scan_to_boundary(
     f: &File,
     from: u64,
     mut in_quotes: bool,
