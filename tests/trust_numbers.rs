@@ -441,6 +441,54 @@ fn the_same_dify_id_three_times_in_one_file_counts_once_and_a_changed_copy_is_a_
     }
 }
 
+/// The trace is read once with its ids logged; an id that comes twice sends it through a second
+/// read with the kept copies known. What was fed from the first read must not stay behind.
+#[test]
+fn a_trace_id_twice_in_one_file_counts_once_and_a_changed_copy_is_a_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let bill = fixture("openai/usage_completions_1d.json");
+    let window = ["--from", "2026-10-01", "--to", "2026-11-01"];
+    let text = std::fs::read_to_string(fixture("langfuse/blob_observations.jsonl")).unwrap();
+    // obs-bj-001: gpt-4.1 on 2026-10-07, 5,000 input (4,000 of them cached) + 200 output.
+    let row: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(row["id"], "obs-bj-001");
+    let trace_tokens = |report: &Value| {
+        common::comparison(report, "langfuse", "openai")["totals"]["baseline"]["tokens"]["total"]
+            .as_i64()
+            .unwrap()
+    };
+    let p = write_jsonl(dir.path(), "twice.jsonl", &[row.clone(), row.clone()]);
+    let (report, err, code) = reconcile_json(&[&p, &bill], &window);
+    assert!(code <= 1, "{err}");
+    assert_eq!(source(&report, "langfuse")["rows_duplicate"], 1);
+    assert_eq!(trace_tokens(&report), 5200, "the copy is not counted");
+
+    // Other output tokens: a conflict; the copy with more tokens is kept in either order.
+    let mut more = row.clone();
+    more["usage_details"]["output"] = json!("300");
+    more["usage_details"]["total"] = json!("5300");
+    for (name, rows, kept_line) in [
+        ("a.jsonl", [row.clone(), more.clone()], ":2"),
+        ("b.jsonl", [more.clone(), row.clone()], ":1"),
+    ] {
+        let p = write_jsonl(dir.path(), name, &rows);
+        let (report, err, code) = reconcile_json(&[&p, &bill], &window);
+        assert!(code <= 1, "{err}");
+        assert_eq!(source(&report, "langfuse")["rows_conflicting"], 1, "{name}");
+        let conflicts = report["conflicts"].as_array().unwrap();
+        assert_eq!(conflicts.len(), 1, "{name}: {conflicts:?}");
+        assert!(
+            conflicts[0]["kept"].as_str().unwrap().ends_with(kept_line),
+            "{name}: {conflicts:?}"
+        );
+        assert_eq!(trace_tokens(&report), 5300, "{name}: the kept copy alone");
+        common::ties_out(
+            &common::comparison(&report, "langfuse", "openai")["totals"],
+            name,
+        );
+    }
+}
+
 #[test]
 fn cur_line_items_with_different_line_item_ids_stay_two_charges() {
     let dir = tempfile::tempdir().unwrap();

@@ -1029,45 +1029,84 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
     };
     if let Some(t) = trace {
         let name = sources[t].name();
-        let mut hull: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
-        let mut teams = opts
-            .teams
-            .as_deref()
-            .zip(window)
-            .map(|(teams, w)| SourceChargeback::new(teams, w, None));
-        // Calls that name no bill wait until every call has shown which bills its app uses.
-        let mut served = ServedByApp::default();
-        let mut nameless: Vec<(UsageRecord, Valuation)> = Vec::new();
-        let route_nameless = !bills.is_empty();
-        read_source(&mut sources[t], prices, conv, &mut found, &mut |r, v| {
-            hull = Some(hull.map_or((r.start, r.end), |(lo, hi)| {
-                (lo.min(r.start), hi.max(r.end))
-            }));
-            if route_nameless {
-                served.learn(r);
-                if r.serving.is_empty() {
-                    nameless.push((r.clone(), *v));
-                    return;
+        // One read logs the trace's ids; only when an id came twice is it read again with its
+        // kept copies known (paged exports of one kind may overlap: resolved before).
+        let resolve_first = sources[t].overlapping_exports();
+        let listed = (found.rejected.len(), found.conflicts.len());
+        let mut repeated: Option<std::collections::HashSet<u128>> = None;
+        let (hull, teams) = loop {
+            let first = repeated.is_none();
+            let identities = match repeated.take() {
+                Some(r) => resolve_identities(&sources[t], Some(r))?,
+                None if resolve_first => resolve_identities(&sources[t], None)?,
+                None => identity::Resolution::default(),
+            };
+            let mut log = identity::IdLog::default();
+            let log_ids = first && !resolve_first;
+            let mut hull: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
+            let mut teams = opts
+                .teams
+                .as_deref()
+                .zip(window)
+                .map(|(teams, w)| SourceChargeback::new(teams, w, None));
+            // Calls that name no bill wait until every call has shown which bills its app uses.
+            let mut served = ServedByApp::default();
+            let mut nameless: Vec<(UsageRecord, Valuation)> = Vec::new();
+            let route_nameless = !bills.is_empty();
+            read_source_with(
+                &mut sources[t],
+                prices,
+                conv,
+                &mut found,
+                &identities,
+                log_ids.then_some(&mut log),
+                &mut |r, v| {
+                    hull = Some(hull.map_or((r.start, r.end), |(lo, hi)| {
+                        (lo.min(r.start), hi.max(r.end))
+                    }));
+                    if route_nameless {
+                        served.learn(r);
+                        if r.serving.is_empty() {
+                            nameless.push((r.clone(), *v));
+                            return;
+                        }
+                    }
+                    feed.record(t, name, r, v);
+                    if let Some(c) = teams.as_mut() {
+                        c.add(r, v);
+                    }
+                },
+            )?;
+            if log_ids {
+                let again = log.repeated();
+                if !again.is_empty() {
+                    // Start over: nothing but the trace has been fed yet.
+                    sources[t].stats = SourceStats::default();
+                    found.rejected.truncate(listed.0);
+                    found.conflicts.truncate(listed.1);
+                    for (c, _, _) in feed.comps.iter_mut() {
+                        *c = c.empty_like();
+                    }
+                    *feed.index = CallIndex::default();
+                    *feed.unbilled = Unbilled::default();
+                    repeated = Some(again);
+                    continue;
                 }
             }
-            feed.record(t, name, r, v);
-            if let Some(c) = teams.as_mut() {
-                c.add(r, v);
+            let n = served.fill_in(&mut nameless);
+            if n > 0 {
+                routed_notes.push(format!(
+                    "{name}: {n} calls that name no provider are routed to the only bill the source's other calls name"
+                ));
             }
-        })?;
-        let n = served.fill_in(&mut nameless);
-        if n > 0 {
-            routed_notes.push(format!(
-                "{name}: {n} calls that name no provider are routed to the only bill the source's other calls name"
-            ));
-        }
-        for (r, v) in &nameless {
-            feed.record(t, name, r, v);
-            if let Some(c) = teams.as_mut() {
-                c.add(r, v);
+            for (r, v) in &nameless {
+                feed.record(t, name, r, v);
+                if let Some(c) = teams.as_mut() {
+                    c.add(r, v);
+                }
             }
-        }
-        drop(nameless);
+            break (hull, teams);
+        };
         if window_from_trace {
             let w = hull.map(|(lo, hi)| calendar_span(&calendar, lo, hi));
             window = w;
