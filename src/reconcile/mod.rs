@@ -680,18 +680,42 @@ fn read_frame(
     prices: &PriceBook,
     conv: Conversion,
 ) -> Result<(identity::Resolution, Frame), RunError> {
-    let identities = resolve_identities(src, None)?;
-    let mut frame = Frame::default();
+    // The frame's read logs the ids: only a source where one comes twice is read again (paged
+    // exports of one kind may overlap: resolved before).
+    let resolve_first = src.overlapping_exports();
+    let mut identities = if resolve_first {
+        resolve_identities(src, None)?
+    } else {
+        identity::Resolution::default()
+    };
     let counted = std::mem::take(&mut src.stats);
-    let read = read_source_with(
+    let mut log = identity::IdLog::default();
+    let mut frame = Frame::default();
+    let mut read = read_source_with(
         src,
         prices,
         conv,
         &mut Findings::default(),
         &identities,
-        None,
+        (!resolve_first).then_some(&mut log),
         &mut |r, _| frame.add(r),
     );
+    if read.is_ok() && !resolve_first {
+        let repeated = log.repeated();
+        if !repeated.is_empty() {
+            identities = resolve_identities(src, Some(repeated))?;
+            frame = Frame::default();
+            read = read_source_with(
+                src,
+                prices,
+                conv,
+                &mut Findings::default(),
+                &identities,
+                None,
+                &mut |r, _| frame.add(r),
+            );
+        }
+    }
     src.stats = counted;
     read?;
     Ok((identities, frame))
