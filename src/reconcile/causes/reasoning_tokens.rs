@@ -21,9 +21,13 @@
 //! [`BILLED_AS_OUTPUT`], each counting
 //! tokens (not records) and their money, and the matched calls that show missing thinking.
 
-use super::{Cause, Context, GroupView, Matched, Measured, SpotPair, Tally, matched_calls_note};
+use super::{
+    Amount, Cause, Context, GroupView, Matched, Measured, Plant, SpotPair, Tally,
+    matched_calls_note,
+};
 use crate::reconcile::bridge::Valuation;
 use crate::record::{Usage, UsageClass, UsageRecord};
+use crate::simulate::Provider;
 use rust_decimal::Decimal;
 
 pub const NAME: &str = "reasoning_tokens";
@@ -36,6 +40,13 @@ pub const FOLDED: &str = " counted as output";
 /// counts as visible output (a trace that splits OpenAI's reasoning out, against usage pages
 /// whose `output_tokens` include it).
 pub const BILLED_AS_OUTPUT: &str = " billed as output";
+
+static PLANT: Plant = Plant {
+    amount: "share of answer calls (not stopped) that go to o4-mini, which thinks 1,536 tokens before the answer: OpenAI's completion_tokens include them, so Dify and the usage pages count them as output and Langfuse as output_reasoning (OpenAI only; o4-mini bills thinking at the output price, so the step moves tokens at $0 app -> trace and back trace -> bill)",
+    kind: Amount::Share,
+    default: [0.0, 0.0],
+    only: Some(Provider::Openai),
+};
 
 pub struct ReasoningTokens;
 
@@ -190,6 +201,10 @@ impl Cause for ReasoningTokens {
                 }
             ),
         )
+    }
+
+    fn plant(&self) -> Option<&'static Plant> {
+        Some(&PLANT)
     }
 
     /// The trace shows thinking tokens the app's count of the same call leaves out.
