@@ -47,13 +47,14 @@ fn dec(v: &Value) -> Decimal {
     Decimal::from_str(v.as_str().unwrap()).unwrap()
 }
 
-const CLASSES: [&str; 7] = [
+const CLASSES: [&str; 8] = [
     "input",
     "input_cache_read",
     "input_cache_write_5m",
     "input_cache_write_1h",
     "input_image",
     "output",
+    "output_reasoning",
     "total",
 ];
 
@@ -266,6 +267,59 @@ fn the_report_finds_the_trace_to_bill_steps_exactly() {
         assert_eq!(s["tokens"]["total"], want["tokens"]["total"], "{cause}");
     }
     assert!(!dec(&tc["steps"]["unexplained"]["cost"]).is_zero());
+}
+
+/// `reasoning_tokens=0.3` alone (seed 12, 150 messages, 3 days): 38 answers go to o4-mini and
+/// think 1,536 tokens each, 38 × 1,536 = 58,368 (counted by hand in the files: the Langfuse
+/// generations' `output_reasoning`; Dify's o4-mini `completion_tokens` 77,972 = the trace's
+/// visible 19,604 + 58,368 = the usage pages' o4-mini `output_tokens`, billed on the output
+/// line at $4.40 per 1M: 0.3430768). The report finds exactly that: app → trace moves 58,368
+/// from output to output_reasoning, trace → bill moves them back, app → bill has none, all at
+/// $0 (o4-mini bills thinking at the output price), and nothing is left unexplained.
+#[test]
+fn the_report_finds_the_planted_reasoning_tokens() {
+    let (dir, truth) = run(&config(12, Provider::Openai, &["reasoning_tokens=0.3"]));
+    let report = reconcile_with_demo_args(dir.path());
+    // The report leaves zero classes out.
+    let n = |v: &Value, class: &str| v["tokens"][class].as_i64().unwrap_or(0);
+    let cmp = |v: &Value, b: &str, r: &str| {
+        v["comparisons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["baseline"] == b && c["reference"] == r)
+            .cloned()
+            .unwrap()
+    };
+    for (b, r, moved) in [
+        ("dify", "langfuse", 58_368),
+        ("langfuse", "openai", -58_368),
+        ("dify", "openai", 0),
+    ] {
+        let (rc, tc) = (cmp(&report, b, r), cmp(&truth, b, r));
+        let step = |cause: &str| {
+            rc["totals"]["bridge"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["cause"] == cause)
+                .cloned()
+                .unwrap()
+        };
+        let (found, want) = (step("reasoning_tokens"), &tc["steps"]["reasoning_tokens"]);
+        for class in CLASSES {
+            assert_eq!(n(&found, class), n(want, class), "{b}→{r} {class}");
+        }
+        assert_eq!(dec(&found["cost"]), dec(&want["cost"]), "{b}→{r}");
+        assert_eq!(n(&found, "output_reasoning"), moved, "{b}→{r}");
+        assert_eq!(n(&found, "output"), -moved, "{b}→{r}");
+        assert!(dec(&found["cost"]).is_zero(), "{b}→{r}");
+        let unexplained = step("unexplained");
+        for class in CLASSES {
+            assert_eq!(n(&unexplained, class), 0, "{b}→{r} unexplained {class}");
+        }
+        assert!(dec(&unexplained["cost"]).is_zero(), "{b}→{r} unexplained");
+    }
 }
 
 /// `reconcile` with the world's own `demo.args` (as a user would type them), JSON report.

@@ -1,6 +1,6 @@
 //! The attribution-accuracy sweep: simulated worlds with known planted causes (each cause
 //! alone, none, every cause together; OpenAI and Anthropic bills, and one app on both with both
-//! bills; 30 seeds), reconciled by the
+//! bills; 32 seeds), reconciled by the
 //! report as a user would run it (`demo --dir`, the world's own settings). Every cause the report
 //! finds must be within 1 % of the variance (or 1 token / $0.0001, whichever is larger) of what
 //! was planted, in each comparison, in total tokens, per token class and in money — and
@@ -111,7 +111,8 @@ fn check_worlds(seed: u64, providers: &[Provider], causes: &[&str]) -> usize {
                     "{what}: {b} → {r} {cause} {class}: found {f}, planted {p}"
                 );
             }
-            // A move between classes (media counted as text) plants no total and no money.
+            // A move between classes (media counted as text, thinking counted as output)
+            // plants no total and no money.
             if pt != 0
                 || !pc.is_zero()
                 || CLASSES
@@ -129,7 +130,7 @@ fn check_worlds(seed: u64, providers: &[Provider], causes: &[&str]) -> usize {
 /// nothing and the report finds nothing.
 #[test]
 fn sweep_openai_each_cause_alone_and_none() {
-    let cases: [&[&str]; 14] = [
+    let cases: [&[&str]; 16] = [
         &["none"],
         &["window_misalignment=1"],
         &["unattributed_traffic=1.5"],
@@ -144,6 +145,15 @@ fn sweep_openai_each_cause_alone_and_none() {
         &["unexplained=0.1"],
         &["service_tier=0.3"],
         &["multimodal_tokens=0.3"],
+        &["reasoning_tokens=0.3"],
+        // Thinking beside the window's edges (the trace's calls there), priority-served
+        // o4-mini calls and cached prompts.
+        &[
+            "reasoning_tokens=0.3",
+            "window_misalignment=1",
+            "service_tier=0.3",
+            "cache_hits=0.6",
+        ],
     ];
     for (i, causes) in cases.iter().enumerate() {
         let n = check_world(100 + i as u64, Provider::Openai, causes);
@@ -203,6 +213,7 @@ fn sweep_one_app_on_two_providers() {
                 "embeddings=0.12",
                 "service_tier=0.3",
                 "multimodal_tokens=0.3",
+                "reasoning_tokens=0.3",
                 "cache_write_folding=0.3"
             ]
         ) > 0

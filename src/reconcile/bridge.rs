@@ -1095,6 +1095,86 @@ output = "15.00"
         assert_eq!(step("unexplained").cost, dec!(0));
     }
 
+    /// The mirror case, a trace against usage pages that fold thinking into output (OpenAI's
+    /// `output_tokens` include reasoning), on one hand-computed day of the table above (input
+    /// $2, output $8, reasoning $10 per 1M): the trace's thinking is moved back to output, at
+    /// most as much as the bill counts beyond the trace's visible output; the rest of that
+    /// excess stays unexplained.
+    #[test]
+    fn thinking_the_trace_splits_and_the_bill_folds_is_moved_back_to_output() {
+        let prices = PriceBook::from_toml_str("test.toml", TABLE_REASONING).unwrap();
+        let window = Span {
+            start: t(0),
+            end: t(24),
+        };
+        let mut acc = ComparisonAcc::new(ComparisonSetup {
+            baseline: "langfuse".into(),
+            reference: "openai".into(),
+            evidence: None,
+            baseline_is_app: false,
+            window,
+            span: window,
+            grid: None,
+            calendar: Calendar {
+                tz: chrono_tz::UTC,
+                bucket: BucketSize::Day,
+            },
+            book_rates: Vec::new(),
+            route: crate::reconcile::route::Route::All,
+            teams: None,
+        });
+        let money = |u: &Usage| {
+            Decimal::from(u[UsageClass::Input]) * dec!(0.000002)
+                + Decimal::from(u[UsageClass::Output]) * dec!(0.000008)
+                + Decimal::from(u[UsageClass::OutputReasoning]) * dec!(0.00001)
+        };
+        // (id, trace in/out/thinking, bill out): o thinks 1,200 tokens the bill counts in its
+        // 1,500 output; x has none, and the bill counts 100 output tokens more than the trace.
+        for (i, &(id, input, out, thinking, billed)) in
+            [("o", 200, 300, 1200, 1500), ("x", 100, 400, 0, 500)]
+                .iter()
+                .enumerate()
+        {
+            let mut tr = call(id, 3 + i as u32, input, 0, out);
+            tr.usage[UsageClass::OutputReasoning] = thinking;
+            let m = money(&tr.usage);
+            acc.add_baseline(&tr, &val(Some(m), Some(m), Some(m)));
+            let bill = call(id, 3 + i as u32, input, 0, billed);
+            let m = money(&bill.usage);
+            acc.add_reference(&bill, &val(Some(m), Some(m), Some(m)));
+        }
+        let report = acc.finish(&prices, &AttributionRule::default(), &|_, _| {
+            Some(Decimal::ONE)
+        });
+        let tot = &report.totals;
+        let step = |c: &str| tot.bridge.iter().find(|s| s.cause == c).unwrap();
+        use UsageClass::{Output, OutputReasoning};
+        // Trace: 0.0004 + 0.0024 + 0.012 = 0.0148 and 0.0002 + 0.0032 = 0.0034, 0.0182. Bill:
+        // 0.0004 + 0.012 = 0.0124 and 0.0002 + 0.004 = 0.0042, 0.0166.
+        assert_eq!(tot.baseline.cost, dec!(0.0182));
+        assert_eq!(tot.reference.cost, dec!(0.0166));
+        // 1,200 thinking tokens the bill does not split out; it counts 2,000 − 700 = 1,300
+        // output beyond the trace's visible output, so all 1,200 move back, at (8 − 10)e-6:
+        // −0.0024.
+        let r = step("reasoning_tokens");
+        assert_eq!(
+            r.tokens,
+            Usage::of(&[(Output, 1200), (OutputReasoning, -1200)])
+        );
+        assert_eq!(r.cost, dec!(-0.0024));
+        assert!(
+            r.note
+                .starts_with("1,200 thinking tokens the baseline records as output_reasoning"),
+            "{}",
+            r.note
+        );
+        let remedy = r.remedy.as_deref().unwrap();
+        assert!(remedy.contains("m1 1,200 tokens, -0.0024"), "{remedy}");
+        // The other 100 output tokens at $8: 0.0182 − 0.0024 + 0.0008 = 0.0166.
+        assert_eq!(step("unexplained").tokens, Usage::of(&[(Output, 100)]));
+        assert_eq!(step("unexplained").cost, dec!(0.0008));
+    }
+
     /// Image and audio tokens against a trace, on one hand-computed day of a table with input
     /// $2, audio input $40 and output $8 per 1M tokens (images at the input price, the table's
     /// fallback): audio left out on one call, images counted as text on another, audio left out

@@ -11,7 +11,7 @@
 
 use super::fmt::{J, csv_field, f3, pg_ts, py_decimal, py_float, uuid};
 use super::world::{
-    ANSWER_TEXT, BIG, Call, DifyRec, QUERIES, Role, Run, STOPPED_TEXT, Step, World,
+    ANSWER_TEXT, Call, DifyRec, QUERIES, Role, Run, SMALL, STOPPED_TEXT, Step, World,
 };
 use super::{Provider, Rng, create, io_err};
 use chrono::{DateTime, Utc};
@@ -187,7 +187,7 @@ fn prompt_msgs(c: &Call, run: &Run) -> J {
         None => J::Arr(vec![
             msg(
                 "system",
-                if c.model == BIG {
+                if c.model != SMALL {
                     "You are the support assistant."
                 } else {
                     "Classify."

@@ -11,7 +11,7 @@
 
 use super::fmt::{J, csv_field, f3, iso_ms, js_number, uuid};
 use super::world::{
-    BIG, CR, Call, IN, OUT, QUERIES, Role, Run, Step, W1, W5, World, as_text, secs_f,
+    BIG, CR, Call, IN, OUT, QUERIES, REASON, RSN, Role, Run, Step, W1, W5, World, as_text, secs_f,
 };
 use super::{Provider, Rng, create, io_err};
 use chrono::{DateTime, Utc};
@@ -135,8 +135,16 @@ fn generation(w: &World, rng: &mut Rng, g: Gen<'_>, out: &mut String) {
         c_out = Decimal::from(u[OUT]) * m.price[OUT];
         usage.push(("output".to_string(), J::Int(u[OUT])));
         cost.push(("output".to_string(), J::Num(js_number(c_out))));
+        // Langfuse's own split of OpenAI's completion count: `output` the visible part,
+        // `output_reasoning` the thinking (`completion_tokens_details.reasoning_tokens`).
+        if u[RSN] != 0 {
+            let x = Decimal::from(u[RSN]) * m.price[RSN];
+            usage.push(("output_reasoning".to_string(), J::Int(u[RSN])));
+            cost.push(("output_reasoning".to_string(), J::Num(js_number(x))));
+            c_out += x;
+        }
         u_in = u[IN] + u[CR] + u[W5] + u[W1];
-        u_out = u[OUT];
+        u_out = u[OUT] + u[RSN];
         usage.push(("total".to_string(), J::Int(u_in + u_out)));
         cost.push(("total".to_string(), J::Num(js_number(c_in + c_out))));
     }
@@ -163,7 +171,12 @@ fn generation(w: &World, rng: &mut Rng, g: Gen<'_>, out: &mut String) {
         Some(t) => js(&J::Obj(vec![("node_type", J::s(t))])),
         None => "{}".into(),
     };
-    let temperature = if g.model == BIG { "0.2" } else { "0" };
+    // o-series models take only the default temperature (1).
+    let temperature = match g.model {
+        BIG => "0.2",
+        REASON => "1",
+        _ => "0",
+    };
     let fields: [Option<String>; 44] = [
         Some(uuid(g.id)),
         Some(uuid(g.trace_id)),

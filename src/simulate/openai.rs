@@ -14,7 +14,7 @@
 //! what was billed, its `quantity` the tokens of both tiers.
 
 use super::fmt::{J, plain};
-use super::world::{CR, IMG, IN, OUT, Role, World};
+use super::world::{CR, IMG, IN, OUT, RSN, Role, World};
 use super::{create, io_err};
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
@@ -171,13 +171,16 @@ pub fn write(w: &World, out: &Path) -> Result<Vec<String>, String> {
         a.input += c.u[IN] + c.u[CR] + c.u[IMG];
         a.cached += c.u[CR];
         a.image += c.u[IMG];
-        a.output += c.u[OUT];
+        // Thinking is inside `output_tokens`: the usage pages have no reasoning field.
+        a.output += c.u[OUT] + c.u[RSN];
         a.requests += 1;
         line("input", IN);
         // The Costs API bills image input on the input line.
         line("input", IMG);
         line("cached input", CR);
         line("output", OUT);
+        // The Costs API bills thinking on the output line.
+        line("output", RSN);
     }
     let opt = |s: &str| J::s(s);
     let comp_pages = pages(w, |d| {

@@ -17,13 +17,15 @@ use super::dify::{NODES, NODES_2};
 use super::fmt::{J, plain, rfc3339};
 use super::world::add_tokens;
 use super::world::{
-    CLASS_NAMES, CR, IMG, IN, OUT, Role, Step, Tokens, W1, W5, World, as_text, input_total,
+    CLASS_NAMES, CR, IMG, IN, OUT, RSN, Role, Step, Tokens, W1, W5, World, as_text, folded,
+    input_total,
 };
 use super::{Provider, STEPS};
 use crate::reconcile::causes::{
     self as causes, auxiliary_calls, cache_hits, cache_write_folding, double_counting, embeddings,
-    multimodal_tokens, price_mismatch, retries, service_tier, streaming_interruption,
-    tokenizer_drift, unattributed_traffic, unexplained, window_misalignment,
+    multimodal_tokens, price_mismatch, reasoning_tokens, retries, service_tier,
+    streaming_interruption, tokenizer_drift, unattributed_traffic, unexplained,
+    window_misalignment,
 };
 
 use crate::catalog;
@@ -99,7 +101,7 @@ const LF_BILL: usize = 1;
 const DIFY_LF: usize = 2;
 
 fn dify_tokens(prompt: i64, completion: i64) -> Tokens {
-    [prompt, 0, 0, 0, completion, 0]
+    [prompt, 0, 0, 0, completion, 0, 0]
 }
 
 /// The pseudo-model index of iteration/loop container rows (see the module docs).
@@ -155,7 +157,7 @@ fn plant(w: &World, comps: &mut [Comp; 3]) {
                     c.t,
                     c.model,
                     service_tier::NAME,
-                    &[0; 6],
+                    &[0; 7],
                     m.billed(c) - table,
                     1,
                 );
@@ -164,12 +166,47 @@ fn plant(w: &World, comps: &mut [Comp; 3]) {
         // An attached image: the bill counts it apart, Dify and Langfuse as text input (the
         // trace and the app agree); moved at (image − input price), $0 on gpt-4.1.
         if c.u[IMG] != 0 {
-            let mut tok = [0; 6];
+            let mut tok = [0; 7];
             tok[IN] = -c.u[IMG];
             tok[IMG] = c.u[IMG];
             let money = Decimal::from(c.u[IMG]) * (m.price[IMG] - m.price[IN]);
             for k in [DIFY_BILL, LF_BILL] {
                 step(k, c.t, c.model, multimodal_tokens::NAME, &tok, money, 1);
+            }
+        }
+        // A reasoning model's thinking: Langfuse counts it apart (`output_reasoning`), Dify
+        // and the usage pages as output, so the app and the bill agree. App → trace moves it
+        // from `output` to `output_reasoning`, trace → bill back, each at the difference of
+        // the two prices, $0 where thinking is billed as output (o4-mini). The trace's calls
+        // outside the window are its window step, in its own classes, and moved back here too.
+        if c.u[RSN] != 0 {
+            let mut tok = [0; 7];
+            tok[OUT] = -c.u[RSN];
+            tok[RSN] = c.u[RSN];
+            let money = Decimal::from(c.u[RSN]) * (m.price[RSN] - m.price[OUT]);
+            if inw && c.dify.is_some() {
+                step(
+                    DIFY_LF,
+                    c.t,
+                    c.model,
+                    reasoning_tokens::NAME,
+                    &tok,
+                    money,
+                    1,
+                );
+            }
+            if c.role.traced() {
+                tok[OUT] = c.u[RSN];
+                tok[RSN] = -c.u[RSN];
+                step(
+                    LF_BILL,
+                    c.t,
+                    c.model,
+                    reasoning_tokens::NAME,
+                    &tok,
+                    -money,
+                    1,
+                );
             }
         }
         let bills = |step: &mut StepFn<'_>, cause| {
@@ -225,9 +262,9 @@ fn plant(w: &World, comps: &mut [Comp; 3]) {
                         |cause, tok: Tokens, cost| step(k, c.t, c.model, cause, &tok, cost, 1);
                     let table_dify =
                         Decimal::from(d.prompt) * p[IN] + Decimal::from(d.completion) * p[OUT];
-                    s(price_mismatch::NAME, [0; 6], table_dify - d.price());
+                    s(price_mismatch::NAME, [0; 7], table_dify - d.price());
                     let di = input_total(&c.u) - d.prompt;
-                    let dout = c.u[OUT] - d.completion;
+                    let dout = folded(&c.u)[OUT] - d.completion;
                     let moved = Decimal::from(di) * p[IN] + Decimal::from(dout) * p[OUT];
                     let cause = if c.role == Role::Stopped {
                         Some(streaming_interruption::NAME)
@@ -239,12 +276,12 @@ fn plant(w: &World, comps: &mut [Comp; 3]) {
                         None
                     };
                     if let Some(cause) = cause {
-                        s(cause, [di, 0, 0, 0, dout, 0], moved);
+                        s(cause, [di, 0, 0, 0, dout, 0, 0], moved);
                     }
                     for kk in [CR, W5, W1] {
                         let x = c.u[kk];
                         if x != 0 {
-                            let mut tok = [0; 6];
+                            let mut tok = [0; 7];
                             tok[IN] = -x;
                             tok[kk] = x;
                             s(cache_hits::NAME, tok, Decimal::from(x) * (p[kk] - p[IN]));
@@ -296,14 +333,14 @@ fn plant(w: &World, comps: &mut [Comp; 3]) {
                             })
                         })
                         .collect();
-                    let (mut tok, mut cost) = ([0; 6], Decimal::ZERO);
+                    let (mut tok, mut cost) = ([0; 7], Decimal::ZERO);
                     for r in &v {
                         add_tokens(&mut tok, &r.2, 1);
                         cost += r.3;
                     }
                     // Dify keeps only the container's total: all of it `input`.
                     let total: i64 = tok.iter().sum();
-                    v.push((*start, CONTAINER, [total, 0, 0, 0, 0, 0], cost, true));
+                    v.push((*start, CONTAINER, [total, 0, 0, 0, 0, 0, 0], cost, true));
                     v
                 }
                 _ => vec![],
@@ -449,7 +486,7 @@ fn read_dify(w: &World, ws: &[World], out: &Path) -> Result<(u64, u64, Vec<Row>)
                     {
                         let e = children
                             .entry((get("workflow_run_id").to_string(), it.to_string()))
-                            .or_insert(([0; 6], m));
+                            .or_insert(([0; 7], m));
                         add_tokens(&mut e.0, &tok, 1);
                     }
                     dify_usage_rows += 1;
@@ -480,7 +517,7 @@ fn read_dify(w: &World, ws: &[World], out: &Path) -> Result<(u64, u64, Vec<Row>)
                 "re-read: container total_tokens {total} is not its children's sum"
             ));
         }
-        llm.push((t, CONTAINER, [total, 0, 0, 0, 0, 0], money));
+        llm.push((t, CONTAINER, [total, 0, 0, 0, 0, 0, 0], money));
     }
     Ok((node_rows, dify_usage_rows, llm))
 }
@@ -502,14 +539,15 @@ fn read_langfuse(w: &World, ws: &[World], out: &Path) -> Result<(u64, u64, Vec<R
             .with_timezone(&Utc);
         let u = json(get("usageDetails"))?;
         let cd = json(get("costDetails"))?;
-        let mut tok = [0; 6];
-        let names: [(usize, &str); 5] = match provider {
+        let mut tok = [0; 7];
+        let names: [(usize, &str); 6] = match provider {
             Provider::Openai => [
                 (IN, "input"),
                 (CR, "input_cached_tokens"),
                 (W5, "-"),
                 (W1, "-"),
                 (OUT, "output"),
+                (RSN, "output_reasoning"),
             ],
             Provider::Anthropic => [
                 (IN, "input"),
@@ -517,6 +555,7 @@ fn read_langfuse(w: &World, ws: &[World], out: &Path) -> Result<(u64, u64, Vec<R
                 (W5, "input_cache_creation_5m"),
                 (W1, "input_cache_creation_1h"),
                 (OUT, "output"),
+                (RSN, "-"),
             ],
         };
         for (k, n) in names {
@@ -662,7 +701,7 @@ fn reread(
                                     bill(
                                         t,
                                         m,
-                                        &[un - img, c, 0, 0, int(&r["output_tokens"]), img],
+                                        &[un - img, c, 0, 0, int(&r["output_tokens"]), img, 0],
                                         Decimal::ZERO,
                                     );
                                 }
@@ -675,7 +714,7 @@ fn reread(
                                     bill(
                                         t,
                                         m,
-                                        &[int(&r["input_tokens"]), 0, 0, 0, 0, 0],
+                                        &[int(&r["input_tokens"]), 0, 0, 0, 0, 0, 0],
                                         Decimal::ZERO,
                                     );
                                 }
@@ -683,7 +722,7 @@ fn reread(
                                     let li = r["line_item"].as_str().unwrap_or("");
                                     let model = li.split(", ").next().unwrap_or("");
                                     let m = model_index(w, Some("openai"), model)?;
-                                    bill(t, m, &[0; 6], num_dec(&r["amount"]["value"])?);
+                                    bill(t, m, &[0; 7], num_dec(&r["amount"]["value"])?);
                                 }
                             }
                         }
@@ -717,12 +756,13 @@ fn reread(
                                         int(&cc["ephemeral_1h_input_tokens"]),
                                         int(&r["output_tokens"]),
                                         0,
+                                        0,
                                     ],
                                     Decimal::ZERO,
                                 );
                             } else {
                                 let cents = num_dec(&r["amount"])?;
-                                bill(t, m, &[0; 6], cents / Decimal::ONE_HUNDRED);
+                                bill(t, m, &[0; 7], cents / Decimal::ONE_HUNDRED);
                             }
                         }
                     }

@@ -4,8 +4,9 @@
 use super::{Config, Provider, Rng};
 use crate::reconcile::causes::{
     auxiliary_calls, cache_hits, cache_write_folding, double_counting, embeddings,
-    multimodal_tokens, price_mismatch, retries, service_tier, streaming_interruption,
-    tokenizer_drift, unattributed_traffic, unexplained, window_misalignment,
+    multimodal_tokens, price_mismatch, reasoning_tokens, retries, service_tier,
+    streaming_interruption, tokenizer_drift, unattributed_traffic, unexplained,
+    window_misalignment,
 };
 
 use crate::catalog;
@@ -26,23 +27,27 @@ pub const W1: usize = 3;
 pub const OUT: usize = 4;
 /// Image input (`multimodal_tokens`): the bill counts it apart, Dify and Langfuse as text.
 pub const IMG: usize = 5;
-pub const CLASS_NAMES: [&str; 6] = [
+/// Thinking output (`reasoning_tokens`): Langfuse counts it apart, Dify and the bill as output.
+pub const RSN: usize = 6;
+pub const CLASS_NAMES: [&str; 7] = [
     "input",
     "input_cache_read",
     "input_cache_write_5m",
     "input_cache_write_1h",
     "output",
     "input_image",
+    "output_reasoning",
 ];
-const CLASSES: [UsageClass; 6] = [
+const CLASSES: [UsageClass; 7] = [
     UsageClass::Input,
     UsageClass::InputCacheRead,
     UsageClass::InputCacheWrite5m,
     UsageClass::InputCacheWrite1h,
     UsageClass::Output,
     UsageClass::InputImage,
+    UsageClass::OutputReasoning,
 ];
-pub type Tokens = [i64; 6];
+pub type Tokens = [i64; 7];
 
 /// `a += b × times`, class by class.
 pub fn add_tokens(a: &mut Tokens, b: &Tokens, times: i64) {
@@ -63,6 +68,19 @@ pub fn as_text(u: &Tokens) -> Tokens {
     t
 }
 
+/// A call's usage as Dify and OpenAI's usage pages see it: thinking counted as output
+/// (`completion_tokens` and `output_tokens` include the reasoning tokens).
+pub fn folded(u: &Tokens) -> Tokens {
+    let mut t = *u;
+    t[OUT] += t[RSN];
+    t[RSN] = 0;
+    t
+}
+
+/// Thinking tokens of one planted reasoning-model answer (`reasoning_tokens`; the `--cause`
+/// help text says 1,536).
+pub const REASONING_TOKENS: i64 = 1_536;
+
 /// Tokens of one planted image (OpenAI, gpt-4.1 family, 1024 × 1024 at high detail).
 pub const IMAGE_TOKENS: i64 = 765;
 
@@ -77,9 +95,9 @@ pub struct Model {
     pub provider: String,
     pub canonical: String,
     /// Table price per token per class (the report's price tables).
-    pub price: [Decimal; 6],
+    pub price: [Decimal; 7],
     /// The same at OpenAI's priority tier, when the table prices it.
-    pub priority: Option<[Decimal; 6]>,
+    pub priority: Option<[Decimal; 7]>,
     /// Dify's configured unit prices per 1M tokens (`numeric(10,4)`).
     pub dify_in: Decimal,
     pub dify_out: Decimal,
@@ -101,7 +119,7 @@ impl Model {
     }
 }
 
-fn cost(price: &[Decimal; 6], u: &Tokens) -> Decimal {
+fn cost(price: &[Decimal; 7], u: &Tokens) -> Decimal {
     price
         .iter()
         .zip(u)
@@ -182,7 +200,8 @@ pub struct Call {
     pub elapsed: f64,
     pub model: usize,
     pub role: Role,
-    /// Provider-reported usage (what the bill counts).
+    /// Provider-reported usage (what the bill counts), `OUT` the visible output and `RSN` the
+    /// thinking apart (the usage pages and Dify count both as output: [`folded`]).
     pub u: Tokens,
     pub dify: Option<DifyRec>,
     /// Dify node execution id = Langfuse generation id (a fresh id for failed attempts).
@@ -260,6 +279,8 @@ pub struct World {
 pub const SMALL: usize = 0;
 pub const BIG: usize = 1;
 pub const EMBED: usize = 2;
+/// The reasoning model (OpenAI o4-mini), only in a world that plants `reasoning_tokens`.
+pub const REASON: usize = 3;
 
 pub const QUERIES: [(&str, &str); 12] = [
     ("How do I reset my password?", "Account"),
@@ -339,11 +360,23 @@ fn model_list(cfg: &Config, at: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec
             ),
         ],
     };
+    // The reasoning model only where it is planted, so other worlds keep their model list.
+    let reasoning: &[(&str, &str, &str, &str)] =
+        if cfg.provider == Provider::Openai && cfg.amount(reasoning_tokens::NAME) > 0.0 {
+            &[(
+                "o4-mini",
+                "o4-mini-2025-04-16",
+                "",
+                "b9854a5c92dc496b997d99d23",
+            )]
+        } else {
+            &[]
+        };
     let factor = Decimal::try_from(1.0 + cfg.amount(price_mismatch::NAME))
         .map_err(|e| format!("--cause price_mismatch: {e}"))?
         .round_dp(6);
     let mut out = Vec::new();
-    for &(dify_name, bill_name, display, langfuse_id) in specs {
+    for &(dify_name, bill_name, display, langfuse_id) in specs.iter().chain(reasoning) {
         let c = catalog::canonicalize(Some(cfg.provider.name()), bill_name);
         let e = book
             .lookup(&c.provider, bill_name, &c.model, at)
@@ -359,8 +392,8 @@ fn model_list(cfg: &Config, at: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec
                 "{bill_name}: its price changes inside the simulated span; pick another --start"
             ));
         }
-        let mut price = [Decimal::ZERO; 6];
-        let mut priority = Some([Decimal::ZERO; 6]);
+        let mut price = [Decimal::ZERO; 7];
+        let mut priority = Some([Decimal::ZERO; 7]);
         for (k, class) in CLASSES.iter().enumerate() {
             price[k] = e.unit_price(*class).unwrap_or(Decimal::ZERO);
             // One token of the class at the priority tier: its unit price there, as the
@@ -540,7 +573,7 @@ impl World {
                     elapsed: 0.1,
                     model: EMBED,
                     role: Role::Embedding,
-                    u: [rng.int(15, 60), 0, 0, 0, 0, 0],
+                    u: [rng.int(15, 60), 0, 0, 0, 0, 0, 0],
                     dify: None,
                     id: 0,
                     run: ri,
@@ -572,7 +605,7 @@ impl World {
                 elapsed,
                 model: SMALL,
                 role: Role::Classifier,
-                u: [p, 0, 0, 0, c, 0],
+                u: [p, 0, 0, 0, c, 0, 0],
                 dify: Some(rec),
                 id: rng.u128(),
                 run: ri,
@@ -597,7 +630,7 @@ impl World {
                         elapsed,
                         model: SMALL,
                         role: Role::Child(i as u8),
-                        u: [p, 0, 0, 0, c, 0],
+                        u: [p, 0, 0, 0, c, 0, 0],
                         dify: Some(DifyRec {
                             prompt: p,
                             completion: c,
@@ -631,7 +664,7 @@ impl World {
                     elapsed,
                     model: BIG,
                     role: Role::Retry,
-                    u: [prompt, 0, 0, 0, rng.int(80, 900), 0],
+                    u: [prompt, 0, 0, 0, rng.int(80, 900), 0, 0],
                     dify: None,
                     id: rng.u128(),
                     run: ri,
@@ -655,7 +688,7 @@ impl World {
                 });
                 failed = true;
             } else {
-                let mut u: Tokens = [0; 6];
+                let mut u: Tokens = [0; 7];
                 if openai {
                     if rng.chance(amt(cache_hits::NAME)) {
                         u[CR] = 1024 + 128 * rng.int(0, (prompt - 1024) / 128);
@@ -719,10 +752,27 @@ impl World {
                     u[IMG] = IMAGE_TOKENS.min(u[IN]);
                     u[IN] -= u[IMG];
                 }
+                // A reasoning model answers (`reasoning_tokens`): o4-mini thinks
+                // REASONING_TOKENS tokens before the visible answer. OpenAI counts them in
+                // `completion_tokens` (and `completion_tokens_details.reasoning_tokens`), which
+                // Dify records as the answer's tokens and the usage pages as `output_tokens`;
+                // Langfuse keeps them apart as `output_reasoning`.
+                let mut model = BIG;
+                let mut rec = rec;
+                if openai
+                    && role == Role::Answer
+                    && amt(reasoning_tokens::NAME) > 0.0
+                    && rng.chance(amt(reasoning_tokens::NAME))
+                {
+                    model = REASON;
+                    u[RSN] = REASONING_TOKENS;
+                    rec.completion += u[RSN];
+                    (rec.pp, rec.cp) = small_price(&models[REASON], rec.prompt, rec.completion);
+                }
                 calls.push(Call {
                     t: clock,
                     elapsed,
-                    model: BIG,
+                    model,
                     role,
                     u,
                     dify: Some(rec),
@@ -752,7 +802,7 @@ impl World {
                     elapsed: rng.uniform(0.3, 1.2),
                     model: SMALL,
                     role: Role::Aux(kind),
-                    u: [p, 0, 0, 0, c, 0],
+                    u: [p, 0, 0, 0, c, 0, 0],
                     dify: None,
                     id: rng.u128(),
                     run: ri,
@@ -765,7 +815,7 @@ impl World {
             // an app-key call nothing but the bill sees
             if rng.chance(amt(unexplained::NAME)) {
                 let t = t0 + rng.secs(1.0, 1800.0);
-                let u = [rng.int(1200, 6000), 0, 0, 0, rng.int(80, 900), 0];
+                let u = [rng.int(1200, 6000), 0, 0, 0, rng.int(80, 900), 0, 0];
                 if t < span_end {
                     calls.push(Call {
                         t,
@@ -810,7 +860,7 @@ impl World {
         while other < target {
             let t = span_start + Duration::microseconds(rng.int(0, span_us - 1));
             let p = rng.int(600, 2500);
-            let mut u: Tokens = [0; 6];
+            let mut u: Tokens = [0; 7];
             if p >= 1024 && rng.chance(0.35) {
                 u[CR] = 1024 + 128 * rng.int(0, (p - 1024) / 128);
             }
@@ -847,7 +897,7 @@ impl World {
                     elapsed: 0.3,
                     model: EMBED,
                     role: Role::Embedding,
-                    u: [n, 0, 0, 0, 0, 0],
+                    u: [n, 0, 0, 0, 0, 0, 0],
                     dify: None,
                     id: 0,
                     run: usize::MAX,
@@ -1027,7 +1077,8 @@ mod tests {
                 per_1m(3500),
                 per_1m(3500),
                 per_1m(14000),
-                per_1m(3500)
+                per_1m(3500),
+                per_1m(14000)
             ])
         );
         assert_eq!(big.price[IMG], big.price[IN]);
@@ -1038,7 +1089,7 @@ mod tests {
             elapsed: 1.0,
             model: BIG,
             role: Role::Answer,
-            u: [976, 1024, 0, 0, 500, 0],
+            u: [976, 1024, 0, 0, 500, 0, 0],
             dify: None,
             id: 0,
             run: 0,

@@ -4,7 +4,11 @@
 //! as such. Two ways: the baseline leaves them out (Dify on Gemini records the visible
 //! candidates only), valued at the reasoning price; or it folds them into its output count
 //! (Dify on OpenAI o-series: `completion_tokens` includes them), a move from `output` to
-//! `output_reasoning` valued at (reasoning price − output price), usually $0.
+//! `output_reasoning` valued at (reasoning price − output price), usually $0. The mirror case:
+//! the baseline records thinking as such and the reference counts it as visible output (a
+//! Langfuse trace of OpenAI o-series calls against the usage pages, whose `output_tokens`
+//! include the reasoning tokens): moved back from `output_reasoning` to `output`, at most what
+//! the reference counts beyond the baseline's visible output, at (output − reasoning price).
 //!
 //! Measured per group from what the reference bills beyond the baseline and the steps so far,
 //! so it follows every step that changes output counts (`streaming_interruption`,
@@ -13,12 +17,17 @@
 //! missing thinking per call ([`unrecorded_reasoning`]); `tokenizer_drift` leaves that part
 //! of a call's output difference to this step, so no token is counted twice.
 //!
-//! The step's kinds (for the remedy) are `model` + [`MISSING`] or [`FOLDED`], each counting
+//! The step's kinds (for the remedy) are `model` + [`MISSING`], [`FOLDED`] or
+//! [`BILLED_AS_OUTPUT`], each counting
 //! tokens (not records) and their money, and the matched calls that show missing thinking.
 
-use super::{Cause, Context, GroupView, Matched, Measured, SpotPair, Tally, matched_calls_note};
+use super::{
+    Amount, Cause, Context, GroupView, Matched, Measured, Plant, SpotPair, Tally,
+    matched_calls_note,
+};
 use crate::reconcile::bridge::Valuation;
 use crate::record::{Usage, UsageClass, UsageRecord};
+use crate::simulate::Provider;
 use rust_decimal::Decimal;
 
 pub const NAME: &str = "reasoning_tokens";
@@ -27,6 +36,17 @@ pub const NAME: &str = "reasoning_tokens";
 /// visible output.
 pub const MISSING: &str = " not recorded";
 pub const FOLDED: &str = " counted as output";
+/// Kind suffix of the mirror case: thinking the baseline records as such that the reference
+/// counts as visible output (a trace that splits OpenAI's reasoning out, against usage pages
+/// whose `output_tokens` include it).
+pub const BILLED_AS_OUTPUT: &str = " billed as output";
+
+static PLANT: Plant = Plant {
+    amount: "share of answer calls (not stopped) that go to o4-mini, which thinks 1,536 tokens before the answer: OpenAI's completion_tokens include them, so Dify and the usage pages count them as output and Langfuse as output_reasoning (OpenAI only; o4-mini bills thinking at the output price, so the step moves tokens at $0 app -> trace and back trace -> bill)",
+    kind: Amount::Share,
+    default: [0.0, 0.0],
+    only: Some(Provider::Openai),
+};
 
 pub struct ReasoningTokens;
 
@@ -37,6 +57,38 @@ pub fn unrecorded_reasoning(base: &Usage, evidence: &Usage) -> i64 {
     let beyond = evidence[UsageClass::OutputReasoning] - base[UsageClass::OutputReasoning];
     let d_out = evidence.output_total() - base.output_total();
     beyond.min(d_out).max(0)
+}
+
+/// The mirror of thinking counted as output: of the `extra` thinking tokens the baseline (with
+/// the steps so far) records beyond the reference, those the reference counts beyond the
+/// baseline's visible output, moved back from `output_reasoning` to `output` at (output price −
+/// reasoning price), usually $0. The rest is left to the steps after this one.
+fn billed_as_output(g: &GroupView, t: &Tally, extra: i64) -> Measured {
+    use UsageClass::{Output, OutputReasoning};
+    let mut m = Measured::default();
+    let moved = (g.reference.usage[Output] - g.so_far[Output]).clamp(0, extra);
+    if moved == 0 {
+        return m;
+    }
+    m.tokens[OutputReasoning] = -moved;
+    m.tokens[Output] = moved;
+    let reasoning = g.prices.and_then(|p| p.unit(OutputReasoning));
+    let output = g.prices.and_then(|p| p.unit(Output));
+    match output.zip(reasoning) {
+        Some((o, r)) => {
+            let money = Decimal::from(moved) * (o - r);
+            m.cost += money;
+            m.kinds.add(
+                &format!("{}{BILLED_AS_OUTPUT}", g.model),
+                moved as u64,
+                money,
+            );
+        }
+        None => m.unpriced = 1,
+    }
+    m.records = t.records;
+    m.evidence = t.evidence.clone();
+    m
 }
 
 impl Cause for ReasoningTokens {
@@ -65,7 +117,10 @@ impl Cause for ReasoningTokens {
         use UsageClass::{Output, OutputReasoning};
         let mut m = Measured::default();
         let beyond = g.reference.usage[OutputReasoning] - g.so_far[OutputReasoning];
-        if beyond <= 0 {
+        if beyond < 0 {
+            return billed_as_output(g, t, -beyond);
+        }
+        if beyond == 0 {
             return m;
         }
         // What the baseline counts beyond the reference's visible output is thinking it
@@ -108,6 +163,20 @@ impl Cause for ReasoningTokens {
 
     fn describe(&self, cx: &Context, m: &Measured) -> (&'static str, String) {
         let reasoning = m.tokens[UsageClass::OutputReasoning];
+        if reasoning < 0 {
+            return (
+                "measured",
+                format!(
+                    "{} thinking tokens the baseline records as output_reasoning that the reference counts as visible output (OpenAI's usage pages include reasoning in output_tokens){}",
+                    crate::report::count(-reasoning),
+                    if m.unpriced > 0 {
+                        "; some reasoning prices unknown, their money stays unexplained"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+        }
         if reasoning == 0 {
             return (
                 "measured",
@@ -134,6 +203,10 @@ impl Cause for ReasoningTokens {
         )
     }
 
+    fn plant(&self) -> Option<&'static Plant> {
+        Some(&PLANT)
+    }
+
     /// The trace shows thinking tokens the app's count of the same call leaves out.
     fn spot_label(&self, p: &SpotPair) -> Option<&'static str> {
         match (p.app, p.trace) {
@@ -154,6 +227,14 @@ impl Cause for ReasoningTokens {
         let folded: Vec<_> = kinds
             .iter()
             .filter_map(|(k, n, money)| k.strip_suffix(FOLDED).map(|model| (model, *n, *money)))
+            .filter(|(_, _, money)| !money.is_zero())
+            .collect();
+        let billed: Vec<_> = kinds
+            .iter()
+            .filter_map(|(k, n, money)| {
+                k.strip_suffix(BILLED_AS_OUTPUT)
+                    .map(|model| (model, *n, *money))
+            })
             .filter(|(_, _, money)| !money.is_zero())
             .collect();
         let list = |v: &[(&str, u64, Decimal)]| {
@@ -182,6 +263,14 @@ impl Cause for ReasoningTokens {
                 "{} counts thinking tokens as visible output at the output price while they are priced apart ({}): price the model's reasoning tokens in the app",
                 cx.setup.baseline,
                 list(&folded),
+            ));
+        }
+        if !billed.is_empty() {
+            parts.push(format!(
+                "{} bills thinking tokens as output while {} prices them apart ({}): price the model's reasoning tokens as its output",
+                cx.setup.reference,
+                cx.setup.baseline,
+                list(&billed),
             ));
         }
         (!parts.is_empty()).then(|| parts.join("; "))
