@@ -717,6 +717,43 @@ impl CallIndex {
         }
     }
 
+    /// Adds the calls of a later part of the same read, as if they had been inserted after
+    /// this part's: a later call with an id takes the id's place, and a trace id both parts
+    /// have is a trace of several calls.
+    pub fn merge(&mut self, o: CallIndex) {
+        let Ok(base) = u32::try_from(self.usages.len()) else {
+            return;
+        };
+        // Past the last index a u32 holds: the rest match nothing, as with `insert`.
+        let moved = |i: u32| base.checked_add(i).filter(|&at| at != SEVERAL);
+        let kept = o.usages.len().min(SEVERAL.saturating_sub(base) as usize);
+        self.usages.extend_from_slice(&o.usages[..kept]);
+        for (i, u) in o.wide {
+            if let Some(at) = moved(i).filter(|&at| (at as usize) < self.usages.len()) {
+                self.wide.insert(at, u);
+            }
+        }
+        for (k, i) in o.by_id {
+            if let Some(at) = moved(i).filter(|&at| (at as usize) < self.usages.len()) {
+                self.by_id.insert(k, at);
+            }
+        }
+        for (k, i) in o.by_trace {
+            let at = if i == SEVERAL {
+                SEVERAL
+            } else {
+                match moved(i).filter(|&at| (at as usize) < self.usages.len()) {
+                    Some(at) => at,
+                    None => continue,
+                }
+            };
+            self.by_trace
+                .entry(k)
+                .and_modify(|x| *x = SEVERAL)
+                .or_insert(at);
+        }
+    }
+
     /// The evidence usage of the same call: by record id (node execution id = generation id),
     /// else by trace id (message id = trace id) when the trace has exactly one generation.
     pub fn find(&self, rec: &UsageRecord) -> Option<Usage> {
@@ -789,6 +826,48 @@ mod tests {
         assert_eq!(find("gen-4", Some("msg-3")), Some(small));
         assert_eq!(find("gen-9", Some("msg-9")), None);
         assert_eq!(index.len(), 4);
+    }
+
+    /// Two parts of one read merged find what one index fed every call in turn finds: a later
+    /// copy of an id takes its place, a trace with a call in each part is a trace of several,
+    /// and a usage beyond a u32 keeps its place.
+    #[test]
+    fn merged_call_indexes_find_what_one_index_finds() {
+        let u = |n: i64| Usage::of(&[(UsageClass::Input, n), (UsageClass::Output, 1)]);
+        let wide = Usage::of(&[(UsageClass::Input, 5_000_000_000)]);
+        let calls = [
+            traced("gen-1", Some("msg-1"), u(10)),
+            traced("gen-2", Some("msg-2"), wide),
+            traced("gen-3", Some("msg-3"), u(30)),
+            // The second part: a trace split over both parts, an id again, a wide usage.
+            traced("gen-4", Some("msg-3"), u(40)),
+            traced("gen-1", Some("msg-5"), u(50)),
+            traced("gen-6", Some("msg-6"), wide),
+        ];
+        let mut one = CallIndex::default();
+        calls.iter().for_each(|c| one.insert(c));
+        let (mut a, mut b) = (CallIndex::default(), CallIndex::default());
+        calls[..3].iter().for_each(|c| a.insert(c));
+        calls[3..].iter().for_each(|c| b.insert(c));
+        a.merge(b);
+        for (id, trace) in [
+            ("gen-1", None),
+            ("gen-2", None),
+            ("gen-4", None),
+            ("gen-6", None),
+            ("msg-1", Some("msg-1")),
+            ("msg-2", Some("msg-2")),
+            ("msg-3", Some("msg-3")),
+            ("msg-5", Some("msg-5")),
+            ("msg-6", Some("msg-6")),
+        ] {
+            let q = traced(id, trace, Usage::ZERO);
+            assert_eq!(a.find(&q), one.find(&q), "{id}");
+        }
+        assert_eq!(a.find(&traced("gen-1", None, Usage::ZERO)), Some(u(50)));
+        assert_eq!(a.find(&traced("msg-3", Some("msg-3"), Usage::ZERO)), None);
+        assert_eq!(a.find(&traced("gen-6", None, Usage::ZERO)), Some(wide));
+        assert_eq!(a.len(), one.len());
     }
 
     const TABLE: &str = r#"

@@ -1053,12 +1053,37 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
     };
     if let Some(t) = trace {
         let name = sources[t].name();
+        let tf = TraceFeed {
+            source: t,
+            name,
+            gateway,
+            window,
+            any_bill: !bills.is_empty(),
+            match_calls: app.is_some(),
+        };
+        let make = || TracePart {
+            comps: feed
+                .comps
+                .iter()
+                .map(|(c, b, r)| (c.empty_like(), *b, *r))
+                .collect(),
+            index: CallIndex::default(),
+            unbilled: Unbilled::default(),
+            hull: None,
+            served: ServedByApp::default(),
+            nameless: Vec::new(),
+            teams: opts
+                .teams
+                .as_deref()
+                .zip(window)
+                .map(|(teams, w)| SourceChargeback::new(teams, w, None)),
+        };
         // One read logs the trace's ids; only when an id came twice is it read again with its
         // kept copies known (paged exports of one kind may overlap: resolved before).
         let resolve_first = sources[t].overlapping_exports();
         let listed = (found.rejected.len(), found.conflicts.len());
         let mut repeated: Option<std::collections::HashSet<u128>> = None;
-        let (hull, teams) = loop {
+        let mut whole = loop {
             let first = repeated.is_none();
             let identities = match repeated.take() {
                 Some(r) => resolve_identities(&sources[t], Some(r))?,
@@ -1067,70 +1092,52 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
             };
             let mut log = identity::IdLog::default();
             let log_ids = first && !resolve_first;
-            let mut hull: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
-            let mut teams = opts
-                .teams
-                .as_deref()
-                .zip(window)
-                .map(|(teams, w)| SourceChargeback::new(teams, w, None));
-            // Calls that name no bill wait until every call has shown which bills its app uses.
-            let mut served = ServedByApp::default();
-            let mut nameless: Vec<(UsageRecord, Valuation)> = Vec::new();
-            let route_nameless = !bills.is_empty();
-            read_source_with(
-                &mut sources[t],
+            let read = ReadSpec {
                 prices,
                 conv,
+                identities: &identities,
+                keep_text: false,
+                parallel_min_bytes: opts.parallel_min_bytes,
+            };
+            let parts = read_in_parts(
+                &mut sources[t],
+                &read,
                 &mut found,
-                &identities,
                 log_ids.then_some(&mut log),
-                &mut |r, v| {
-                    hull = Some(hull.map_or((r.start, r.end), |(lo, hi)| {
-                        (lo.min(r.start), hi.max(r.end))
-                    }));
-                    if route_nameless {
-                        served.learn(r);
-                        if r.serving.is_empty() {
-                            nameless.push((r.clone(), *v));
-                            return;
-                        }
-                    }
-                    feed.record(t, name, r, v);
-                    if let Some(c) = teams.as_mut() {
-                        c.add(r, v);
-                    }
-                },
+                &make,
+                &|p, r, v| p.record(&tf, r, v),
             )?;
             if log_ids {
                 let again = log.repeated();
                 if !again.is_empty() {
-                    // Start over: nothing but the trace has been fed yet.
+                    // Start over: nothing but the trace has been read yet.
                     sources[t].stats = SourceStats::default();
                     found.rejected.truncate(listed.0);
                     found.conflicts.truncate(listed.1);
-                    for (c, _, _) in feed.comps.iter_mut() {
-                        *c = c.empty_like();
-                    }
-                    *feed.index = CallIndex::default();
-                    *feed.unbilled = Unbilled::default();
                     repeated = Some(again);
                     continue;
                 }
             }
-            let n = served.fill_in(&mut nameless);
-            if n > 0 {
-                routed_notes.push(format!(
-                    "{name}: {n} calls that name no provider are routed to the only bill the source's other calls name"
-                ));
-            }
-            for (r, v) in &nameless {
-                feed.record(t, name, r, v);
-                if let Some(c) = teams.as_mut() {
-                    c.add(r, v);
-                }
-            }
-            break (hull, teams);
+            let mut parts = parts.into_iter();
+            let mut whole = parts.next().unwrap_or_else(make);
+            parts.for_each(|p| whole.merge(p));
+            break whole;
         };
+        let n = whole.served.fill_in(&mut whole.nameless);
+        if n > 0 {
+            routed_notes.push(format!(
+                "{name}: {n} calls that name no provider are routed to the only bill the source's other calls name"
+            ));
+        }
+        for (r, v) in std::mem::take(&mut whole.nameless) {
+            whole.feed(&tf, &r, &v);
+        }
+        for ((c, _, _), (p, _, _)) in feed.comps.iter_mut().zip(whole.comps) {
+            c.merge(p);
+        }
+        *feed.index = whole.index;
+        feed.unbilled.merge(whole.unbilled);
+        let (hull, teams) = (whole.hull, whole.teams);
         if window_from_trace {
             let w = hull.map(|(lo, hi)| calendar_span(&calendar, lo, hi));
             window = w;
@@ -1445,6 +1452,80 @@ impl SourceFeed<'_> {
     }
 }
 
+/// What the trace's read (or one piece of it) builds: the comparisons it feeds, the call
+/// index, its calls no bill served, its hull, the bills its apps name, the calls that name
+/// none (held until every call has shown which bills its app uses) and its team tallies.
+struct TracePart<'a> {
+    comps: Vec<(ComparisonAcc, usize, usize)>,
+    index: CallIndex,
+    unbilled: Unbilled,
+    hull: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    served: ServedByApp,
+    nameless: Vec<(UsageRecord, Valuation)>,
+    teams: Option<SourceChargeback<'a>>,
+}
+
+/// What every part of the trace's read shares.
+struct TraceFeed {
+    source: usize,
+    name: &'static str,
+    gateway: Option<usize>,
+    window: Option<Span>,
+    any_bill: bool,
+    match_calls: bool,
+}
+
+impl TracePart<'_> {
+    fn record(&mut self, f: &TraceFeed, r: &UsageRecord, v: &Valuation) {
+        self.hull = Some(self.hull.map_or((r.start, r.end), |(lo, hi)| {
+            (lo.min(r.start), hi.max(r.end))
+        }));
+        if f.any_bill {
+            self.served.learn(r);
+            if r.serving.is_empty() {
+                self.nameless.push((r.clone(), *v));
+                return;
+            }
+        }
+        self.feed(f, r, v);
+    }
+
+    fn feed(&mut self, f: &TraceFeed, r: &UsageRecord, v: &Valuation) {
+        SourceFeed {
+            comps: &mut self.comps,
+            index: &mut self.index,
+            unbilled: &mut self.unbilled,
+            trace: Some(f.source),
+            gateway: f.gateway,
+            window: f.window,
+            any_bill: f.any_bill,
+            match_calls: f.match_calls,
+        }
+        .record(f.source, f.name, r, v);
+        if let Some(c) = self.teams.as_mut() {
+            c.add(r, v);
+        }
+    }
+
+    /// Adds a later part of the same read: what one sequential read would have built.
+    fn merge(&mut self, o: Self) {
+        for ((c, _, _), (p, _, _)) in self.comps.iter_mut().zip(o.comps) {
+            c.merge(p);
+        }
+        self.index.merge(o.index);
+        self.unbilled.merge(o.unbilled);
+        self.hull = match (self.hull, o.hull) {
+            (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+            (a, b) => a.or(b),
+        };
+        self.served.merge(o.served);
+        self.nameless.extend(o.nameless);
+        if let (Some(mine), Some(theirs)) = (self.teams.as_mut(), o.teams) {
+            mine.merge(theirs);
+        }
+    }
+}
+
 /// A non-app source's records in the window per team and, for a bill, its lines in the
 /// compared span per (API key, project): what the chargeback reads of it.
 struct SourceChargeback<'a> {
@@ -1467,6 +1548,16 @@ impl<'a> SourceChargeback<'a> {
             bill_span,
             tallies: Default::default(),
             scopes: bill_span.map(|_| crate::chargeback::BillScopes::new()),
+        }
+    }
+
+    /// Adds what another part of the same source's read tallied.
+    fn merge(&mut self, o: SourceChargeback) {
+        self.tallies.merge(o.tallies);
+        if let (Some(mine), Some(theirs)) = (self.scopes.as_mut(), o.scopes) {
+            for (k, x) in theirs {
+                mine.entry(k).or_default().merge(&x);
+            }
         }
     }
 
@@ -1940,7 +2031,7 @@ impl AppFeed<'_> {
     }
 }
 
-/// What every sink of one app file shares.
+/// What every sink of one file shares.
 struct SinkSpec<'a> {
     source: &'static str,
     file: &'a InputFile,
@@ -1949,7 +2040,9 @@ struct SinkSpec<'a> {
     format: Format,
     prices: &'a PriceBook,
     conv: Conversion<'a>,
+    money_from_cost_lines: bool,
     drop_chatflow_messages: bool,
+    mark_repeats: bool,
     keep_text: bool,
     zone: Tz,
     default_serving: Option<&'static str>,
@@ -1960,7 +2053,7 @@ impl<'a> SinkSpec<'a> {
         &'b self,
         stats: &'b mut SourceStats,
         out: &'b mut Findings,
-        ids: &'b mut identity::IdLog,
+        ids: Option<&'b mut identity::IdLog>,
         on_record: &'b mut dyn FnMut(&UsageRecord, &Valuation),
         line_offset: u64,
     ) -> SourceSink<'b>
@@ -1976,18 +2069,28 @@ impl<'a> SinkSpec<'a> {
             rejected: &mut out.rejected,
             prices: self.prices,
             conv: self.conv,
-            money_from_cost_lines: false,
+            money_from_cost_lines: self.money_from_cost_lines,
             drop_chatflow_messages: self.drop_chatflow_messages,
-            ids: Some(ids),
+            ids,
             identities: self.identities,
             conflicts: &mut out.conflicts,
-            mark_repeats: true,
+            mark_repeats: self.mark_repeats,
             line_offset,
             keep_text: self.keep_text,
             zone: self.zone,
             default_serving: self.default_serving,
             on_record,
         }
+    }
+}
+
+impl Findings {
+    /// Adds a later piece's findings, as many as the report lists.
+    fn extend_listed(&mut self, o: Findings) {
+        let room = m::REJECTED_LISTED.saturating_sub(self.rejected.len());
+        self.rejected.extend(o.rejected.into_iter().take(room));
+        let room = m::REJECTED_LISTED.saturating_sub(self.conflicts.len());
+        self.conflicts.extend(o.conflicts.into_iter().take(room));
     }
 }
 
@@ -2037,58 +2140,120 @@ fn read_app_files(
     parallel_min_bytes: u64,
     ids: &mut identity::IdLog,
 ) -> Result<(), RunError> {
+    let none = identity::Resolution::default();
+    let read = ReadSpec {
+        prices,
+        conv,
+        identities: &none,
+        keep_text: !feed.index.is_empty(),
+        parallel_min_bytes,
+    };
+    let parts = read_in_parts(
+        src,
+        &read,
+        out,
+        Some(ids),
+        &|| feed.empty_like(),
+        &|p, r, v| p.record(r, v),
+    )?;
+    for p in parts {
+        feed.merge(p);
+    }
+    Ok(())
+}
+
+/// How a source is read by [`read_in_parts`].
+struct ReadSpec<'a> {
+    prices: &'a PriceBook,
+    conv: Conversion<'a>,
+    identities: &'a identity::Resolution,
+    keep_text: bool,
+    parallel_min_bytes: u64,
+}
+
+/// How a file of this format is cut into pieces read on every core: CSV with its header put
+/// before each piece (`Some(true)`), JSON lines at any line (`Some(false)`), or not at all.
+fn piece_kind(format: Format) -> Option<bool> {
+    match format {
+        Format::DifyMessagesCsv
+        | Format::DifyNodeExecutionsCsv
+        | Format::LangfuseUiCsv
+        | Format::LangfuseBlobCsv => Some(true),
+        Format::DifyMessagesJsonl
+        | Format::DifyNodeExecutionsJsonl
+        | Format::LangfuseUiJsonl
+        | Format::LangfuseBlobJsonl => Some(false),
+        _ => None,
+    }
+}
+
+/// Reads every file of a source, each into parts made by `make` and fed by `feed`: a small,
+/// compressed or unsplittable file in one part, a large plain CSV or JSON-lines file in pieces
+/// cut at record boundaries, one per core. The parts come back in file order, so merging them
+/// in turn gives what one sequential read would; `ids` logs the counted records' ids.
+fn read_in_parts<P: Send>(
+    src: &mut Source,
+    read: &ReadSpec,
+    out: &mut Findings,
+    mut ids: Option<&mut identity::IdLog>,
+    make: &dyn Fn() -> P,
+    feed: &(dyn Fn(&mut P, &UsageRecord, &Valuation) + Sync),
+) -> Result<Vec<P>, RunError> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(16);
-    let drop_chatflow_messages = src.drops_chatflow_messages();
-    let name = src.name();
     let files = src.files.clone();
-    let none = identity::Resolution::default();
+    let mut parts = Vec::new();
     for (file, format) in &files {
-        let csv = matches!(
-            format,
-            Format::DifyMessagesCsv | Format::DifyNodeExecutionsCsv
-        );
-        let jsonl = matches!(
-            format,
-            Format::DifyMessagesJsonl | Format::DifyNodeExecutionsJsonl
-        );
         let size = std::fs::metadata(&file.path).map_or(0, |m| m.len());
         let spec = SinkSpec {
-            source: name,
+            source: src.name(),
             file,
             files: &files,
-            identities: &none,
+            identities: read.identities,
             format: *format,
-            prices,
-            conv: conv.for_role(Role::App),
-            drop_chatflow_messages,
-            keep_text: !feed.index.is_empty(),
+            prices: read.prices,
+            conv: read.conv.for_role(src.role()),
+            money_from_cost_lines: src.money_from_cost_lines(),
+            drop_chatflow_messages: src.drops_chatflow_messages(),
+            mark_repeats: src.marks_repeats(),
+            keep_text: read.keep_text,
             zone: src.zone,
             default_serving: src.default_serving,
         };
-        if threads < 2 || size < parallel_min_bytes || !(csv || jsonl) || !file.is_plain_file() {
-            let mut on_record = |r: &UsageRecord, v: &Valuation| feed.record(r, v);
-            let mut sink = spec.sink(&mut src.stats, out, ids, &mut on_record, 0);
-            source::read(*format, file, &mut sink)?;
-            continue;
-        }
+        let csv = match piece_kind(*format) {
+            Some(csv)
+                if threads >= 2 && size >= read.parallel_min_bytes && file.is_plain_file() =>
+            {
+                csv
+            }
+            _ => {
+                let mut part = make();
+                let mut on_record = |r: &UsageRecord, v: &Valuation| feed(&mut part, r, v);
+                let mut sink =
+                    spec.sink(&mut src.stats, out, ids.as_deref_mut(), &mut on_record, 0);
+                source::read(*format, file, &mut sink)?;
+                parts.push(part);
+                continue;
+            }
+        };
         let plan = parallel::plan(&file.path, csv, threads)
             .map_err(|e| InputError::new(file, None, format!("cannot read: {e}")))?;
         // Line numbers inside a piece count the prepended CSV header as line 1.
         let header_lines = u64::from(csv);
+        let log_ids = ids.is_some();
         let results: Vec<_> = std::thread::scope(|scope| {
             let handles: Vec<_> = plan
                 .pieces
                 .iter()
                 .map(|&piece| {
-                    let mut part = feed.empty_like();
+                    let mut part = make();
                     let header = &plan.header;
                     let spec = &spec;
                     scope.spawn(move || -> Result<_, InputError> {
                         let mut stats = SourceStats::default();
                         let mut found = Findings::default();
-                        let mut ids = identity::IdLog::default();
+                        let mut piece_ids = identity::IdLog::default();
                         let reader =
                             parallel::open_piece(&file.path, header, piece).map_err(|e| {
                                 InputError::new(file, None, format!("cannot read: {e}"))
@@ -2096,38 +2261,42 @@ fn read_app_files(
                         // Lines stay bounded in pieces as in a whole file.
                         let mut reader = source::input::LineGuard::new(reader);
                         {
-                            let mut on_record = |r: &UsageRecord, v: &Valuation| part.record(r, v);
+                            let mut on_record =
+                                |r: &UsageRecord, v: &Valuation| feed(&mut part, r, v);
                             let offset = piece.first_line - 1 - header_lines;
-                            let mut sink =
-                                spec.sink(&mut stats, &mut found, &mut ids, &mut on_record, offset);
+                            let mut sink = spec.sink(
+                                &mut stats,
+                                &mut found,
+                                log_ids.then_some(&mut piece_ids),
+                                &mut on_record,
+                                offset,
+                            );
                             source::read_from(*format, file, &mut reader, &mut sink)?;
                             for line in std::mem::take(&mut reader.overlong) {
                                 sink.reject(line, source::input::overlong_reason());
                             }
                         }
                         // Sorted here, on this piece's core.
-                        ids.seal();
-                        Ok((stats, found.rejected, ids, part))
+                        piece_ids.seal();
+                        Ok((stats, found, piece_ids, part))
                     })
                 })
                 .collect();
             handles.into_iter().map(|h| h.join()).collect()
         });
         for r in results {
-            let (stats, rej, piece_ids, part) = r.map_err(|_| {
+            let (stats, found, piece_ids, part) = r.map_err(|_| {
                 InputError::new(file, None, "internal error while reading in parallel")
             })??;
             src.stats.merge(stats);
-            ids.extend(piece_ids);
-            for x in rej {
-                if out.rejected.len() < m::REJECTED_LISTED {
-                    out.rejected.push(x);
-                }
+            if let Some(ids) = ids.as_deref_mut() {
+                ids.extend(piece_ids);
             }
-            feed.merge(part);
+            out.extend_listed(found);
+            parts.push(part);
         }
     }
-    Ok(())
+    Ok(parts)
 }
 
 #[cfg(test)]
@@ -2165,5 +2334,46 @@ mod tests {
         let json = |r: &Report| serde_json::to_string(r).unwrap();
         assert_eq!(json(&one), json(&many));
         assert!(one.sources[0].rows_read > 10_000);
+    }
+
+    /// A trace read in pieces whose ids repeat across them (a copy in the last piece of a row
+    /// in the first, a changed copy too) resolves them as one read does: the second read knows
+    /// the kept copies whichever piece they were in.
+    #[test]
+    fn a_trace_read_in_pieces_resolves_ids_repeated_across_pieces() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let text = std::fs::read_to_string(root.join("langfuse/blob_observations.jsonl")).unwrap();
+        let row: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        let obs = |i: usize, output: u32| {
+            let mut r = row.clone();
+            r["id"] = format!("obs-{i}").into();
+            r["trace_id"] = format!("tr-{}", i / 2).into();
+            r["usage_details"]["output"] = output.to_string().into();
+            r["usage_details"]["total"] = (5000 + output).to_string().into();
+            r.to_string()
+        };
+        let mut lines: Vec<String> = (0..3000).map(|i| obs(i, 200)).collect();
+        lines.push(obs(7, 200)); // a copy
+        lines.push(obs(11, 260)); // a changed copy: more tokens, kept
+        let dir = tempfile::tempdir().unwrap();
+        let trace = dir.path().join("observations.jsonl");
+        std::fs::write(&trace, lines.join("\n") + "\n").unwrap();
+        let files = vec![trace, root.join("openai/usage_completions_1d.json")];
+        let prices = PriceBook::bundled().unwrap();
+        let mut opts = Options {
+            from: Some("2026-10-01".into()),
+            to: Some("2026-11-01".into()),
+            parallel_min_bytes: u64::MAX,
+            ..Options::default()
+        };
+        let one = run(&files, &opts, &prices).unwrap();
+        opts.parallel_min_bytes = 0;
+        let many = run(&files, &opts, &prices).unwrap();
+        let json = |r: &Report| serde_json::to_string(r).unwrap();
+        assert_eq!(json(&one), json(&many));
+        let trace = &one.sources[0];
+        assert_eq!((trace.rows_duplicate, trace.rows_conflicting), (1, 1));
+        // 3,000 calls of 5,200 tokens, one of them with 60 more output tokens.
+        assert_eq!(trace.tokens.total(), 3000 * 5200 + 60);
     }
 }
