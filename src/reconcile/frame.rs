@@ -43,6 +43,20 @@ impl Frame {
         }));
     }
 
+    /// Adds what another part of the same source's read saw.
+    pub fn merge(&mut self, o: Frame) {
+        for (span, n) in o.buckets {
+            *self.buckets.entry(span).or_default() += n;
+        }
+        self.served.extend(o.served);
+        self.keys.extend(o.keys);
+        self.projects.extend(o.projects);
+        self.extent = match (self.extent, o.extent) {
+            (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+            (a, b) => a.or(b),
+        };
+    }
+
     /// The hull of the bucket lines.
     pub fn bucket_hull(&self) -> Option<Span> {
         let start = self.buckets.keys().map(|(s, _)| *s).min()?;

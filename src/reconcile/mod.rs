@@ -679,6 +679,7 @@ fn read_frame(
     src: &mut Source,
     prices: &PriceBook,
     conv: Conversion,
+    parallel_min_bytes: u64,
 ) -> Result<(identity::Resolution, Frame), RunError> {
     // The frame's read logs the ids: only a source where one comes twice is read again (paged
     // exports of one kind may overlap: resolved before).
@@ -690,35 +691,48 @@ fn read_frame(
     };
     let counted = std::mem::take(&mut src.stats);
     let mut log = identity::IdLog::default();
-    let mut frame = Frame::default();
-    let mut read = read_source_with(
+    let mut read = frame_of(
         src,
-        prices,
-        conv,
-        &mut Findings::default(),
+        (prices, conv, parallel_min_bytes),
         &identities,
         (!resolve_first).then_some(&mut log),
-        &mut |r, _| frame.add(r),
     );
     if read.is_ok() && !resolve_first {
         let repeated = log.repeated();
         if !repeated.is_empty() {
             identities = resolve_identities(src, Some(repeated))?;
-            frame = Frame::default();
-            read = read_source_with(
-                src,
-                prices,
-                conv,
-                &mut Findings::default(),
-                &identities,
-                None,
-                &mut |r, _| frame.add(r),
-            );
+            read = frame_of(src, (prices, conv, parallel_min_bytes), &identities, None);
         }
     }
     src.stats = counted;
-    read?;
-    Ok((identities, frame))
+    Ok((identities, read?))
+}
+
+/// A source's [`Frame`] from one read in parts; `ids` logs the ids read.
+fn frame_of(
+    src: &mut Source,
+    (prices, conv, parallel_min_bytes): (&PriceBook, Conversion, u64),
+    identities: &identity::Resolution,
+    ids: Option<&mut identity::IdLog>,
+) -> Result<Frame, RunError> {
+    let read = ReadSpec {
+        prices,
+        conv,
+        identities,
+        keep_text: false,
+        parallel_min_bytes,
+    };
+    let parts = read_in_parts(
+        src,
+        &read,
+        &mut Findings::default(),
+        ids,
+        &Frame::default,
+        &|f: &mut Frame, r, _| f.add(r),
+    )?;
+    let mut frame = Frame::default();
+    parts.into_iter().for_each(|p| frame.merge(p));
+    Ok(frame)
 }
 
 /// What a run finds beside the records: rejected rows and conflicting copies.
@@ -928,7 +942,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
     let mut resolved: BTreeMap<usize, identity::Resolution> = BTreeMap::new();
     let mut frames: BTreeMap<usize, Frame> = BTreeMap::new();
     for &b in &bills {
-        let (ids, frame) = read_frame(&mut sources[b], prices, conv)?;
+        let (ids, frame) = read_frame(&mut sources[b], prices, conv, opts.parallel_min_bytes)?;
         resolved.insert(b, ids);
         frames.insert(b, frame);
     }
@@ -947,7 +961,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
     } else if window.is_none()
         && let Some(g) = gateway
     {
-        let (ids, frame) = read_frame(&mut sources[g], prices, conv)?;
+        let (ids, frame) = read_frame(&mut sources[g], prices, conv, opts.parallel_min_bytes)?;
         resolved.insert(g, ids);
         window = frame
             .extent()
@@ -1053,31 +1067,17 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
     };
     if let Some(t) = trace {
         let name = sources[t].name();
-        let tf = TraceFeed {
+        let tf = PartFeed {
             source: t,
             name,
+            trace,
             gateway,
             window,
             any_bill: !bills.is_empty(),
             match_calls: app.is_some(),
+            hold_nameless: !bills.is_empty(),
         };
-        let make = || TracePart {
-            comps: feed
-                .comps
-                .iter()
-                .map(|(c, b, r)| (c.empty_like(), *b, *r))
-                .collect(),
-            index: CallIndex::default(),
-            unbilled: Unbilled::default(),
-            hull: None,
-            served: ServedByApp::default(),
-            nameless: Vec::new(),
-            teams: opts
-                .teams
-                .as_deref()
-                .zip(window)
-                .map(|(teams, w)| SourceChargeback::new(teams, w, None)),
-        };
+        let make = || SourcePart::new(feed.comps, opts.teams.as_deref().zip(window), None);
         // One read logs the trace's ids; only when an id came twice is it read again with its
         // kept copies known (paged exports of one kind may overlap: resolved before).
         let resolve_first = sources[t].overlapping_exports();
@@ -1118,10 +1118,7 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
                     continue;
                 }
             }
-            let mut parts = parts.into_iter();
-            let mut whole = parts.next().unwrap_or_else(make);
-            parts.for_each(|p| whole.merge(p));
-            break whole;
+            break SourcePart::merge_all(parts, make);
         };
         let n = whole.served.fill_in(&mut whole.nameless);
         if n > 0 {
@@ -1163,19 +1160,34 @@ pub fn run(paths: &[PathBuf], opts: &Options, prices: &PriceBook) -> Result<Repo
             Some(ids) => ids,
             None => resolve_identities(src, None)?,
         };
-        let name = src.name();
-        let mut teams = opts
-            .teams
-            .as_deref()
-            .zip(window)
-            .map(|(teams, w)| SourceChargeback::new(teams, w, bill_spans.get(&i)));
-        read_source_with(src, prices, conv, &mut found, &ids, None, &mut |r, v| {
-            feed.record(i, name, r, v);
-            if let Some(c) = teams.as_mut() {
-                c.add(r, v);
-            }
+        let pf = PartFeed {
+            source: i,
+            name: src.name(),
+            trace,
+            gateway,
+            window: feed.window,
+            any_bill: feed.any_bill,
+            match_calls: feed.match_calls,
+            hold_nameless: false,
+        };
+        let teams = opts.teams.as_deref().zip(window);
+        let make = || SourcePart::new(feed.comps, teams, bill_spans.get(&i));
+        let read = ReadSpec {
+            prices,
+            conv,
+            identities: &ids,
+            keep_text: false,
+            parallel_min_bytes: opts.parallel_min_bytes,
+        };
+        let parts = read_in_parts(src, &read, &mut found, None, &make, &|p, r, v| {
+            p.record(&pf, r, v)
         })?;
-        if let Some(c) = teams {
+        let whole = SourcePart::merge_all(parts, make);
+        for ((c, _, _), (p, _, _)) in feed.comps.iter_mut().zip(whole.comps) {
+            c.merge(p);
+        }
+        feed.unbilled.merge(whole.unbilled);
+        if let Some(c) = whole.teams {
             team_tallies.insert(i, c.tallies);
             if let Some(scopes) = c.scopes {
                 bill_scopes.insert(i, scopes);
@@ -1452,10 +1464,11 @@ impl SourceFeed<'_> {
     }
 }
 
-/// What the trace's read (or one piece of it) builds: the comparisons it feeds, the call
-/// index, its calls no bill served, its hull, the bills its apps name, the calls that name
-/// none (held until every call has shown which bills its app uses) and its team tallies.
-struct TracePart<'a> {
+/// What a non-app source's read (or one piece of it) builds: the comparisons it feeds, the
+/// trace's call index, its calls no bill served, its hull, the bills its apps name, the trace's
+/// calls that name none (held until every call has shown which bills its app uses) and its team
+/// tallies (a bill's per key and project too).
+struct SourcePart<'a> {
     comps: Vec<(ComparisonAcc, usize, usize)>,
     index: CallIndex,
     unbilled: Unbilled,
@@ -1465,22 +1478,54 @@ struct TracePart<'a> {
     teams: Option<SourceChargeback<'a>>,
 }
 
-/// What every part of the trace's read shares.
-struct TraceFeed {
+/// What every part of a source's read shares.
+struct PartFeed {
     source: usize,
     name: &'static str,
+    trace: Option<usize>,
     gateway: Option<usize>,
     window: Option<Span>,
     any_bill: bool,
     match_calls: bool,
+    /// The trace's calls that name no bill wait for the calls that show which bills their
+    /// app uses.
+    hold_nameless: bool,
 }
 
-impl TracePart<'_> {
-    fn record(&mut self, f: &TraceFeed, r: &UsageRecord, v: &Valuation) {
+impl<'a> SourcePart<'a> {
+    fn new(
+        comps: &[(ComparisonAcc, usize, usize)],
+        teams: Option<(&'a crate::chargeback::Teams, Span)>,
+        bill_span: Option<&'a Span>,
+    ) -> Self {
+        SourcePart {
+            comps: comps
+                .iter()
+                .map(|(c, b, r)| (c.empty_like(), *b, *r))
+                .collect(),
+            index: CallIndex::default(),
+            unbilled: Unbilled::default(),
+            hull: None,
+            served: ServedByApp::default(),
+            nameless: Vec::new(),
+            teams: teams.map(|(teams, w)| SourceChargeback::new(teams, w, bill_span)),
+        }
+    }
+
+    /// Merges the parts of one read in turn, and the whole into the comparisons and the
+    /// unbilled tally.
+    fn merge_all(parts: Vec<Self>, make: impl Fn() -> Self) -> Self {
+        let mut parts = parts.into_iter();
+        let mut whole = parts.next().unwrap_or_else(make);
+        parts.for_each(|p| whole.merge(p));
+        whole
+    }
+
+    fn record(&mut self, f: &PartFeed, r: &UsageRecord, v: &Valuation) {
         self.hull = Some(self.hull.map_or((r.start, r.end), |(lo, hi)| {
             (lo.min(r.start), hi.max(r.end))
         }));
-        if f.any_bill {
+        if f.hold_nameless {
             self.served.learn(r);
             if r.serving.is_empty() {
                 self.nameless.push((r.clone(), *v));
@@ -1490,12 +1535,12 @@ impl TracePart<'_> {
         self.feed(f, r, v);
     }
 
-    fn feed(&mut self, f: &TraceFeed, r: &UsageRecord, v: &Valuation) {
+    fn feed(&mut self, f: &PartFeed, r: &UsageRecord, v: &Valuation) {
         SourceFeed {
             comps: &mut self.comps,
             index: &mut self.index,
             unbilled: &mut self.unbilled,
-            trace: Some(f.source),
+            trace: f.trace,
             gateway: f.gateway,
             window: f.window,
             any_bill: f.any_bill,
@@ -2178,7 +2223,9 @@ fn piece_kind(format: Format) -> Option<bool> {
         Format::DifyMessagesCsv
         | Format::DifyNodeExecutionsCsv
         | Format::LangfuseUiCsv
-        | Format::LangfuseBlobCsv => Some(true),
+        | Format::LangfuseBlobCsv
+        | Format::AwsCurCsv
+        | Format::AwsCur2Csv => Some(true),
         Format::DifyMessagesJsonl
         | Format::DifyNodeExecutionsJsonl
         | Format::LangfuseUiJsonl
@@ -2375,5 +2422,59 @@ mod tests {
         assert_eq!((trace.rows_duplicate, trace.rows_conflicting), (1, 1));
         // 3,000 calls of 5,200 tokens, one of them with 60 more output tokens.
         assert_eq!(trace.tokens.total(), 3000 * 5200 + 60);
+    }
+
+    /// A CUR read in pieces (its framing read and its counting read) gives the report one read
+    /// gives: the app against a bill of 2,000 copies of its lines (other line item ids), each
+    /// with a line of another service and one that names no known model.
+    #[test]
+    fn a_cur_read_in_pieces_matches_one_read() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/bedrock_e2e");
+        let text = std::fs::read_to_string(root.join("cur2_bedrock_bill.csv")).unwrap();
+        let mut lines = text.lines();
+        let header = lines.next().unwrap();
+        let rows: Vec<&str> = lines.collect();
+        let mut out = vec![header.to_string()];
+        for k in 0..2000 {
+            for row in &rows {
+                let (id, rest) = row.split_once(',').unwrap();
+                out.push(format!("{id}x{k},{rest}"));
+            }
+            for other in [
+                ("AmazonEC2", "BoxUsage:m5.large"),
+                ("AmazonBedrockService", "USE1-TitanEmbedV9-input-tokens"),
+            ] {
+                let (id, rest) = rows[0].split_once(',').unwrap();
+                let rest = rest
+                    .replace("AmazonBedrockService", other.0)
+                    .replace("USE1-Claude3.7Sonnet-input-tokens", other.1);
+                out.push(format!("{id}{}y{k},{rest}", other.0));
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let bill = dir.path().join("cur2.csv");
+        std::fs::write(&bill, out.join("\r\n") + "\r\n").unwrap();
+        let files = vec![root.join("dify_messages_bedrock.csv"), bill];
+        let prices = PriceBook::bundled().unwrap();
+        let mut opts = Options {
+            from: Some("2026-10-01".into()),
+            to: Some("2026-11-01".into()),
+            parallel_min_bytes: u64::MAX,
+            ..Options::default()
+        };
+        let one = run(&files, &opts, &prices).unwrap();
+        opts.parallel_min_bytes = 0;
+        let many = run(&files, &opts, &prices).unwrap();
+        let json = |r: &Report| serde_json::to_string(r).unwrap();
+        assert_eq!(json(&one), json(&many));
+        let aws = &one.sources[1];
+        assert_eq!(aws.rows_read as usize, 2000 * (rows.len() + 2));
+        // Per copy: the added unknown model rejected; the fixture's Tax and EC2 lines and the
+        // added EC2 line without usage.
+        assert_eq!(
+            (aws.rows_rejected, aws.rows_without_usage),
+            (2000, 3 * 2000)
+        );
+        assert!(!one.comparisons.is_empty());
     }
 }
